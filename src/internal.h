@@ -1,0 +1,102 @@
+/* internal.h - declarations shared by the library's host C files and its CUDA launchers. */
+#ifndef W4A16_INTERNAL_H
+#define W4A16_INTERNAL_H
+
+#include "w4a16.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct w4a16_handle_s {
+    w4a16_device_info info;
+    int offline; /* 1: created by w4a16_create_offline, never touches a GPU */
+};
+
+/* ---- errors (status.c) ---- */
+#if defined(__GNUC__)
+#define W4A16_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define W4A16_PRINTF(a, b)
+#endif
+/* Records the calling thread's last error message and returns `status`. */
+w4a16_status w4a16_fail(w4a16_status status, const char *fmt, ...) W4A16_PRINTF(2, 3);
+/* Clears the calling thread's message and returns W4A16_SUCCESS. */
+w4a16_status w4a16_ok(void);
+
+/* ---- validation helpers (validate.c) ---- */
+w4a16_status w4a16_check_handle(w4a16_handle h, int need_device);
+w4a16_status w4a16_check_ptr(const void *p, const char *name, int need_align16);
+w4a16_status w4a16_check_weight_shape(int64_t n, int64_t k);
+w4a16_status w4a16_check_group(int64_t k, int64_t group_size);
+w4a16_status w4a16_check_zero_mode(w4a16_zero_mode z);
+w4a16_status w4a16_check_act_dtype(w4a16_dtype t, const char *name);
+/* Checks the arguments of a quantize/dequantize call shared by the host and GPU versions. */
+w4a16_status w4a16_check_quant_args(w4a16_dtype src_or_out_dtype, const void *w, int64_t n,
+                                    int64_t k, int64_t group_size, w4a16_zero_mode zero_mode,
+                                    w4a16_dtype scale_dtype, const uint8_t *q, const void *scales,
+                                    const void *zeros, int device_pointers);
+w4a16_status w4a16_check_pack_args(const void *q, int64_t n, int64_t k, const void *packed,
+                                   size_t packed_bytes, int device_pointers);
+w4a16_status w4a16_check_unpack_args(const void *packed, size_t packed_bytes, int64_t n, int64_t k,
+                                     const void *q, size_t q_bytes, int device_pointers);
+
+/* ---- scalar conversions (quant_host.c) ---- */
+float w4a16_half_to_float(uint16_t h);
+uint16_t w4a16_float_to_half(float f); /* round to nearest even, overflow to inf */
+float w4a16_bf16_to_float(uint16_t h);
+uint16_t w4a16_float_to_bf16(float f); /* round to nearest even */
+/* Reads element i of an array of dtype t as float / writes f rounded to dtype t. */
+float w4a16_load_elem(w4a16_dtype t, const void *p, int64_t i);
+void w4a16_store_elem(w4a16_dtype t, void *p, int64_t i, float f);
+size_t w4a16_dtype_size(w4a16_dtype t);
+
+/* ---- configurations and kernels (configs.c, the .cu files in src/kernels) ---- */
+typedef struct w4a16_gemm_args {
+    const w4a16_problem *p;
+    const void *a, *w, *scales, *zeros, *bias; /* w points at the packed data (after the header) */
+    void *d, *workspace;
+    size_t workspace_bytes;
+    cudaStream_t stream;
+    const w4a16_device_info *info;
+} w4a16_gemm_args;
+
+/* A launcher returns 0 on success or a cudaError_t; it must not synchronize. */
+typedef int (*w4a16_launch_fn)(const w4a16_gemm_args *args);
+/* Returns 1 if the configuration can run the problem on the device (checks only what the
+ * generic validation does not: shared memory, alignment of strides for TMA, ...). */
+typedef int (*w4a16_supports_fn)(const w4a16_problem *p, const w4a16_device_info *info);
+typedef size_t (*w4a16_workspace_fn)(const w4a16_problem *p, const w4a16_device_info *info);
+
+typedef struct w4a16_config {
+    const char *name;
+    w4a16_launch_fn launch;
+    w4a16_supports_fn supports;
+    w4a16_workspace_fn workspace;
+} w4a16_config;
+
+const w4a16_config *w4a16_get_config(int index);
+int w4a16_heuristic(const w4a16_problem *p, const w4a16_device_info *info);
+
+/* Portable reference kernel (kernels/simt_gemm.cu). */
+int w4a16_launch_simt(const w4a16_gemm_args *args);
+
+/* GPU weight preparation (kernels/prep.cu); each returns 0 or a cudaError_t. */
+int w4a16_launch_quantize(w4a16_dtype src_dtype, const void *w, int64_t n, int64_t k,
+                          int64_t group_size, w4a16_zero_mode zero_mode, w4a16_dtype scale_dtype,
+                          uint8_t *q, void *scales, void *zeros, cudaStream_t stream);
+int w4a16_launch_pack(const uint8_t *q, int64_t n, int64_t k, void *packed, cudaStream_t stream);
+int w4a16_launch_unpack(const void *packed, int64_t n, int64_t k, uint8_t *q, cudaStream_t stream);
+int w4a16_launch_dequantize(const uint8_t *q, int64_t n, int64_t k, int64_t group_size,
+                            w4a16_zero_mode zero_mode, w4a16_dtype scale_dtype, const void *scales,
+                            const void *zeros, w4a16_dtype out_dtype, void *w, cudaStream_t stream);
+/* Name and text of a cudaError_t, for messages. */
+const char *w4a16_cuda_error_string(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
