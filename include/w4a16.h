@@ -194,7 +194,8 @@ w4a16_status w4a16_packed_size(int64_t n, int64_t k, size_t *bytes);
  * BF16 (the activation dtype of later GEMMs). zeros: NULL for ZEROS_NONE, uint8 for ZEROS_INT,
  * scale_dtype for ZEROS_FLOAT. Per group:
  *   NONE : s = max|w| / 7,  q = clamp(round(w / s) + 8, 0, 15)
- *   INT  : s = (max - min) / 15, z = clamp(round(-min / s), 0, 15), q = clamp(round(w / s) + z)
+ *   INT  : with lo = min(min, 0), hi = max(max, 0) (the range always includes 0):
+ *          s = (hi - lo) / 15, z = clamp(round(-lo / s), 0, 15), q = clamp(round(w / s) + z, 0, 15)
  *   FLOAT: s = (max - min) / 15, zf = fma(8, s, min), q = clamp(round((w - zf) / s) + 8, 0, 15)
  *   (round = to nearest, ties to even; all arithmetic in fp32)
  * where s and zf are first rounded to scale_dtype (and s = 1 where it would be 0), so q is
