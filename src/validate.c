@@ -124,7 +124,7 @@ w4a16_status w4a16_check_problem(const w4a16_problem *p)
     if (p->config < -1 || p->config >= w4a16_config_count())
         return w4a16_fail(W4A16_ERROR_INVALID_VALUE, "config=%d is not -1 or in [0, %d)", p->config,
                           w4a16_config_count());
-    return W4A16_SUCCESS;
+    return w4a16_ok(); /* public: a success clears the thread's last message */
 }
 
 w4a16_status w4a16_check_quant_args(w4a16_dtype w_dtype, const void *w, int64_t n, int64_t k,
