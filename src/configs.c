@@ -1,4 +1,6 @@
-/* configs.c - the table of compiled kernel configurations and the heuristic. */
+/* configs.c - the table of compiled kernel configurations and the heuristic.
+ * Index 0 is the portable reference kernel; the rest come from kernels/configs.def (as
+ * filtered by the W4A16_CONFIGS CMake option into w4a16_configs.def). */
 #include "internal.h"
 
 static int simt_supports(const w4a16_problem *p, const w4a16_device_info *info)
@@ -15,22 +17,48 @@ static size_t no_workspace(const w4a16_problem *p, const w4a16_device_info *info
     return 0;
 }
 
-static const w4a16_config configs[] = {
-    {"simt_ref", w4a16_launch_simt, simt_supports, no_workspace},
+#define X(BT, BK, S)                                                                                      \
+    int w4a16_sm90_launch_t##BT##_k##BK##_s##S(const w4a16_gemm_args *g);                                  \
+    int w4a16_sm90_supports_t##BT##_k##BK##_s##S(const w4a16_problem *p, const w4a16_device_info *info);   \
+    size_t w4a16_sm90_workspace_t##BT##_k##BK##_s##S(const w4a16_problem *p, const w4a16_device_info *info);
+#include "w4a16_configs.def"
+#undef X
+
+typedef struct {
+    w4a16_config c;
+    int tokens; /* tokens per tile (0 for the reference kernel) */
+} config_entry;
+
+static const config_entry configs[] = {
+    {{"simt_ref", w4a16_launch_simt, simt_supports, no_workspace}, 0},
+#define X(BT, BK, S)                                                                                      \
+    {{"sm90_t" #BT "_k" #BK "_s" #S, w4a16_sm90_launch_t##BT##_k##BK##_s##S,                              \
+      w4a16_sm90_supports_t##BT##_k##BK##_s##S, w4a16_sm90_workspace_t##BT##_k##BK##_s##S},               \
+     BT},
+#include "w4a16_configs.def"
+#undef X
 };
 
 int w4a16_config_count(void) { return (int)(sizeof configs / sizeof configs[0]); }
 
 const char *w4a16_config_name(int index)
 {
-    return index >= 0 && index < w4a16_config_count() ? configs[index].name : NULL;
+    return index >= 0 && index < w4a16_config_count() ? configs[index].c.name : NULL;
 }
 
-const w4a16_config *w4a16_get_config(int index) { return &configs[index]; }
+const w4a16_config *w4a16_get_config(int index) { return &configs[index].c; }
 
+/* First heuristic: the smallest token tile that covers M (fewest wasted MMA columns); for
+ * M beyond the largest tile, the largest. Falls back to the reference kernel when no Hopper
+ * configuration can run the problem. */
 int w4a16_heuristic(const w4a16_problem *p, const w4a16_device_info *info)
 {
-    (void)p;
-    (void)info;
-    return 0;
+    int best = -1, largest = -1;
+    for (int i = 1; i < w4a16_config_count(); i++) {
+        if (!configs[i].c.supports(p, info)) continue;
+        if (largest < 0 || configs[i].tokens > configs[largest].tokens) largest = i;
+        if (configs[i].tokens >= p->m && (best < 0 || configs[i].tokens < configs[best].tokens)) best = i;
+    }
+    if (best >= 0) return best;
+    return largest >= 0 ? largest : 0;
 }

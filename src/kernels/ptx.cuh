@@ -1,0 +1,58 @@
+/* ptx.cuh - tiny wrappers for the Hopper instructions CCCL's cuda::ptx lacks, each named after
+ * its PTX instruction (PTX ISA 9.0 section in the comment). Written once, used by every kernel. */
+#pragma once
+
+#include <cuda/ptx>
+#include <stdint.h>
+
+namespace ptx = cuda::ptx;
+
+/* wgmma.fence (9.7.15.7.1): order earlier register writes before the next wgmma reads them. */
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+/* wgmma.commit_group (9.7.15.7.2). */
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+/* wgmma.wait_group N (9.7.15.7.3): at most N committed groups still pending. */
+template <int N> __device__ __forceinline__ void wgmma_wait()
+{
+    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+}
+/* Keeps the compiler from moving accumulator reads/writes across a wgmma wait. */
+__device__ __forceinline__ void fence_reg(float &r) { asm volatile("" : "+f"(r)::"memory"); }
+
+/* setmaxnreg (9.7.17.x): move registers between warpgroups; needs __launch_bounds__(n, 1). */
+template <int R> __device__ __forceinline__ void setmaxnreg_dec()
+{
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(R));
+}
+template <int R> __device__ __forceinline__ void setmaxnreg_inc()
+{
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(R));
+}
+
+/* prefetch.tensormap: pull a __grid_constant__ tensor map into the descriptor cache. */
+__device__ __forceinline__ void prefetch_tensormap(const void *tm)
+{
+    asm volatile("prefetch.tensormap [%0];\n" ::"l"(tm) : "memory");
+}
+
+/* Shared-memory matrix descriptor (9.7.15.5.1.2.2) for a K-major tile stored as TMA
+ * 128B-swizzled boxes: 8-row atoms of 128 B, SBO = 1024 B, LBO unused, swizzle mode 1. */
+__device__ __forceinline__ uint64_t smem_desc_sw128(const void *smem_ptr)
+{
+    const uint32_t addr = (uint32_t)__cvta_generic_to_shared(smem_ptr);
+    return (uint64_t)((addr & 0x3FFFF) >> 4) | ((uint64_t)1 << 16) | ((uint64_t)(1024 >> 4) << 32) |
+           ((uint64_t)1 << 62);
+}
+
+/* Spin on an mbarrier phase (try_wait suspends in hardware for a while, so this is cheap). */
+__device__ __forceinline__ void mbar_wait(uint64_t *bar, uint32_t parity)
+{
+    while (!ptx::mbarrier_try_wait_parity(bar, parity)) {
+    }
+}
+
+/* red.global.add.f32 without a return value (split-K partial sums). */
+__device__ __forceinline__ void red_add_f32(float *p, float v)
+{
+    asm volatile("red.global.add.f32 [%0], %1;\n" ::"l"(p), "f"(v) : "memory");
+}

@@ -1,0 +1,260 @@
+/*
+ * sm90_gemm.cuh - the Hopper W4A16 kernel: D^T = W . A^T with wgmma.
+ *
+ * Weights (dequantized in registers) are wgmma's A operand (64 rows per warpgroup), tokens are
+ * its N dimension (BT per tile), activations come through TMA into 128B-swizzled shared memory
+ * as the B operand. One producer warpgroup (one elected thread) fills a ring of STAGES
+ * shared-memory stages with TMA / bulk copies; two consumer warpgroups ("cooperative": 64
+ * weight rows each of a 128-row tile) dequantize and issue wgmma. A grid z dimension splits K
+ * (split-K) when the output tiles alone cannot fill the GPU; partial sums meet in the
+ * workspace and the last CTA of a tile finishes it and zeroes the workspace again.
+ *
+ * The packed weight layout (packed_layout.h) gives each consumer thread the nibbles of its
+ * four k16 A fragments of a 64x64 tile in one 16-byte shared-memory load.
+ */
+#pragma once
+
+#include <cuda.h>
+#include <type_traits>
+
+#include "common.cuh"
+#include "ptx.cuh"
+#include "wgmma_ops.cuh"
+
+namespace sm90 {
+
+constexpr int NWG = 2;              /* consumer warpgroups, 64 weight rows each */
+constexpr int BW = 64 * NWG;        /* weight rows (output features) per tile */
+constexpr int THREADS = 128 * (NWG + 1);
+
+struct Params {
+    int m, n, k, group, zmode, tiles_k, k_iters, iters_per_split;
+    int64_t ldd;
+    float alpha;
+    const uint8_t *w;   /* packed data (after the header) */
+    const void *bias;   /* [n] or NULL */
+    void *d;
+    float *partials;    /* split-K: [tiles][BW * BT] fp32, zero between calls */
+    int *counters;      /* split-K: [tiles], zero between calls */
+};
+
+template <typename T, int BT, int BK, int STAGES> struct Smem {
+    static constexpr int KB = BK / 64; /* 64-wide k blocks per stage; also max groups per stage */
+    alignas(1024) T a[STAGES][KB][BT * 64];     /* activation boxes: 64 k x BT tokens, 128B swizzle */
+    alignas(16) uint8_t w[STAGES][NWG][KB * W4A16_PACK_TILE_BYTES];
+    alignas(16) T scales[STAGES][KB][BW];
+    alignas(16) T zeros[STAGES][KB][BW];       /* float offsets, or uint8 integer zeros */
+    uint64_t full[STAGES], empty[STAGES];
+};
+
+/* fp16/bf16 specifics of the magic-number conversion (HOPPER-NOTES section 8): OR a nibble into
+ * the mantissa of MAGIC (1024 in fp16, 128 in bf16; one mantissa LSB = 1) and subtract. */
+template <typename T> struct Dq;
+template <> struct Dq<__half> {
+    using T2 = __half2;
+    static constexpr uint32_t MAGIC = 0x64006400u;
+    static __device__ __forceinline__ uint16_t bias_bits(int z) { return (uint16_t)(0x6400u | (uint32_t)z); }
+};
+template <> struct Dq<__nv_bfloat16> {
+    using T2 = __nv_bfloat162;
+    static constexpr uint32_t MAGIC = 0x43004300u;
+    static __device__ __forceinline__ uint16_t bias_bits(int z) { return (uint16_t)(0x4300u | (uint32_t)z); }
+};
+
+template <typename T2> __device__ __forceinline__ T2 u32_as(uint32_t u) { return *reinterpret_cast<T2 *>(&u); }
+template <typename T2> __device__ __forceinline__ uint32_t as_u32(T2 v) { return *reinterpret_cast<uint32_t *>(&v); }
+
+/* Per-thread dequantization constants for one group: for weight rows r0 (index 0) and r0 + 8. */
+template <typename T> struct GroupConsts {
+    typename Dq<T>::T2 c[2], s[2], zf[2];
+};
+
+/* Eight weights (one packed word) -> the four A-fragment registers of one k16 step:
+ * x_i = (nibble i, nibble i+4) + MAGIC; w = (x - (MAGIC + z)) * s + zf, exact up to the
+ * final rounding. Registers 0 and 2 hold row r0, registers 1 and 3 row r0 + 8. */
+template <typename T>
+__device__ __forceinline__ void dequant_word(uint32_t q, const GroupConsts<T> &gc, uint32_t (&a)[4])
+{
+    using T2 = typename Dq<T>::T2;
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        const uint32_t x = ((q >> (4 * i)) & 0x000F000Fu) | Dq<T>::MAGIC;
+        const T2 h = __hsub2(u32_as<T2>(x), gc.c[i & 1]);
+        a[i] = as_u32<T2>(__hfma2(h, gc.s[i & 1], gc.zf[i & 1]));
+    }
+}
+
+template <typename T, int BT, int BK, int STAGES>
+__global__ void __launch_bounds__(THREADS, 1)
+    gemm_kernel(const __grid_constant__ CUtensorMap tm_a, const __grid_constant__ CUtensorMap tm_s,
+                const __grid_constant__ CUtensorMap tm_z, const Params p)
+{
+    using S = Smem<T, BT, BK, STAGES>;
+    using T2 = typename Dq<T>::T2;
+    constexpr int KB = S::KB;
+    static_assert(BT % 8 == 0 && BT >= 8 && BT <= 256, "wgmma N must be a multiple of 8 in [8, 256]");
+    static_assert(BK == 64 || BK == 128, "a stage holds one or two 64-wide k blocks");
+    extern __shared__ uint8_t smem_raw[];
+    S &sm = *reinterpret_cast<S *>(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
+
+    const int n0 = blockIdx.x * BW, m0 = blockIdx.y * BT;
+    const int it_begin = blockIdx.z * p.iters_per_split;
+    const int it_end = min(p.k_iters, it_begin + p.iters_per_split);
+
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < STAGES; s++) {
+            ptx::mbarrier_init(&sm.full[s], 1);
+            ptx::mbarrier_init(&sm.empty[s], NWG * 4); /* one arrival per consumer warp */
+        }
+        ptx::fence_mbarrier_init(ptx::sem_release, ptx::scope_cluster);
+    }
+    __syncthreads();
+
+    const int wg = threadIdx.x / 128;
+    if (wg == 0) {
+        /* ---------------- producer ---------------- */
+        setmaxnreg_dec<40>();
+        if (threadIdx.x == 0) {
+            prefetch_tensormap(&tm_a);
+            prefetch_tensormap(&tm_s);
+            prefetch_tensormap(&tm_z);
+            const int zbytes = p.zmode == W4A16_ZEROS_INT ? 1 : (int)sizeof(T);
+            for (int it = it_begin; it < it_end; it++) {
+                const int i = it - it_begin, s = i % STAGES;
+                mbar_wait(&sm.empty[s], ((i / STAGES) & 1) ^ 1);
+                const int k0 = it * BK, kend = min(k0 + BK, p.k);
+                const int kt0 = k0 / 64, wblocks = min(KB, p.tiles_k - kt0);
+                const int g0 = k0 / p.group, g1 = (kend - 1) / p.group; /* groups this stage touches */
+                uint32_t bytes = KB * BT * 128; /* A boxes: always complete (TMA zero-fills past M, K) */
+                for (int c = 0; c < NWG; c++)
+                    if (n0 / 64 + c < (p.n + 63) / 64) bytes += wblocks * W4A16_PACK_TILE_BYTES;
+                bytes += (g1 - g0 + 1) * BW * (sizeof(T) + (p.zmode != W4A16_ZEROS_NONE ? zbytes : 0));
+                ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, &sm.full[s],
+                                               bytes);
+                for (int kb = 0; kb < KB; kb++) {
+                    const int32_t c[2] = {k0 + 64 * kb, m0};
+                    ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.a[s][kb][0], &tm_a, c,
+                                              &sm.full[s]);
+                }
+                for (int c = 0; c < NWG; c++) {
+                    const int nt = n0 / 64 + c;
+                    if (nt >= (p.n + 63) / 64) continue;
+                    const uint8_t *src = p.w + ((int64_t)nt * p.tiles_k + kt0) * W4A16_PACK_TILE_BYTES;
+                    ptx::cp_async_bulk(ptx::space_cluster, ptx::space_global, &sm.w[s][c][0], src,
+                                       (uint32_t)(wblocks * W4A16_PACK_TILE_BYTES), &sm.full[s]);
+                }
+                for (int g = g0; g <= g1; g++) {
+                    const int32_t c[1] = {g * p.n + n0};
+                    ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.scales[s][g - g0][0], &tm_s,
+                                              c, &sm.full[s]);
+                    if (p.zmode != W4A16_ZEROS_NONE)
+                        ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.zeros[s][g - g0][0],
+                                                  &tm_z, c, &sm.full[s]);
+                }
+            }
+        }
+        return;
+    }
+
+    /* ---------------- consumers ---------------- */
+    setmaxnreg_inc<232>();
+    const int c_wg = wg - 1, t = threadIdx.x % 128, warp = t / 32, lane = t % 32;
+    const int row0 = c_wg * 64 + 16 * warp + lane / 4; /* this thread's weight rows: row0, row0 + 8 (in tile) */
+    const bool wg_valid = n0 / 64 + c_wg < (p.n + 63) / 64;
+    float acc[BT / 2];
+#pragma unroll
+    for (int r = 0; r < BT / 2; r++) acc[r] = 0.0f;
+
+    for (int it = it_begin; it < it_end; it++) {
+        const int i = it - it_begin, s = i % STAGES;
+        mbar_wait(&sm.full[s], (i / STAGES) & 1);
+        const int k0 = it * BK;
+        const int g0 = k0 / p.group;
+        uint32_t frag[2][4];
+#pragma unroll
+        for (int kb = 0; kb < KB; kb++) {
+            /* k blocks past K (or a weight tile past N) were not loaded: their registers are zeroed */
+            const bool valid = wg_valid && k0 + 64 * kb < p.k;
+            const uint4 wq = *reinterpret_cast<const uint4 *>(&sm.w[s][c_wg][kb * W4A16_PACK_TILE_BYTES + 16 * t]);
+            const int gi = valid ? (k0 + 64 * kb) / p.group - g0 : 0;
+            GroupConsts<T> gc;
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                const T sv = sm.scales[s][gi][row0 + 8 * h];
+                gc.s[h] = T2(sv, sv);
+                int z = 8;
+                T zf = from_f32<T>(0.0f);
+                if (p.zmode == W4A16_ZEROS_INT) z = reinterpret_cast<const uint8_t *>(&sm.zeros[s][gi][0])[row0 + 8 * h];
+                if (p.zmode == W4A16_ZEROS_FLOAT) zf = sm.zeros[s][gi][row0 + 8 * h];
+                const uint32_t cb = Dq<T>::bias_bits(z);
+                gc.c[h] = u32_as<T2>(cb | (cb << 16));
+                gc.zf[h] = T2(zf, zf);
+            }
+            const uint32_t words[4] = {wq.x, wq.y, wq.z, wq.w};
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                const int step = kb * 4 + j;
+                uint32_t(&a)[4] = frag[step & 1];
+                dequant_word<T>(words[j], gc, a);
+#pragma unroll
+                for (int r = 0; r < 4; r++) a[r] = valid ? a[r] : 0u;
+                wgmma_fence();
+                /* B: rows = tokens, 128 B (64 k) per row; k16 step j is 32 B into the swizzled atom */
+                wgmma_rs<BT, std::is_same<T, __nv_bfloat16>::value>::mma(
+                    acc, a, smem_desc_sw128(reinterpret_cast<const uint8_t *>(&sm.a[s][kb][0]) + 32 * j), 1);
+                wgmma_commit();
+                wgmma_wait<1>(); /* the previous step's registers are free again */
+            }
+        }
+        wgmma_wait<0>(); /* every wgmma reading this stage is done: release it */
+        __syncwarp();
+        if (lane == 0) ptx::mbarrier_arrive(&sm.empty[s]);
+    }
+#pragma unroll
+    for (int r = 0; r < BT / 2; r++) fence_reg(acc[r]);
+
+    /* ---------------- split-K reduction ---------------- */
+    const int tile = blockIdx.y * gridDim.x + blockIdx.x;
+    if (gridDim.z > 1) {
+        float *part = p.partials + (int64_t)tile * (BW * BT) + (int64_t)c_wg * 64 * BT;
+        __shared__ int last_flag;
+        bool last = false;
+        /* NOTE: every CTA adds into the workspace; the last to arrive reads the sum back. */
+#pragma unroll
+        for (int r = 0; r < BT / 2; r++) red_add_f32(&part[r * 128 + t], acc[r]);
+        __threadfence();
+        asm volatile("bar.sync 1, %0;\n" ::"n"(128 * NWG) : "memory");
+        if (threadIdx.x == 128) {
+            const int old = atomicAdd(&p.counters[tile], 1);
+            last_flag = old == (int)gridDim.z - 1;
+        }
+        asm volatile("bar.sync 1, %0;\n" ::"n"(128 * NWG) : "memory");
+        last = last_flag;
+        if (!last) return;
+        __threadfence();
+#pragma unroll
+        for (int r = 0; r < BT / 2; r++) {
+            acc[r] = __ldcg(&part[r * 128 + t]);
+            __stcg(&part[r * 128 + t], 0.0f); /* leave the workspace zeroed */
+        }
+        if (threadIdx.x == 128) p.counters[tile] = 0;
+    }
+
+    /* ---------------- epilogue: D[token][n] = alpha * acc + bias ---------------- */
+    T *d = reinterpret_cast<T *>(p.d);
+    const T *bias = reinterpret_cast<const T *>(p.bias);
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        const int n = n0 + row0 + 8 * h;
+        if (n >= p.n) continue;
+        const float b = bias ? to_f32(__ldg(bias + n)) : 0.0f;
+#pragma unroll
+        for (int r = 0; r < BT / 2; r++) {
+            if (((r >> 1) & 1) != h) continue;
+            const int m = m0 + 8 * (r >> 2) + 2 * (lane % 4) + (r & 1);
+            if (m < p.m) d[(int64_t)m * p.ldd + n] = from_f32<T>(fmaf(p.alpha, acc[r], b));
+        }
+    }
+}
+
+} // namespace sm90

@@ -1,0 +1,152 @@
+/* sm90_launch.cuh - host side of the Hopper kernel: split-K choice, workspace, tensor maps,
+ * launch. Included by one small .cu per tile configuration (see configs.def). */
+#pragma once
+
+#include <cudaTypedefs.h>
+
+#include "sm90_gemm.cuh"
+
+namespace sm90 {
+
+template <int BT, int BK, int STAGES> constexpr size_t smem_bytes()
+{
+    /* + 1024: the kernel aligns the dynamic shared-memory base to 1024 B (128B swizzle atoms) */
+    return sizeof(Smem<__half, BT, BK, STAGES>) + 1024;
+}
+
+struct Plan {
+    int tiles_n, tiles_m, k_iters, splits, iters_per_split;
+};
+
+inline Plan plan(const w4a16_problem *p, const w4a16_device_info *info, int bt, int bk)
+{
+    Plan pl;
+    pl.tiles_n = (int)((p->n + BW - 1) / BW);
+    pl.tiles_m = (int)((p->m + bt - 1) / bt);
+    pl.k_iters = (int)((p->k + bk - 1) / bk);
+    const int64_t tiles = (int64_t)pl.tiles_n * pl.tiles_m;
+    /* Split K only while the output tiles leave SMs idle, and keep >= 2 stages of work per split. */
+    int splits = 1;
+    if (tiles * 2 <= info->sm_count) {
+        splits = (int)(info->sm_count / tiles);
+        if (splits > pl.k_iters / 2) splits = pl.k_iters / 2;
+        if (splits < 1) splits = 1;
+    }
+    pl.iters_per_split = (pl.k_iters + splits - 1) / splits;
+    pl.splits = (pl.k_iters + pl.iters_per_split - 1) / pl.iters_per_split;
+    return pl;
+}
+
+inline size_t workspace_bytes(const w4a16_problem *p, const w4a16_device_info *info, int bt, int bk)
+{
+    if (p->m == 0) return 0;
+    const Plan pl = plan(p, info, bt, bk);
+    if (pl.splits == 1) return 0;
+    const size_t tiles = (size_t)pl.tiles_n * pl.tiles_m;
+    return tiles * BW * bt * sizeof(float) + tiles * sizeof(int);
+}
+
+inline int supports(const w4a16_problem *p, const w4a16_device_info *info, int bt, size_t smem)
+{
+    if (smem > (size_t)info->smem_optin_bytes) return 0;
+    if ((p->m + bt - 1) / bt > 65535) return 0;                   /* grid.y limit */
+    if ((p->k / p->group_size) * p->n >= ((int64_t)1 << 32)) return 0; /* 1-D scale tensor map */
+    return 1;
+}
+
+/* cuTensorMapEncodeTiled from the driver, without linking libcuda (DESIGN.md). */
+inline PFN_cuTensorMapEncodeTiled_v12000 encode_fn()
+{
+    static PFN_cuTensorMapEncodeTiled_v12000 fn = [] {
+        void *f = nullptr;
+        cudaDriverEntryPointQueryResult q;
+        if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, 12000, cudaEnableDefault, &q) !=
+                cudaSuccess ||
+            q != cudaDriverEntryPointSuccess)
+            f = nullptr;
+        return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(f);
+    }();
+    return fn;
+}
+
+inline int encode(CUtensorMap *tm, CUtensorMapDataType type, int rank, const void *base, const uint64_t *dims,
+                  const uint64_t *strides, const uint32_t *box, CUtensorMapSwizzle swz)
+{
+    PFN_cuTensorMapEncodeTiled_v12000 fn = encode_fn();
+    if (!fn) return (int)cudaErrorNotSupported;
+    const uint32_t estr[2] = {1, 1};
+    CUresult r = fn(tm, type, (cuuint32_t)rank, const_cast<void *>(base), dims, strides, box, estr,
+                    CU_TENSOR_MAP_INTERLEAVE_NONE, swz, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
+                    CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    return r == CUDA_SUCCESS ? 0 : (int)cudaErrorInvalidValue;
+}
+
+template <typename T, int BT, int BK, int STAGES> int launch_typed(const w4a16_gemm_args *g)
+{
+    const w4a16_problem &pr = *g->p;
+    const Plan pl = plan(g->p, g->info, BT, BK);
+    const CUtensorMapDataType tt = std::is_same<T, __half>::value ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16
+                                                                   : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+    CUtensorMap tm_a, tm_s, tm_z;
+    int e;
+    {
+        const uint64_t dims[2] = {(uint64_t)pr.k, (uint64_t)pr.m};
+        const uint64_t strides[1] = {(uint64_t)pr.lda * sizeof(T)};
+        const uint32_t box[2] = {64, BT};
+        if ((e = encode(&tm_a, tt, 2, g->a, dims, strides, box, CU_TENSOR_MAP_SWIZZLE_128B))) return e;
+    }
+    const uint64_t gn[1] = {(uint64_t)((pr.k / pr.group_size) * pr.n)};
+    const uint32_t box1[1] = {BW};
+    if ((e = encode(&tm_s, tt, 1, g->scales, gn, nullptr, box1, CU_TENSOR_MAP_SWIZZLE_NONE))) return e;
+    if (pr.zero_mode == W4A16_ZEROS_NONE) {
+        tm_z = tm_s; /* unused */
+    } else {
+        const CUtensorMapDataType zt = pr.zero_mode == W4A16_ZEROS_INT ? CU_TENSOR_MAP_DATA_TYPE_UINT8 : tt;
+        if ((e = encode(&tm_z, zt, 1, g->zeros, gn, nullptr, box1, CU_TENSOR_MAP_SWIZZLE_NONE))) return e;
+    }
+    Params p;
+    p.m = (int)pr.m;
+    p.n = (int)pr.n;
+    p.k = (int)pr.k;
+    p.group = (int)pr.group_size;
+    p.zmode = (int)pr.zero_mode;
+    p.tiles_k = (int)w4a16_pack_tiles_k(pr.k);
+    p.k_iters = pl.k_iters;
+    p.iters_per_split = pl.iters_per_split;
+    p.ldd = pr.ldd;
+    p.alpha = pr.alpha;
+    p.w = (const uint8_t *)g->w;
+    p.bias = g->bias;
+    p.d = g->d;
+    const size_t tiles = (size_t)pl.tiles_n * pl.tiles_m;
+    p.partials = (float *)g->workspace;
+    p.counters = pl.splits > 1 ? (int *)((char *)g->workspace + tiles * BW * BT * sizeof(float)) : nullptr;
+
+    auto kernel = gemm_kernel<T, BT, BK, STAGES>;
+    constexpr size_t smem = smem_bytes<BT, BK, STAGES>();
+    cudaError_t ce = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+    if (ce != cudaSuccess) return (int)ce;
+    dim3 grid((unsigned)pl.tiles_n, (unsigned)pl.tiles_m, (unsigned)pl.splits);
+    kernel<<<grid, THREADS, smem, g->stream>>>(tm_a, tm_s, tm_z, p);
+    return launch_status();
+}
+
+} // namespace sm90
+
+/* One configuration = one tile shape, both activation dtypes. */
+#define W4A16_SM90_DEFINE(BT, BK, STAGES)                                                                    \
+    extern "C" int w4a16_sm90_launch_t##BT##_k##BK##_s##STAGES(const w4a16_gemm_args *g)                  \
+    {                                                                                                       \
+        return g->p->dtype == W4A16_DTYPE_FP16 ? sm90::launch_typed<__half, BT, BK, STAGES>(g)              \
+                                               : sm90::launch_typed<__nv_bfloat16, BT, BK, STAGES>(g);      \
+    }                                                                                                       \
+    extern "C" int w4a16_sm90_supports_t##BT##_k##BK##_s##STAGES(const w4a16_problem *p,                   \
+                                                                 const w4a16_device_info *info)             \
+    {                                                                                                       \
+        return sm90::supports(p, info, BT, sm90::smem_bytes<BT, BK, STAGES>());                             \
+    }                                                                                                       \
+    extern "C" size_t w4a16_sm90_workspace_t##BT##_k##BK##_s##STAGES(const w4a16_problem *p,               \
+                                                                     const w4a16_device_info *info)         \
+    {                                                                                                       \
+        return sm90::workspace_bytes(p, info, BT, BK);                                                      \
+    }
