@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cudaTypedefs.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "sm90_gemm.cuh"
 
@@ -75,9 +77,13 @@ inline int encode(CUtensorMap *tm, CUtensorMapDataType type, int rank, const voi
     PFN_cuTensorMapEncodeTiled_v12000 fn = encode_fn();
     if (!fn) return (int)cudaErrorNotSupported;
     const uint32_t estr[2] = {1, 1};
-    CUresult r = fn(tm, type, (cuuint32_t)rank, const_cast<void *>(base), dims, strides, box, estr,
-                    CU_TENSOR_MAP_INTERLEAVE_NONE, swz, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
+    const uint64_t no_strides[1] = {0}; /* rank 1 has no strides, but the pointer must be valid */
+    CUresult r = fn(tm, type, (cuuint32_t)rank, const_cast<void *>(base), dims, strides ? strides : no_strides, box,
+                    estr, CU_TENSOR_MAP_INTERLEAVE_NONE, swz, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
                     CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    if (r != CUDA_SUCCESS && getenv("W4A16_DEBUG")) /* debug switch: say which map the driver refused */
+        fprintf(stderr, "w4a16: cuTensorMapEncodeTiled(rank %d, type %d, dim0 %llu, box0 %u, swizzle %d) = %d\n", rank,
+                (int)type, (unsigned long long)dims[0], box[0], (int)swz, (int)r);
     return r == CUDA_SUCCESS ? 0 : (int)cudaErrorInvalidValue;
 }
 
