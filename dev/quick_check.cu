@@ -86,6 +86,10 @@ static int64_t check_case(int64_t M, int64_t N, int64_t K, int64_t g, w4a16_dtyp
     CK(cudaMemcpy(db, bias.data(), N * 2, cudaMemcpyHostToDevice));
     CK(cudaMemset(dd, 0xff, d.size() * 2)); /* poison: NaN */
     int64_t bad = 0;
+    if (getenv("QC_VERBOSE"))
+        fprintf(stderr, "case %s M=%lld N=%lld K=%lld g=%lld dt=%d z=%d bias=%d alpha=%g stride=%d\n",
+                w4a16_config_name(chosen), (long long)M, (long long)N, (long long)K, (long long)g, (int)dt, (int)zm,
+                with_bias, alpha, stride);
     for (int rep = 0; rep < 2; rep++) { /* twice: the workspace must come back zeroed */
         CW(w4a16_gemm(H, &p, da, dw, ds, zm == W4A16_ZEROS_NONE ? NULL : dz, with_bias ? db : NULL, dd, ws, wsb, 0));
         CK(cudaDeviceSynchronize());
@@ -203,6 +207,13 @@ static void time_case(int64_t M, int64_t N, int64_t K, w4a16_dtype dt, w4a16_zer
 int main(int argc, char **argv)
 {
     int do_check = 1, do_time = 1;
+    if (argc == 6 && !strcmp(argv[1], "--one")) { /* --one CONFIG M N K: one fp16 symmetric case */
+        CW(w4a16_create(&H, 0));
+        const int64_t bad = check_case(atoll(argv[3]), atoll(argv[4]), atoll(argv[5]), 128, W4A16_DTYPE_FP16,
+                                       W4A16_ZEROS_NONE, atoi(argv[2]), 0, 1.0f, 0, 1);
+        printf("one case: %lld bad\n", (long long)bad);
+        return bad != 0;
+    }
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--no-time")) do_time = 0;
         if (!strcmp(argv[i], "--time-only")) do_check = 0;

@@ -32,6 +32,7 @@ struct Params {
     int64_t ldd;
     float alpha;
     const uint8_t *w;   /* packed data (after the header) */
+    const void *zeros;  /* integer zeros (uint8 [G, n]); float zeros come through a tensor map */
     const void *bias;   /* [n] or NULL */
     void *d;
     float *partials;    /* split-K: [tiles][BW * BT] fp32, zero between calls */
@@ -103,7 +104,8 @@ __global__ void __launch_bounds__(THREADS, 1)
 
     if (threadIdx.x == 0) {
         for (int s = 0; s < STAGES; s++) {
-            ptx::mbarrier_init(&sm.full[s], 1);
+            /* full: the TMA thread's expect_tx arrival, plus the integer-zero copy warp's */
+            ptx::mbarrier_init(&sm.full[s], p.zmode == W4A16_ZEROS_INT ? 2 : 1);
             ptx::mbarrier_init(&sm.empty[s], NWG * 4); /* one arrival per consumer warp */
         }
         ptx::fence_mbarrier_init(ptx::sem_release, ptx::scope_cluster);
@@ -113,12 +115,13 @@ __global__ void __launch_bounds__(THREADS, 1)
     const int wg = threadIdx.x / 128;
     if (wg == 0) {
         /* ---------------- producer ---------------- */
+#ifndef W4A16_SM90_NO_SETMAXNREG
         setmaxnreg_dec<40>();
+#endif
         if (threadIdx.x == 0) {
             prefetch_tensormap(&tm_a);
             prefetch_tensormap(&tm_s);
             prefetch_tensormap(&tm_z);
-            const int zbytes = p.zmode == W4A16_ZEROS_INT ? 1 : (int)sizeof(T);
             for (int it = it_begin; it < it_end; it++) {
                 const int i = it - it_begin, s = i % STAGES;
                 mbar_wait(&sm.empty[s], ((i / STAGES) & 1) ^ 1);
@@ -128,7 +131,7 @@ __global__ void __launch_bounds__(THREADS, 1)
                 uint32_t bytes = KB * BT * 128; /* A boxes: always complete (TMA zero-fills past M, K) */
                 for (int c = 0; c < NWG; c++)
                     if (n0 / 64 + c < (p.n + 63) / 64) bytes += wblocks * W4A16_PACK_TILE_BYTES;
-                bytes += (g1 - g0 + 1) * BW * (sizeof(T) + (p.zmode != W4A16_ZEROS_NONE ? zbytes : 0));
+                bytes += (g1 - g0 + 1) * BW * sizeof(T) * (p.zmode == W4A16_ZEROS_FLOAT ? 2 : 1);
                 ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, &sm.full[s],
                                                bytes);
                 for (int kb = 0; kb < KB; kb++) {
@@ -147,17 +150,39 @@ __global__ void __launch_bounds__(THREADS, 1)
                     const int32_t c[1] = {g * p.n + n0};
                     ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.scales[s][g - g0][0], &tm_s,
                                               c, &sm.full[s]);
-                    if (p.zmode != W4A16_ZEROS_NONE)
+                    if (p.zmode == W4A16_ZEROS_FLOAT)
                         ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.zeros[s][g - g0][0],
                                                   &tm_z, c, &sm.full[s]);
                 }
+            }
+        } else if (threadIdx.x / 32 == 1 && p.zmode == W4A16_ZEROS_INT) {
+            /* NOTE: integer zeros are uint8 [G, N] with N % 8 == 0 only, so a group row's start
+             * need not be 16-byte aligned, which TMA requires (an unaligned 1-D box start gave
+             * "illegal instruction" on the H100): this warp copies them with plain loads. */
+            const int lane = threadIdx.x % 32;
+            const uint8_t *z = reinterpret_cast<const uint8_t *>(p.zeros);
+            for (int it = it_begin; it < it_end; it++) {
+                const int i = it - it_begin, s = i % STAGES;
+                mbar_wait(&sm.empty[s], ((i / STAGES) & 1) ^ 1);
+                const int k0 = it * BK, kend = min(k0 + BK, p.k);
+                const int g0 = k0 / p.group, g1 = (kend - 1) / p.group;
+                uint8_t *dst = reinterpret_cast<uint8_t *>(&sm.zeros[s][0][0]);
+                for (int g = g0; g <= g1; g++)
+                    for (int c = lane; c < BW; c += 32) {
+                        const int n = n0 + c;
+                        dst[(g - g0) * BW * (int)sizeof(T) + c] = n < p.n ? z[(int64_t)g * p.n + n] : 0;
+                    }
+                __syncwarp();
+                if (lane == 0) ptx::mbarrier_arrive(&sm.full[s]);
             }
         }
         return;
     }
 
     /* ---------------- consumers ---------------- */
+#ifndef W4A16_SM90_NO_SETMAXNREG
     setmaxnreg_inc<232>();
+#endif
     const int c_wg = wg - 1, t = threadIdx.x % 128, warp = t / 32, lane = t % 32;
     const int row0 = c_wg * 64 + 16 * warp + lane / 4; /* this thread's weight rows: row0, row0 + 8 (in tile) */
     const bool wg_valid = n0 / 64 + c_wg < (p.n + 63) / 64;

@@ -104,11 +104,10 @@ template <typename T, int BT, int BK, int STAGES> int launch_typed(const w4a16_g
     const uint64_t gn[1] = {(uint64_t)((pr.k / pr.group_size) * pr.n)};
     const uint32_t box1[1] = {BW};
     if ((e = encode(&tm_s, tt, 1, g->scales, gn, nullptr, box1, CU_TENSOR_MAP_SWIZZLE_NONE))) return e;
-    if (pr.zero_mode == W4A16_ZEROS_NONE) {
-        tm_z = tm_s; /* unused */
+    if (pr.zero_mode == W4A16_ZEROS_FLOAT) {
+        if ((e = encode(&tm_z, tt, 1, g->zeros, gn, nullptr, box1, CU_TENSOR_MAP_SWIZZLE_NONE))) return e;
     } else {
-        const CUtensorMapDataType zt = pr.zero_mode == W4A16_ZEROS_INT ? CU_TENSOR_MAP_DATA_TYPE_UINT8 : tt;
-        if ((e = encode(&tm_z, zt, 1, g->zeros, gn, nullptr, box1, CU_TENSOR_MAP_SWIZZLE_NONE))) return e;
+        tm_z = tm_s; /* unused: integer zeros are copied by a producer warp */
     }
     Params p;
     p.m = (int)pr.m;
@@ -122,6 +121,7 @@ template <typename T, int BT, int BK, int STAGES> int launch_typed(const w4a16_g
     p.ldd = pr.ldd;
     p.alpha = pr.alpha;
     p.w = (const uint8_t *)g->w;
+    p.zeros = g->zeros;
     p.bias = g->bias;
     p.d = g->d;
     const size_t tiles = (size_t)pl.tiles_n * pl.tiles_m;
