@@ -188,3 +188,31 @@ cudaError_t bench_read_launch(int v, const void *buf, size_t bytes, unsigned *si
     else read_kernel<4><<<(unsigned)blocks, threads, 0, s>>>(p, n, sink);
     return cudaGetLastError();
 }
+
+/* ---- the launch gate ---- */
+
+__device__ __forceinline__ uint64_t globaltimer_ns()
+{
+    uint64_t t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    return t;
+}
+
+__global__ void gate_kernel(const volatile unsigned *flag, unsigned target, unsigned *timed_out, uint64_t timeout_ns)
+{
+    const uint64_t t0 = globaltimer_ns();
+    while (*flag < target) {
+        if (globaltimer_ns() - t0 > timeout_ns) {
+            *timed_out = 1;
+            return;
+        }
+        __nanosleep(500);
+    }
+}
+
+cudaError_t bench_gate_launch(const unsigned *flag, unsigned target, unsigned *timed_out, unsigned timeout_ms,
+                              cudaStream_t s)
+{
+    gate_kernel<<<1, 1, 0, s>>>(flag, target, timed_out, (uint64_t)timeout_ms * 1000000ull);
+    return cudaGetLastError();
+}

@@ -43,4 +43,11 @@ const char *bench_read_variant_name(int variant);
 cudaError_t bench_read_launch(int variant, const void *buf, size_t bytes, unsigned *sink, int sm_count,
                               cudaStream_t s);
 
+/* The launch gate: one thread that waits until *flag >= target (flag in mapped pinned host
+ * memory, written by the host), or sets *timed_out and returns after timeout_ms. Enqueued before
+ * a batch of timed calls, it holds the GPU while the host queues the whole batch, so the calls
+ * then run back to back and each event pair times the GPU, not the host's launch overhead. */
+cudaError_t bench_gate_launch(const unsigned *flag, unsigned target, unsigned *timed_out, unsigned timeout_ms,
+                              cudaStream_t s);
+
 #endif
