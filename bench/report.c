@@ -48,8 +48,9 @@ void bench_print_header(FILE *f, const bench_header *h)
             h->driver_version / 1000, h->driver_version % 1000 / 10, h->runtime_version / 1000,
             h->runtime_version % 1000 / 10, h->cublas_version / 10000, h->cublas_version % 10000 / 100,
             h->cublas_version % 100, h->config_count, h->config_mode);
-    fprintf(f, "Timing: %s, median of %d, each between its own event pair; weights %s; results %s\n",
-            h->graph ? "CUDA-graph replay of one call" : "stream launches", h->iters,
+    fprintf(f, "Timing: %s queued behind a launch gate (GPU time), median of %d, each between its own event "
+               "pair; weights %s; results %s\n",
+            h->graph ? "CUDA-graph replays of one call" : "stream launches", h->iters,
             h->warm_l2 ? "NOT rotated (--warm-l2: may be served from L2)" : "rotated through sets of >= 2x L2",
             h->check ? "verified against an fp32-accumulated cuBLAS reference" : "NOT verified (--no-check)");
     fprintf(f, "Memory ceiling: %.3f TB/s (%s)\n", h->mem_ceiling_tbs, h->mem_ceiling_how);
@@ -127,7 +128,8 @@ static const int64_t targets_m[7] = {1, 4, 16, 64, 256, 1024, 4096};
 
 static void print_cublas_sanity(FILE *f, const bench_header *h, const bench_row *rows, int nrows)
 {
-    if (!strstr(h->gpu_name, "H100") || h->warm_l2) return;
+    /* the table is for the H100 SXM (80GB HBM3); a PCIe H100 or an H200 is another machine */
+    if (!strstr(h->gpu_name, "H100") || !strstr(h->gpu_name, "HBM3") || h->warm_l2) return;
     int compared = 0, off = 0;
     for (int i = 0; i < nrows; i++) {
         const bench_row *r = &rows[i];

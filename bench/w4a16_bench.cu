@@ -457,7 +457,6 @@ static void run_problem(bench &b, const weights &w, int64_t m, bench_row &row)
     }
     dev_buf a((size_t)(m * k) * 2), d(out_bytes), dc(out_bytes), ref(b.o->check ? (size_t)(m * n) * 4 : 0), ws(ws_bytes);
     CUDA(bench_fill_uniform(a.p, m * k, dtype == W4A16_DTYPE_BF16, -1.0f, 1.0f, b.o->seed * 7919 + (uint64_t)m, b.s));
-    if (ws_bytes) W4(w4a16_workspace_init(b.h, ws.p, ws_bytes, b.s));
     if (b.o->check) cublas_gemm(b, m, n, k, dtype, w.dq(0), a.p, ref.p, true);
     row.checked = b.o->check;
     const float *rf = (const float *)ref.p;
@@ -517,6 +516,8 @@ static void run_problem(bench &b, const weights &w, int64_t m, bench_row &row)
         std::string err;
         double cworst = 0, cworst_after = 0;
         try {
+            /* zeroed per configuration, so one that fails cannot break the next */
+            if (ws_bytes) W4(w4a16_workspace_init(b.h, ws.p, ws_bytes, b.s));
             CUDA(bench_poison(d.p, out_bytes, b.s));
             ours(0);
             CUDA(cudaStreamSynchronize(b.s));
