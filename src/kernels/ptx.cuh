@@ -18,6 +18,9 @@ template <int N> __device__ __forceinline__ void wgmma_wait()
 }
 /* Keeps the compiler from moving accumulator reads/writes across a wgmma wait. */
 __device__ __forceinline__ void fence_reg(float &r) { asm volatile("" : "+f"(r)::"memory"); }
+/* Pins a fragment register's definition before the next volatile asm (the wgmma.fence), so that
+ * ptxas need not inject warpgroup.arrive (C7519) for dequant code it sank below the fence. */
+__device__ __forceinline__ void fence_reg(uint32_t &r) { asm volatile("" : "+r"(r)::"memory"); }
 
 /* setmaxnreg (9.7.17.x): move registers between warpgroups; needs __launch_bounds__(n, 1). */
 template <int R> __device__ __forceinline__ void setmaxnreg_dec()
