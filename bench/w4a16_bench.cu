@@ -863,6 +863,8 @@ int main(int argc, char **argv)
     try {
         setup(b);
         fill_header(b);
+        fprintf(stderr, "w4a16-bench: %d problem(s) on %s; measuring the memory ceiling\n", b.problem_total,
+                b.hdr.gpu_name);
         measure_memory_ceiling(b);
         int shape_seq = 0;
         for (int di = 0; di < opts.ndtypes; di++)
