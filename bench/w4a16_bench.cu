@@ -723,7 +723,10 @@ static void fill_header(bench &b)
     CUDA(cudaGetDeviceProperties(&prop, b.o->device));
     snprintf(h.tool_version, sizeof h.tool_version, "%d.%d.%d", W4A16_VERSION_MAJOR, W4A16_VERSION_MINOR,
              W4A16_VERSION_PATCH);
-    snprintf(h.git_commit, sizeof h.git_commit, "%s", W4A16_BENCH_GIT_COMMIT);
+    /* the commit recorded at build time, unless the environment names it (a copy of the tree
+     * built without .git records "unknown") */
+    const char *commit = getenv("W4A16_GIT_COMMIT");
+    snprintf(h.git_commit, sizeof h.git_commit, "%s", commit && *commit ? commit : W4A16_BENCH_GIT_COMMIT);
     snprintf(h.gpu_name, sizeof h.gpu_name, "%s", prop.name);
     h.device = b.o->device;
     h.cc_major = prop.major;
