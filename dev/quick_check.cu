@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <vector>
 #include <algorithm>
 
@@ -193,6 +194,23 @@ static void time_case(int64_t M, int64_t N, int64_t K, w4a16_dtype dt, w4a16_zer
         CK(cudaEventElapsedTime(&ms, e0, e1));
         if (it >= 0) t_cb.push_back(ms * 1000);
     }
+    {
+        /* host cost of one call (validation, tensor maps, launch), no GPU wait */
+        CK(cudaDeviceSynchronize());
+        cudaEvent_t h0, h1;
+        CK(cudaEventCreate(&h0));
+        CK(cudaEventCreate(&h1));
+        struct timespec a0, a1;
+        clock_gettime(CLOCK_MONOTONIC, &a0);
+        for (int k2 = 0; k2 < 20; k2++)
+            CW(w4a16_gemm(H, &p, a, wp[k2 % sets], sc[k2 % sets], zm == W4A16_ZEROS_NONE ? NULL : zz[k2 % sets], NULL, d, ws, wsb, 0));
+        clock_gettime(CLOCK_MONOTONIC, &a1);
+        CK(cudaDeviceSynchronize());
+        if (getenv("QC_VERBOSE"))
+            printf("host time per call: %.1f us\n", ((a1.tv_sec - a0.tv_sec) * 1e9 + (a1.tv_nsec - a0.tv_nsec)) / 20e3);
+        cudaEventDestroy(h0);
+        cudaEventDestroy(h1);
+    }
     const double bytes = N * K / 2.0 + 2.0 * G * N + (zm == W4A16_ZEROS_INT ? G * N / 2.0 : zm == W4A16_ZEROS_FLOAT ? 2.0 * G * N : 0) + 2.0 * M * K + 2.0 * M * N;
     const float to = median(t_ours), tc = median(t_cb);
     printf("%-20s %s z=%d M=%5lld N=%5lld K=%5lld  ours %8.1f us %6.0f GB/s %6.1f TF | cublas %8.1f us | x%.2f\n",
@@ -213,6 +231,11 @@ int main(int argc, char **argv)
                                        W4A16_ZEROS_NONE, atoi(argv[2]), 0, 1.0f, 0, 1);
         printf("one case: %lld bad\n", (long long)bad);
         return bad != 0;
+    }
+    if (argc == 6 && !strcmp(argv[1], "--time")) { /* --time CONFIG M N K: one timed fp16 case (for ncu) */
+        CW(w4a16_create(&H, 0));
+        time_case(atoll(argv[3]), atoll(argv[4]), atoll(argv[5]), W4A16_DTYPE_FP16, W4A16_ZEROS_NONE, atoi(argv[2]));
+        return 0;
     }
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--no-time")) do_time = 0;
