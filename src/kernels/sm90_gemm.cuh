@@ -120,10 +120,12 @@ __device__ __forceinline__ void consume_stage(Smem<T, BT, BK, STAGES> &sm, const
         }
         const uint32_t words[4] = {wq.x, wq.y, wq.z, wq.w};
 #pragma unroll
-        for (int j = 0; j < 4; j++) {
-            dequant_word<T>(words[j], gc, F[kb * 4 + j]);
+        for (int j = 0; j < 4; j++) dequant_word<T>(words[j], gc, F[kb * 4 + j]);
+        if (!valid) { /* warp-uniform, rare: only the K tail and weight tiles past N */
 #pragma unroll
-            for (int r = 0; r < 4; r++) F[kb * 4 + j][r] = valid ? F[kb * 4 + j][r] : 0u;
+            for (int j = 0; j < 4; j++)
+#pragma unroll
+                for (int r = 0; r < 4; r++) F[kb * 4 + j][r] = 0u;
         }
     }
 #pragma unroll
