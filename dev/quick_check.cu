@@ -274,6 +274,7 @@ int main(int argc, char **argv)
         for (int c = 1; c < w4a16_config_count(); c++) {
             time_case(16, 8192, 8192, W4A16_DTYPE_FP16, W4A16_ZEROS_NONE, c);
             time_case(1024, 8192, 8192, W4A16_DTYPE_FP16, W4A16_ZEROS_NONE, c);
+            time_case(4096, 8192, 8192, W4A16_DTYPE_FP16, W4A16_ZEROS_NONE, c);
         }
     }
     w4a16_destroy(H);
