@@ -344,6 +344,14 @@ static int partner(plan_ctx *c, const char *prefix, const char *suffix, int requ
 
 static int expect(plan_ctx *c, const st_tensor *t, int ok_dtype, int ndim, int64_t d0, int64_t d1, const char *what)
 {
+    /* NOTE: a dimension next to a zero one costs no bytes, so the file does not bound it: cap
+     * every dimension before anything multiplies it (K = 8 * rows would overflow). */
+    for (int d = 0; d < t->ndim; d++) {
+        if (t->shape[d] >= W4A16_MAX_DIM) {
+            seterr(c->err, "%s: dimension %d (%" PRId64 ") is not below 2^31", t->name, d, t->shape[d]);
+            return -1;
+        }
+    }
     if (!ok_dtype) {
         seterr(c->err, "%s has dtype %s, which %s does not allow", t->name, st_dtype_name(t->dtype), what);
         return -1;
@@ -498,7 +506,7 @@ static int plan_ct(plan_ctx *c, const cv_scheme *s, cv_layer_plan *L)
     int64_t gs = -2;
     for (size_t i = 0; i < s->n_ct_groups && gs == -2; i++) {
         const cv_ct_group *g = &s->ct_groups[i];
-        const int64_t cg = g->group_size == -1 ? L->k : g->group_size;
+        const int64_t cg = g->group_size == -1 || g->group_size >= L->k ? L->k : g->group_size;
         if (g->symmetric == sym && G == (L->k + cg - 1) / cg) gs = G == 1 ? L->k : cg;
     }
     if (gs == -2) {

@@ -245,6 +245,33 @@ int main(int argc, char **argv)
     emit_checkpoint("ct-sym", &s, "float16");
     s.sym = 0; s.act_order = 1;
     emit_checkpoint("ct-asym-actorder", &s, NULL);
+    /* regressions: dimensions the file does not bound (next to a zero one), huge group sizes */
+    {
+        const char *cfg = "{\"quantization_config\":{\"quant_method\":\"gptq\",\"bits\":4,\"group_size\":128}}";
+        size_t len;
+        unsigned char *img = image("{\"x.qweight\":{\"dtype\":\"I32\",\"shape\":[1152921504606846976,0],"
+                                   "\"data_offsets\":[0,0]}}", 0, &len);
+        emit2("gptq-huge-k-zero-n", 3, cfg, strlen(cfg), img, len);
+        free(img);
+        const char *awq = "{\"quantization_config\":{\"quant_method\":\"awq\",\"bits\":4,\"group_size\":128}}";
+        img = image("{\"x.qweight\":{\"dtype\":\"I32\",\"shape\":[0,1152921504606846976],"
+                    "\"data_offsets\":[0,0]}}", 0, &len);
+        emit2("awq-huge-n-zero-k", 3, awq, strlen(awq), img, len);
+        free(img);
+        const char *ct = "{\"quantization_config\":{\"quant_method\":\"compressed-tensors\",\"format\":\"pack-quantized\","
+                         "\"config_groups\":{\"g\":{\"weights\":{\"num_bits\":4,\"strategy\":\"group\","
+                         "\"group_size\":9223372036854775807}}}}}";
+        img = image("{\"x.weight_packed\":{\"dtype\":\"I32\",\"shape\":[8,1],\"data_offsets\":[0,32]},"
+                    "\"x.weight_shape\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[32,48]},"
+                    "\"x.weight_scale\":{\"dtype\":\"F16\",\"shape\":[8,1],\"data_offsets\":[48,64]}}", 64, &len);
+        /* weight_shape = [8, 8] */
+        unsigned char *d = img + len - 64;
+        memset(d + 32, 0, 16);
+        d[32] = 8;
+        d[40] = 8;
+        emit2("ct-huge-group", 3, ct, strlen(ct), img, len);
+        free(img);
+    }
     printf("make_corpus: %d files in %s\n", written, out_dir);
     return 0;
 }
