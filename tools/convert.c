@@ -1189,6 +1189,7 @@ static const uint8_t *layer_tensor(const st_file *f, const char *prefix, const c
 
 int cv_packed_layer_load(const st_file *f, const cv_packed_info *in, int unpack, cv_layer *l, char *err)
 {
+    memset(l, 0, sizeof *l);
     cv_layer_plan L;
     memset(&L, 0, sizeof L);
     L.name = in->name;
@@ -1199,23 +1200,32 @@ int cv_packed_layer_load(const st_file *f, const cv_packed_info *in, int unpack,
     L.zero_mode = in->zero_mode;
     L.has_bias = in->has_bias;
     L.source = "w4a16";
-    if (alloc_layer(l, &L, in->dtype, err)) return -1;
     const st_dtype dt = cv_st_dtype(in->dtype);
     const size_t gn = (size_t)(L.groups * L.n), e = dsize(in->dtype);
+    const int isint = in->zero_mode == W4A16_ZEROS_INT;
     size_t pbytes;
-    w4a16_packed_size(in->n, in->k, &pbytes);
-    const uint8_t *p;
-    if (!(p = layer_tensor(f, in->name, ".w4a16_packed", ST_U8, 1, (int64_t)pbytes, 0, err))) goto fail;
+    if (w4a16_packed_size(in->n, in->k, &pbytes) != W4A16_SUCCESS) {
+        seterr(err, "%s: %s", in->name, w4a16_last_error());
+        return -1;
+    }
+    /* NOTE: every tensor is found and checked before anything is allocated, so the metadata
+     * of a hostile file cannot ask for more memory than the file holds. */
+    const uint8_t *pp, *ps, *pz = NULL, *pb = NULL, *pq = NULL;
+    if (!(pp = layer_tensor(f, in->name, ".w4a16_packed", ST_U8, 1, (int64_t)pbytes, 0, err)) ||
+        !(ps = layer_tensor(f, in->name, ".scales", dt, 2, L.groups, L.n, err)) ||
+        (in->zero_mode != W4A16_ZEROS_NONE &&
+         !(pz = layer_tensor(f, in->name, ".zeros", isint ? ST_U8 : dt, 2, L.groups, L.n, err))) ||
+        (in->has_bias && !(pb = layer_tensor(f, in->name, ".bias", dt, 1, L.n, 0, err))) ||
+        (in->act_order && !(pq = layer_tensor(f, in->name, ".w4a16_perm", ST_I32, 1, L.k, 0, err))))
+        return -1;
+    if (alloc_layer(l, &L, in->dtype, err)) return -1;
     l->packed = malloc(pbytes);
     l->packed_bytes = pbytes;
     if (!l->packed) goto oom;
-    memcpy(l->packed, p, pbytes);
-    if (!(p = layer_tensor(f, in->name, ".scales", dt, 2, L.groups, L.n, err))) goto fail;
-    memcpy(l->scales, p, gn * e);
-    if (in->zero_mode != W4A16_ZEROS_NONE) {
-        const int isint = in->zero_mode == W4A16_ZEROS_INT;
-        if (!(p = layer_tensor(f, in->name, ".zeros", isint ? ST_U8 : dt, 2, L.groups, L.n, err))) goto fail;
-        memcpy(l->zeros, p, gn * (isint ? 1 : e));
+    memcpy(l->packed, pp, pbytes);
+    memcpy(l->scales, ps, gn * e);
+    if (pz) {
+        memcpy(l->zeros, pz, gn * (isint ? 1 : e));
         for (size_t i = 0; isint && i < gn; i++) {
             if (((uint8_t *)l->zeros)[i] > 15) {
                 seterr(err, "%s: %s.zeros[%zu] = %d is outside 0..15", st_file_path(f), in->name, i,
@@ -1224,12 +1234,9 @@ int cv_packed_layer_load(const st_file *f, const cv_packed_info *in, int unpack,
             }
         }
     }
-    if (in->has_bias) {
-        if (!(p = layer_tensor(f, in->name, ".bias", dt, 1, L.n, 0, err))) goto fail;
-        memcpy(l->bias, p, (size_t)L.n * e);
-    }
-    if (in->act_order) {
-        if (!(p = layer_tensor(f, in->name, ".w4a16_perm", ST_I32, 1, L.k, 0, err))) goto fail;
+    if (pb) memcpy(l->bias, pb, (size_t)L.n * e);
+    if (pq) {
+        const uint8_t *p = pq;
         l->perm = (int32_t *)malloc((size_t)L.k * 4);
         unsigned char *seen = (unsigned char *)calloc((size_t)L.k, 1);
         if (!l->perm || !seen) {

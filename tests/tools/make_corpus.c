@@ -272,6 +272,15 @@ int main(int argc, char **argv)
         emit2("ct-huge-group", 3, ct, strlen(ct), img, len);
         free(img);
     }
+    /* regression: a w4a16 file whose metadata claims a huge layer (loaders check tensors first) */
+    {
+        const char *hdr = "{\"__metadata__\":{\"format\":\"w4a16\",\"w4a16_layout_version\":\"1\",\"w4a16_layers\":"
+                          "\"{\\\"x\\\":{\\\"n\\\":1048576,\\\"k\\\":1048576,\\\"group_size\\\":1048576,"
+                          "\\\"zero_mode\\\":\\\"none\\\",\\\"dtype\\\":\\\"fp16\\\",\\\"act_order\\\":false,"
+                          "\\\"bias\\\":false}}\"},\"x.w4a16_packed\":{\"dtype\":\"U8\",\"shape\":[16],"
+                          "\"data_offsets\":[0,16]}}";
+        emit_image("w4a16-huge-metadata", hdr, 16);
+    }
     printf("make_corpus: %d files in %s\n", written, out_dir);
     return 0;
 }
