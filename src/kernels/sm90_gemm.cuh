@@ -108,8 +108,9 @@ __device__ __forceinline__ GroupConsts<T> group_consts(const Smem<T, BT, BK, STA
 }
 
 /* Large token tiles: one k16 step at a time, two fragment buffers, wgmma_wait<1> after each
- * commit, the stage released right after (caller). Measured on the H100 (8192x8192, M=4096,
- * t256): 0.88 ms this way vs 1.40 ms with the per-stage grouping used for small tiles. */
+ * commit, the stage released right after (caller). The first kernel did this (0.88 ms at
+ * M=4096 on 8192x8192, t256, H100); the per-stage grouping of small tiles measured 1.40 ms,
+ * but so did this loop once restored (1.44 ms): the regression lies elsewhere (open). */
 template <typename T, int BT, int BK, int STAGES>
 __device__ __forceinline__ void consume_stage_steps(Smem<T, BT, BK, STAGES> &sm, const Params &p, int i, int it,
                                                     float (&acc)[BT / 2], int c_wg, int t, int row0, bool wg_valid)
