@@ -116,8 +116,12 @@ template <typename T, int BT, int BK, int STAGES> int launch_typed(const w4a16_g
     if ((e = encode(&tm_s, tt, 1, g->scales, gn, nullptr, box1, CU_TENSOR_MAP_SWIZZLE_NONE))) return e;
     if (pr.zero_mode == W4A16_ZEROS_FLOAT) {
         if ((e = encode(&tm_z, tt, 1, g->zeros, gn, nullptr, box1, CU_TENSOR_MAP_SWIZZLE_NONE))) return e;
+    } else if (pr.zero_mode == W4A16_ZEROS_INT) {
+        const uint32_t boxz[1] = {ZBOX_INT};
+        if ((e = encode(&tm_z, CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, g->zeros, gn, nullptr, boxz, CU_TENSOR_MAP_SWIZZLE_NONE)))
+            return e;
     } else {
-        tm_z = tm_s; /* unused: integer zeros are copied by a producer warp */
+        tm_z = tm_s; /* unused */
     }
     Params p;
     p.m = (int)pr.m;
@@ -131,7 +135,6 @@ template <typename T, int BT, int BK, int STAGES> int launch_typed(const w4a16_g
     p.ldd = pr.ldd;
     p.alpha = pr.alpha;
     p.w = (const uint8_t *)g->w;
-    p.zeros = g->zeros;
     p.bias = g->bias;
     p.d = g->d;
     const size_t tiles = (size_t)pl.tiles_n * pl.tiles_m;
