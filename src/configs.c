@@ -17,10 +17,11 @@ static size_t no_workspace(const w4a16_problem *p, const w4a16_device_info *info
     return 0;
 }
 
-#define X(BT, BK, S)                                                                                      \
-    int w4a16_sm90_launch_t##BT##_k##BK##_s##S(const w4a16_gemm_args *g);                                  \
-    int w4a16_sm90_supports_t##BT##_k##BK##_s##S(const w4a16_problem *p, const w4a16_device_info *info);   \
-    size_t w4a16_sm90_workspace_t##BT##_k##BK##_s##S(const w4a16_problem *p, const w4a16_device_info *info);
+#define W4A16_SM90_NAME(what, BT, BK, S, NW) w4a16_sm90_##what##_t##BT##_w##NW##_k##BK##_s##S
+#define X(BT, BK, S, NW)                                                                                  \
+    int W4A16_SM90_NAME(launch, BT, BK, S, NW)(const w4a16_gemm_args *g);                                  \
+    int W4A16_SM90_NAME(supports, BT, BK, S, NW)(const w4a16_problem *p, const w4a16_device_info *info);   \
+    size_t W4A16_SM90_NAME(workspace, BT, BK, S, NW)(const w4a16_problem *p, const w4a16_device_info *info);
 #include "w4a16_configs.def"
 #undef X
 
@@ -31,9 +32,9 @@ typedef struct {
 
 static const config_entry configs[] = {
     {{"simt_ref", w4a16_launch_simt, simt_supports, no_workspace}, 0},
-#define X(BT, BK, S)                                                                                      \
-    {{"sm90_t" #BT "_k" #BK "_s" #S, w4a16_sm90_launch_t##BT##_k##BK##_s##S,                              \
-      w4a16_sm90_supports_t##BT##_k##BK##_s##S, w4a16_sm90_workspace_t##BT##_k##BK##_s##S},               \
+#define X(BT, BK, S, NW)                                                                                  \
+    {{"sm90_t" #BT "_w" #NW "_k" #BK "_s" #S, W4A16_SM90_NAME(launch, BT, BK, S, NW),                      \
+      W4A16_SM90_NAME(supports, BT, BK, S, NW), W4A16_SM90_NAME(workspace, BT, BK, S, NW)},                \
      BT},
 #include "w4a16_configs.def"
 #undef X

@@ -23,15 +23,21 @@
 
 namespace sm90 {
 
-constexpr int NWG = 2;              /* consumer warpgroups, 64 weight rows each */
-constexpr int BW = 64 * NWG;        /* weight rows (output features) per tile */
-constexpr int THREADS = 128 * (NWG + 1);
+/* NW consumer warpgroups (2 or 3), 64 weight rows each: a tile holds BW = 64 NW weight rows
+ * and the CTA 128 (NW + 1) threads. Registers after setmaxnreg: producer 40, consumers
+ * 232 (NW = 2) or 152 (NW = 3); 128*40 + 128*NW*R <= 65536. */
+template <int NW> struct Shape {
+    static_assert(NW == 2 || NW == 3, "two or three consumer warpgroups");
+    static constexpr int BW = 64 * NW;
+    static constexpr int THREADS = 128 * (NW + 1);
+    static constexpr int CONSUMER_REGS = NW == 2 ? 232 : 152;
+    static constexpr int ZBOX_INT = BW + 16; /* see the NOTE below */
+};
 /* NOTE: integer zeros are uint8 [G, N] with only N % 8 == 0, and a TMA box must start 16-byte
  * aligned (an unaligned 1-D start gave "illegal instruction" on the H100). So each group row's
  * box starts at the 16-byte boundary at or below g*N + n0 and is 16 bytes longer; consumers
  * skip the (g*N + n0) % 16 leading bytes. (A producer warp copying them with plain loads
  * instead made M<=16 1.7x slower: 54.5 us vs 31.3 us on 8192x8192, H100.) */
-constexpr int ZBOX_INT = BW + 16;
 
 struct Params {
     int m, n, k, group, zmode, tiles_k, k_iters, iters_per_split;
@@ -44,10 +50,11 @@ struct Params {
     int *counters;      /* split-K: [tiles], zero between calls */
 };
 
-template <typename T, int BT, int BK, int STAGES> struct Smem {
-    static constexpr int KB = BK / 64; /* 64-wide k blocks per stage; also max groups per stage */
+template <typename T, int BT, int BK, int STAGES, int NW> struct Smem {
+    static constexpr int KB = BK / 64;
+    static constexpr int BW = Shape<NW>::BW; /* 64-wide k blocks per stage; also max groups per stage */
     alignas(1024) T a[STAGES][KB][BT * 64];     /* activation boxes: 64 k x BT tokens, 128B swizzle */
-    alignas(16) uint8_t w[STAGES][NWG][KB * W4A16_PACK_TILE_BYTES];
+    alignas(16) uint8_t w[STAGES][NW][KB * W4A16_PACK_TILE_BYTES];
     alignas(16) T scales[STAGES][KB][BW];
     alignas(16) T zeros[STAGES][KB][BW];       /* float offsets, or uint8 integer zeros */
     uint64_t full[STAGES], empty[STAGES];
@@ -92,8 +99,8 @@ __device__ __forceinline__ void dequant_word(uint32_t q, const GroupConsts<T> &g
 
 /* The dequantization constants of this thread's two weight rows for group row gi of stage s
  * (absolute group g). */
-template <typename T, int BT, int BK, int STAGES>
-__device__ __forceinline__ GroupConsts<T> group_consts(const Smem<T, BT, BK, STAGES> &sm, const Params &p, int s, int gi,
+template <typename T, int BT, int BK, int STAGES, int NW>
+__device__ __forceinline__ GroupConsts<T> group_consts(const Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, int s, int gi,
                                                        int g, int row0)
 {
     using T2 = typename Dq<T>::T2;
@@ -105,7 +112,7 @@ __device__ __forceinline__ GroupConsts<T> group_consts(const Smem<T, BT, BK, STA
         int z = 8;
         T zf = from_f32<T>(0.0f);
         if (p.zmode == W4A16_ZEROS_INT) {
-            const int off = (g * p.n + (int)blockIdx.x * BW) & 15; /* g: absolute group index */
+            const int off = (g * p.n + (int)blockIdx.x * Shape<NW>::BW) & 15; /* g: absolute group index */
             z = reinterpret_cast<const uint8_t *>(&sm.zeros[s][gi][0])[off + row0 + 8 * h];
         }
         if (p.zmode == W4A16_ZEROS_FLOAT) zf = sm.zeros[s][gi][row0 + 8 * h];
@@ -120,8 +127,8 @@ __device__ __forceinline__ GroupConsts<T> group_consts(const Smem<T, BT, BK, STA
  * commit, the stage released right after (caller). The first kernel did this (0.88 ms at
  * M=4096 on 8192x8192, t256, H100); the per-stage grouping of small tiles measured 1.40 ms,
  * but so did this loop once restored (1.44 ms): the regression lies elsewhere (open). */
-template <typename T, int BT, int BK, int STAGES>
-__device__ __forceinline__ void consume_stage_steps(Smem<T, BT, BK, STAGES> &sm, const Params &p, int i, int it,
+template <typename T, int BT, int BK, int STAGES, int NW>
+__device__ __forceinline__ void consume_stage_steps(Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, int i, int it,
                                                     float (&acc)[BT / 2], int c_wg, int t, int row0, bool wg_valid)
 {
     constexpr int KB = BK / 64;
@@ -135,7 +142,7 @@ __device__ __forceinline__ void consume_stage_steps(Smem<T, BT, BK, STAGES> &sm,
         const bool valid = wg_valid && k0 + 64 * kb < p.k;
         const uint4 wq = *reinterpret_cast<const uint4 *>(&sm.w[s][c_wg][kb * W4A16_PACK_TILE_BYTES + 16 * t]);
         const int gi = valid ? (k0 + 64 * kb) / p.group - g0 : 0;
-        const GroupConsts<T> gc = group_consts<T, BT, BK, STAGES>(sm, p, s, gi, g0 + gi, row0);
+        const GroupConsts<T> gc = group_consts<T, BT, BK, STAGES, NW>(sm, p, s, gi, g0 + gi, row0);
         const uint32_t words[4] = {wq.x, wq.y, wq.z, wq.w};
 #pragma unroll
         for (int j = 0; j < 4; j++) {
@@ -158,8 +165,8 @@ __device__ __forceinline__ void consume_stage_steps(Smem<T, BT, BK, STAGES> &sm,
 /* Consumer step for one stage: wait until it is full, dequantize its weights into the fragment
  * buffer F (all k16 steps of the stage), then issue the stage's wgmmas and commit them as one
  * group. The caller waits and releases the stage. */
-template <typename T, int BT, int BK, int STAGES>
-__device__ __forceinline__ void consume_stage(Smem<T, BT, BK, STAGES> &sm, const Params &p, int i, int it,
+template <typename T, int BT, int BK, int STAGES, int NW>
+__device__ __forceinline__ void consume_stage(Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, int i, int it,
                                               float (&acc)[BT / 2], uint32_t (&F)[BK / 16][4], int c_wg, int t,
                                               int row0, bool wg_valid)
 {
@@ -175,7 +182,7 @@ __device__ __forceinline__ void consume_stage(Smem<T, BT, BK, STAGES> &sm, const
         const bool valid = wg_valid && k0 + 64 * kb < p.k;
         const uint4 wq = *reinterpret_cast<const uint4 *>(&sm.w[s][c_wg][kb * W4A16_PACK_TILE_BYTES + 16 * t]);
         const int gi = valid ? (k0 + 64 * kb) / p.group - g0 : 0;
-        const GroupConsts<T> gc = group_consts<T, BT, BK, STAGES>(sm, p, s, gi, g0 + gi, row0);
+        const GroupConsts<T> gc = group_consts<T, BT, BK, STAGES, NW>(sm, p, s, gi, g0 + gi, row0);
         const uint32_t words[4] = {wq.x, wq.y, wq.z, wq.w};
 #pragma unroll
         for (int j = 0; j < 4; j++) dequant_word<T>(words[j], gc, F[kb * 4 + j]);
@@ -201,12 +208,13 @@ __device__ __forceinline__ void consume_stage(Smem<T, BT, BK, STAGES> &sm, const
     wgmma_commit();
 }
 
-template <typename T, int BT, int BK, int STAGES>
-__global__ void __launch_bounds__(THREADS, 1)
+template <typename T, int BT, int BK, int STAGES, int NW>
+__global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
     gemm_kernel(const __grid_constant__ CUtensorMap tm_a, const __grid_constant__ CUtensorMap tm_s,
                 const __grid_constant__ CUtensorMap tm_z, const Params p)
 {
-    using S = Smem<T, BT, BK, STAGES>;
+    using S = Smem<T, BT, BK, STAGES, NW>;
+    constexpr int BW = Shape<NW>::BW, NWG = NW, ZBOX_INT = Shape<NW>::ZBOX_INT;
     constexpr int KB = S::KB;
     static_assert(BT % 8 == 0 && BT >= 8 && BT <= 256, "wgmma N must be a multiple of 8 in [8, 256]");
     static_assert(BK == 64 || BK == 128, "a stage holds one or two 64-wide k blocks");
@@ -282,7 +290,7 @@ __global__ void __launch_bounds__(THREADS, 1)
 
     /* ---------------- consumers ---------------- */
 #ifndef W4A16_SM90_NO_SETMAXNREG
-    setmaxnreg_inc<232>();
+    setmaxnreg_inc<Shape<NW>::CONSUMER_REGS>();
 #endif
     const int c_wg = wg - 1, t = threadIdx.x % 128, warp = t / 32, lane = t % 32;
     const int row0 = c_wg * 64 + 16 * warp + lane / 4; /* this thread's weight rows: row0, row0 + 8 (in tile) */
@@ -303,7 +311,7 @@ __global__ void __launch_bounds__(THREADS, 1)
     };
     if constexpr (BT >= 128) {
         for (int i = 0; i < n_it; i++) {
-            consume_stage_steps<T, BT, BK, STAGES>(sm, p, i, it_begin + i, acc, c_wg, t, row0, wg_valid);
+            consume_stage_steps<T, BT, BK, STAGES, NW>(sm, p, i, it_begin + i, acc, c_wg, t, row0, wg_valid);
             wgmma_wait<0>();
             release(i);
         }
@@ -311,15 +319,15 @@ __global__ void __launch_bounds__(THREADS, 1)
         uint32_t F0[KB * 4][4], F1[KB * 4][4];
         int i = 0;
         for (; i + 1 < n_it; i += 2) {
-            consume_stage<T, BT, BK, STAGES>(sm, p, i, it_begin + i, acc, F0, c_wg, t, row0, wg_valid);
+            consume_stage<T, BT, BK, STAGES, NW>(sm, p, i, it_begin + i, acc, F0, c_wg, t, row0, wg_valid);
             wgmma_wait<1>();
             if (i > 0) release(i - 1);
-            consume_stage<T, BT, BK, STAGES>(sm, p, i + 1, it_begin + i + 1, acc, F1, c_wg, t, row0, wg_valid);
+            consume_stage<T, BT, BK, STAGES, NW>(sm, p, i + 1, it_begin + i + 1, acc, F1, c_wg, t, row0, wg_valid);
             wgmma_wait<1>();
             release(i);
         }
         if (i < n_it) {
-            consume_stage<T, BT, BK, STAGES>(sm, p, i, it_begin + i, acc, F0, c_wg, t, row0, wg_valid);
+            consume_stage<T, BT, BK, STAGES, NW>(sm, p, i, it_begin + i, acc, F0, c_wg, t, row0, wg_valid);
             wgmma_wait<1>();
             if (i > 0) release(i - 1);
         }

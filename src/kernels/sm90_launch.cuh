@@ -10,20 +10,20 @@
 
 namespace sm90 {
 
-template <int BT, int BK, int STAGES> constexpr size_t smem_bytes()
+template <int BT, int BK, int STAGES, int NW> constexpr size_t smem_bytes()
 {
     /* + 1024: the kernel aligns the dynamic shared-memory base to 1024 B (128B swizzle atoms) */
-    return sizeof(Smem<__half, BT, BK, STAGES>) + 1024;
+    return sizeof(Smem<__half, BT, BK, STAGES, NW>) + 1024;
 }
 
 struct Plan {
     int tiles_n, tiles_m, k_iters, splits, iters_per_split;
 };
 
-inline Plan plan(const w4a16_problem *p, const w4a16_device_info *info, int bt, int bk)
+inline Plan plan(const w4a16_problem *p, const w4a16_device_info *info, int bw, int bt, int bk)
 {
     Plan pl;
-    pl.tiles_n = (int)((p->n + BW - 1) / BW);
+    pl.tiles_n = (int)((p->n + bw - 1) / bw);
     pl.tiles_m = (int)((p->m + bt - 1) / bt);
     pl.k_iters = (int)((p->k + bk - 1) / bk);
     const int64_t tiles = (int64_t)pl.tiles_n * pl.tiles_m;
@@ -49,13 +49,13 @@ inline Plan plan(const w4a16_problem *p, const w4a16_device_info *info, int bt, 
     return pl;
 }
 
-inline size_t workspace_bytes(const w4a16_problem *p, const w4a16_device_info *info, int bt, int bk)
+inline size_t workspace_bytes(const w4a16_problem *p, const w4a16_device_info *info, int bw, int bt, int bk)
 {
     if (p->m == 0) return 0;
-    const Plan pl = plan(p, info, bt, bk);
+    const Plan pl = plan(p, info, bw, bt, bk);
     if (pl.splits == 1) return 0;
     const size_t tiles = (size_t)pl.tiles_n * pl.tiles_m;
-    return tiles * BW * bt * sizeof(float) + tiles * sizeof(int);
+    return tiles * bw * bt * sizeof(float) + tiles * sizeof(int);
 }
 
 inline int supports(const w4a16_problem *p, const w4a16_device_info *info, int bt, size_t smem)
@@ -97,10 +97,11 @@ inline int encode(CUtensorMap *tm, CUtensorMapDataType type, int rank, const voi
     return r == CUDA_SUCCESS ? 0 : (int)cudaErrorInvalidValue;
 }
 
-template <typename T, int BT, int BK, int STAGES> int launch_typed(const w4a16_gemm_args *g)
+template <typename T, int BT, int BK, int STAGES, int NW> int launch_typed(const w4a16_gemm_args *g)
 {
+    constexpr int BW = Shape<NW>::BW;
     const w4a16_problem &pr = *g->p;
-    const Plan pl = plan(g->p, g->info, BT, BK);
+    const Plan pl = plan(g->p, g->info, BW, BT, BK);
     const CUtensorMapDataType tt = std::is_same<T, __half>::value ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16
                                                                    : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
     CUtensorMap tm_a, tm_s, tm_z;
@@ -117,7 +118,7 @@ template <typename T, int BT, int BK, int STAGES> int launch_typed(const w4a16_g
     if (pr.zero_mode == W4A16_ZEROS_FLOAT) {
         if ((e = encode(&tm_z, tt, 1, g->zeros, gn, nullptr, box1, CU_TENSOR_MAP_SWIZZLE_NONE))) return e;
     } else if (pr.zero_mode == W4A16_ZEROS_INT) {
-        const uint32_t boxz[1] = {ZBOX_INT};
+        const uint32_t boxz[1] = {Shape<NW>::ZBOX_INT};
         if ((e = encode(&tm_z, CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, g->zeros, gn, nullptr, boxz, CU_TENSOR_MAP_SWIZZLE_NONE)))
             return e;
     } else {
@@ -141,31 +142,32 @@ template <typename T, int BT, int BK, int STAGES> int launch_typed(const w4a16_g
     p.partials = (float *)g->workspace;
     p.counters = pl.splits > 1 ? (int *)((char *)g->workspace + tiles * BW * BT * sizeof(float)) : nullptr;
 
-    auto kernel = gemm_kernel<T, BT, BK, STAGES>;
-    constexpr size_t smem = smem_bytes<BT, BK, STAGES>();
+    auto kernel = gemm_kernel<T, BT, BK, STAGES, NW>;
+    constexpr size_t smem = smem_bytes<BT, BK, STAGES, NW>();
     cudaError_t ce = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (ce != cudaSuccess) return (int)ce;
     dim3 grid((unsigned)pl.tiles_n, (unsigned)pl.tiles_m, (unsigned)pl.splits);
-    kernel<<<grid, THREADS, smem, g->stream>>>(tm_a, tm_s, tm_z, p);
+    kernel<<<grid, Shape<NW>::THREADS, smem, g->stream>>>(tm_a, tm_s, tm_z, p);
     return launch_status();
 }
 
 } // namespace sm90
 
 /* One configuration = one tile shape, both activation dtypes. */
-#define W4A16_SM90_DEFINE(BT, BK, STAGES)                                                                    \
-    extern "C" int w4a16_sm90_launch_t##BT##_k##BK##_s##STAGES(const w4a16_gemm_args *g)                  \
+#define W4A16_SM90_NAME(what, BT, BK, S, NW) w4a16_sm90_##what##_t##BT##_w##NW##_k##BK##_s##S
+#define W4A16_SM90_DEFINE(BT, BK, S, NW)                                                                    \
+    extern "C" int W4A16_SM90_NAME(launch, BT, BK, S, NW)(const w4a16_gemm_args *g)                        \
     {                                                                                                       \
-        return g->p->dtype == W4A16_DTYPE_FP16 ? sm90::launch_typed<__half, BT, BK, STAGES>(g)              \
-                                               : sm90::launch_typed<__nv_bfloat16, BT, BK, STAGES>(g);      \
+        return g->p->dtype == W4A16_DTYPE_FP16 ? sm90::launch_typed<__half, BT, BK, S, NW>(g)               \
+                                               : sm90::launch_typed<__nv_bfloat16, BT, BK, S, NW>(g);       \
     }                                                                                                       \
-    extern "C" int w4a16_sm90_supports_t##BT##_k##BK##_s##STAGES(const w4a16_problem *p,                   \
-                                                                 const w4a16_device_info *info)             \
+    extern "C" int W4A16_SM90_NAME(supports, BT, BK, S, NW)(const w4a16_problem *p,                         \
+                                                            const w4a16_device_info *info)                  \
     {                                                                                                       \
-        return sm90::supports(p, info, BT, sm90::smem_bytes<BT, BK, STAGES>());                             \
+        return sm90::supports(p, info, BT, sm90::smem_bytes<BT, BK, S, NW>());                              \
     }                                                                                                       \
-    extern "C" size_t w4a16_sm90_workspace_t##BT##_k##BK##_s##STAGES(const w4a16_problem *p,               \
-                                                                     const w4a16_device_info *info)         \
+    extern "C" size_t W4A16_SM90_NAME(workspace, BT, BK, S, NW)(const w4a16_problem *p,                     \
+                                                                const w4a16_device_info *info)              \
     {                                                                                                       \
-        return sm90::workspace_bytes(p, info, BT, BK);                                                      \
+        return sm90::workspace_bytes(p, info, sm90::Shape<NW>::BW, BT, BK);                                 \
     }

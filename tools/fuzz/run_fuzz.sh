@@ -12,7 +12,7 @@ runs=${1:-10000000}
 build=$root/build-fuzz
 # Only the host code matters here: build one kernel configuration to save time.
 cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DW4A16_FUZZ=ON \
-      -DW4A16_BUILD_TESTS=OFF -DW4A16_BUILD_BENCH=OFF -DW4A16_CONFIGS=t16_k128_s12 >/dev/null
+      -DW4A16_BUILD_TESTS=OFF -DW4A16_BUILD_BENCH=OFF -DW4A16_CONFIGS=t16_w2_k128_s12 >/dev/null
 cmake --build "$build" --target w4a16_fuzz_tools -j"$(nproc)"
 mkdir -p "$build/fuzz-work"
 cd "$build"
