@@ -1,5 +1,6 @@
 /* ckpt_config.c - reading a quantized checkpoint's configuration (see ckpt_config.h). */
 #define _POSIX_C_SOURCE 200809L
+#include "tool_util.h"
 #include "ckpt_config.h"
 
 #include "w4a16.h"
@@ -12,18 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void seterr(char *err, const char *fmt, ...)
-{
-    if (!err) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, CV_ERR_LEN, fmt, ap);
-    va_end(ap);
-}
 
 const char *cv_format_name(cv_format f)
 {
@@ -51,7 +40,7 @@ static int get_bool(const json_t *obj, const char *key, int dflt, int *out, cons
         return 0;
     }
     if (!json_is_boolean(v)) {
-        seterr(err, "%s: \"%s\" is not true or false", where, key);
+        tool_seterr(err, "%s: \"%s\" is not true or false", where, key);
         return -1;
     }
     *out = json_is_true(v);
@@ -66,7 +55,7 @@ static int get_int(const json_t *obj, const char *key, int64_t dflt, int64_t *ou
         return 0;
     }
     if (!json_is_integer(v)) {
-        seterr(err, "%s: \"%s\" is not an integer", where, key);
+        tool_seterr(err, "%s: \"%s\" is not an integer", where, key);
         return -1;
     }
     *out = (int64_t)json_integer_value(v);
@@ -80,7 +69,7 @@ static int get_str(const json_t *obj, const char *key, const char **out, const c
     *out = NULL;
     if (!v) return 0;
     if (!json_is_string(v)) {
-        seterr(err, "%s: \"%s\" is not a string", where, key);
+        tool_seterr(err, "%s: \"%s\" is not a string", where, key);
         return -1;
     }
     *out = json_string_value(v);
@@ -90,7 +79,7 @@ static int get_str(const json_t *obj, const char *key, const char **out, const c
 static int check_bits(int64_t bits, const char *fmt, char *err)
 {
     if (bits != 4) {
-        seterr(err, "%s with bits=%" PRId64 " is not supported (only 4-bit weights)", fmt, bits);
+        tool_seterr(err, "%s with bits=%" PRId64 " is not supported (only 4-bit weights)", fmt, bits);
         return -1;
     }
     return 0;
@@ -99,7 +88,7 @@ static int check_bits(int64_t bits, const char *fmt, char *err)
 static int check_group(int64_t g, const char *fmt, char *err)
 {
     if (g != -1 && g <= 0) {
-        seterr(err, "%s: group_size=%" PRId64 " is neither -1 (per-channel) nor positive", fmt, g);
+        tool_seterr(err, "%s: group_size=%" PRId64 " is neither -1 (per-channel) nor positive", fmt, g);
         return -1;
     }
     return 0;
@@ -120,12 +109,12 @@ static int parse_gptq(cv_scheme *s, const json_t *q, const char *where, char *er
         return -1;
     if (check_bits(bits, "GPTQ", err) || check_group(s->group_size, "GPTQ", err)) return -1;
     if (marlin) {
-        seterr(err, "GPTQ checkpoint with is_marlin_format=true is not supported (marlin-format flag; "
+        tool_seterr(err, "GPTQ checkpoint with is_marlin_format=true is not supported (marlin-format flag; "
                     "convert from the original gptq checkpoint)");
         return -1;
     }
     if (fmt && fmt2 && strcmp(fmt, fmt2) != 0) {
-        seterr(err, "GPTQ: checkpoint_format \"%.32s\" and format \"%.32s\" disagree", fmt, fmt2);
+        tool_seterr(err, "GPTQ: checkpoint_format \"%.32s\" and format \"%.32s\" disagree", fmt, fmt2);
         return -1;
     }
     if (!fmt) fmt = fmt2 ? fmt2 : "gptq";
@@ -134,16 +123,16 @@ static int parse_gptq(cv_scheme *s, const json_t *q, const char *where, char *er
     } else if (strcmp(fmt, "gptq_v2") == 0) {
         s->gptq_version = 2;
     } else {
-        seterr(err, "GPTQ checkpoint_format \"%.32s\" is not supported (only \"gptq\" and \"gptq_v2\")", fmt);
+        tool_seterr(err, "GPTQ checkpoint_format \"%.32s\" is not supported (only \"gptq\" and \"gptq_v2\")", fmt);
         return -1;
     }
     if (pack && strcmp(pack, "int32") != 0) {
-        seterr(err, "GPTQ pack_dtype \"%.32s\" is not supported (only int32)", pack);
+        tool_seterr(err, "GPTQ pack_dtype \"%.32s\" is not supported (only int32)", pack);
         return -1;
     }
     const json_t *dyn = field(q, "dynamic");
     if (dyn && (!json_is_object(dyn) || json_object_size(dyn) != 0)) {
-        seterr(err, "GPTQ \"dynamic\" per-module overrides are not supported");
+        tool_seterr(err, "GPTQ \"dynamic\" per-module overrides are not supported");
         return -1;
     }
     char g[32];
@@ -170,19 +159,19 @@ static int parse_awq(cv_scheme *s, const json_t *q, const char *where, char *err
     if (bits == -1) bits = wbit;
     if (g == 0) g = qg;
     if (g == 0) {
-        seterr(err, "AWQ: no group_size (or q_group_size)");
+        tool_seterr(err, "AWQ: no group_size (or q_group_size)");
         return -1;
     }
     s->group_size = g;
     if (check_bits(bits, "AWQ", err) || check_group(g, "AWQ", err)) return -1;
     if (!version) version = "gemm";
     if (strcasecmp(version, "gemm") != 0) {
-        seterr(err, "AWQ version \"%.32s\" is not supported (only \"gemm\"; gemv, gemv_fast and marlin use other layouts)",
+        tool_seterr(err, "AWQ version \"%.32s\" is not supported (only \"gemm\"; gemv, gemv_fast and marlin use other layouts)",
                version);
         return -1;
     }
     if (!zp) {
-        seterr(err, "AWQ with zero_point=false is not supported");
+        tool_seterr(err, "AWQ with zero_point=false is not supported");
         return -1;
     }
     snprintf(s->description, sizeof s->description, "AWQ gemm, 4-bit, group %" PRId64 ", zero point", g);
@@ -197,23 +186,23 @@ static int parse_ct_group(cv_ct_group *out, const char *gname, const json_t *grp
     char where[96];
     snprintf(where, sizeof where, "compressed-tensors config_groups[\"%.48s\"]", gname);
     if (!json_is_object(grp)) {
-        seterr(err, "%s is not an object", where);
+        tool_seterr(err, "%s is not an object", where);
         return -1;
     }
     const char *gf = NULL;
     if (get_str(grp, "format", &gf, where, err)) return -1;
     if (gf && strcmp(gf, "pack-quantized") != 0) {
-        seterr(err, "%s: format \"%.48s\" is not supported (only pack-quantized)", where, gf);
+        tool_seterr(err, "%s: format \"%.48s\" is not supported (only pack-quantized)", where, gf);
         return -1;
     }
     (void)cfg_format;
     if (field(grp, "input_activations") || field(grp, "output_activations")) {
-        seterr(err, "%s quantizes activations too; only weight-only (W4A16) schemes are supported", where);
+        tool_seterr(err, "%s quantizes activations too; only weight-only (W4A16) schemes are supported", where);
         return -1;
     }
     const json_t *w = field(grp, "weights");
     if (!w || !json_is_object(w)) {
-        seterr(err, "%s has no \"weights\" object", where);
+        tool_seterr(err, "%s has no \"weights\" object", where);
         return -1;
     }
     int64_t bits, gs;
@@ -227,7 +216,7 @@ static int parse_ct_group(cv_ct_group *out, const char *gname, const json_t *grp
     if (ao) {
         if (json_is_string(ao)) actorder = json_string_value(ao);
         else if (!json_is_boolean(ao)) {
-            seterr(err, "%s: \"actorder\" is not a string", where);
+            tool_seterr(err, "%s: \"actorder\" is not a string", where);
             return -1;
         } else if (json_is_true(ao)) {
             actorder = "group";
@@ -235,31 +224,31 @@ static int parse_ct_group(cv_ct_group *out, const char *gname, const json_t *grp
     }
     if (check_bits(bits, "compressed-tensors", err)) return -1;
     if (type && strcmp(type, "int") != 0) {
-        seterr(err, "%s: weight type \"%.32s\" is not supported (only int)", where, type);
+        tool_seterr(err, "%s: weight type \"%.32s\" is not supported (only int)", where, type);
         return -1;
     }
     if (dynamic) {
-        seterr(err, "%s: dynamic weight quantization is not supported", where);
+        tool_seterr(err, "%s: dynamic weight quantization is not supported", where);
         return -1;
     }
     if (!strategy) strategy = gs > 0 ? "group" : "channel";
     if (strcmp(strategy, "group") == 0) {
         if (gs <= 0) {
-            seterr(err, "%s: strategy group needs a positive group_size", where);
+            tool_seterr(err, "%s: strategy group needs a positive group_size", where);
             return -1;
         }
         out->group_size = gs;
     } else if (strcmp(strategy, "channel") == 0) {
         out->group_size = -1;
     } else {
-        seterr(err, "%s: strategy \"%.32s\" is not supported (only group and channel)", where, strategy);
+        tool_seterr(err, "%s: strategy \"%.32s\" is not supported (only group and channel)", where, strategy);
         return -1;
     }
     out->symmetric = sym;
     out->actorder = actorder && strcmp(actorder, "group") == 0;
     if (actorder && strcmp(actorder, "group") != 0 && strcmp(actorder, "weight") != 0 &&
         strcmp(actorder, "static") != 0) {
-        seterr(err, "%s: actorder \"%.32s\" is not supported", where, actorder);
+        tool_seterr(err, "%s: actorder \"%.32s\" is not supported", where, actorder);
         return -1;
     }
     return 0;
@@ -272,11 +261,11 @@ static int parse_ct(cv_scheme *s, const json_t *q, const char *where, char *err)
     if (get_str(q, "format", &fmt, where, err) || get_str(q, "quantization_status", &status, where, err))
         return -1;
     if (!fmt || strcmp(fmt, "pack-quantized") != 0) {
-        seterr(err, "compressed-tensors format \"%.48s\" is not supported (only pack-quantized)", fmt ? fmt : "(none)");
+        tool_seterr(err, "compressed-tensors format \"%.48s\" is not supported (only pack-quantized)", fmt ? fmt : "(none)");
         return -1;
     }
     if (status && strcmp(status, "compressed") != 0) {
-        seterr(err, "compressed-tensors quantization_status \"%.32s\" is not supported (only compressed)", status);
+        tool_seterr(err, "compressed-tensors quantization_status \"%.32s\" is not supported (only compressed)", status);
         return -1;
     }
     const json_t *sp = field(q, "sparsity_config");
@@ -284,21 +273,21 @@ static int parse_ct(cv_scheme *s, const json_t *q, const char *where, char *err)
         const char *spf = NULL;
         if (json_is_object(sp)) get_str(sp, "format", &spf, where, NULL);
         if (!spf || strcmp(spf, "dense") != 0) {
-            seterr(err, "compressed-tensors sparsity_config (format \"%.32s\") is not supported", spf ? spf : "?");
+            tool_seterr(err, "compressed-tensors sparsity_config (format \"%.32s\") is not supported", spf ? spf : "?");
             return -1;
         }
     }
     if (field(q, "transform_config")) {
-        seterr(err, "compressed-tensors transform_config (rotations) is not supported");
+        tool_seterr(err, "compressed-tensors transform_config (rotations) is not supported");
         return -1;
     }
     const json_t *groups = field(q, "config_groups");
     if (!groups || !json_is_object(groups) || json_object_size(groups) == 0) {
-        seterr(err, "compressed-tensors: no config_groups");
+        tool_seterr(err, "compressed-tensors: no config_groups");
         return -1;
     }
     if (json_object_size(groups) > CV_MAX_CT_GROUPS) {
-        seterr(err, "compressed-tensors: more than %d config_groups", CV_MAX_CT_GROUPS);
+        tool_seterr(err, "compressed-tensors: more than %d config_groups", CV_MAX_CT_GROUPS);
         return -1;
     }
     const char *key;
@@ -324,11 +313,11 @@ static json_t *load_json(const char *text, size_t len, const char *what, char *e
     json_error_t jerr;
     json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!j) {
-        seterr(err, "%s: %s (line %d, column %d)", what, jerr.text, jerr.line, jerr.column);
+        tool_seterr(err, "%s: %s (line %d, column %d)", what, jerr.text, jerr.line, jerr.column);
         return NULL;
     }
     if (!json_is_object(j)) {
-        seterr(err, "%s is not a JSON object", what);
+        tool_seterr(err, "%s is not a JSON object", what);
         json_decref(j);
         return NULL;
     }
@@ -354,7 +343,7 @@ int cv_scheme_parse(cv_scheme *s, const char *config_json, size_t config_len, co
         if (dt && strcmp(dt, "bfloat16") == 0) s->model_dtype = W4A16_DTYPE_BF16;
         q = field(cfg, "quantization_config");
         if (q && !json_is_object(q)) {
-            seterr(err, "config.json: quantization_config is not an object");
+            tool_seterr(err, "config.json: quantization_config is not an object");
             goto done;
         }
     }
@@ -363,7 +352,7 @@ int cv_scheme_parse(cv_scheme *s, const char *config_json, size_t config_len, co
         where = "quantize_config.json";
     }
     if (!q) {
-        seterr(err, "no quantization config (config.json has no quantization_config and there is no "
+        tool_seterr(err, "no quantization config (config.json has no quantization_config and there is no "
                     "quantize_config.json or quant_config.json)");
         goto done;
     }
@@ -376,7 +365,7 @@ int cv_scheme_parse(cv_scheme *s, const char *config_json, size_t config_len, co
     if (strcmp(method, "gptq") == 0) rc = parse_gptq(s, q, where, err);
     else if (strcmp(method, "awq") == 0) rc = parse_awq(s, q, where, err);
     else if (strcmp(method, "compressed-tensors") == 0) rc = parse_ct(s, q, where, err);
-    else seterr(err, "quant_method \"%.48s\" is not supported (gptq, awq and compressed-tensors are)", method);
+    else tool_seterr(err, "quant_method \"%.48s\" is not supported (gptq, awq and compressed-tensors are)", method);
 done:
     json_decref(cfg);
     json_decref(qf);
@@ -391,7 +380,7 @@ static char *read_text(const char *dir, const char *name, size_t *len, int *miss
     *missing = 0;
     if (!fp) {
         if (errno == ENOENT) *missing = 1;
-        else seterr(err, "%s: %s", path, strerror(errno));
+        else tool_seterr(err, "%s: %s", path, strerror(errno));
         return NULL;
     }
     const size_t limit = (size_t)64 << 20;
@@ -404,7 +393,7 @@ static char *read_text(const char *dir, const char *name, size_t *len, int *miss
         if (cap >= limit) {
             free(buf);
             buf = NULL;
-            seterr(err, "%s: larger than %zu bytes", path, limit);
+            tool_seterr(err, "%s: larger than %zu bytes", path, limit);
             fclose(fp);
             return NULL;
         }
@@ -418,7 +407,7 @@ static char *read_text(const char *dir, const char *name, size_t *len, int *miss
         }
     }
     if (!buf || ferror(fp)) {
-        seterr(err, "%s: %s", path, buf ? "read error" : "out of memory");
+        tool_seterr(err, "%s: %s", path, buf ? "read error" : "out of memory");
         free(buf);
         fclose(fp);
         return NULL;

@@ -1,5 +1,6 @@
 /* convert.c - GPTQ / AWQ / compressed-tensors / float-offset layers into the packed layout. */
 #define _POSIX_C_SOURCE 200809L
+#include "tool_util.h"
 #include "convert.h"
 
 #include <inttypes.h>
@@ -11,26 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void seterr(char *err, const char *fmt, ...)
-{
-    if (!err) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, CV_ERR_LEN, fmt, ap);
-    va_end(ap);
-}
-
-static char *dupstr(const char *s)
-{
-    const size_t n = strlen(s) + 1;
-    char *d = (char *)malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
 
 static char *cat2(const char *a, const char *b)
 {
@@ -169,19 +150,19 @@ int cv_layer_pack(cv_layer *l, cv_backend *be, char *err)
 {
     size_t bytes;
     if (w4a16_packed_size(l->n, l->k, &bytes) != W4A16_SUCCESS) {
-        seterr(err, "%s: %s", l->name, w4a16_last_error());
+        tool_seterr(err, "%s: %s", l->name, w4a16_last_error());
         return -1;
     }
     free(l->packed);
     l->packed = malloc(bytes);
     l->packed_bytes = bytes;
     if (!l->packed) {
-        seterr(err, "%s: out of memory (%zu bytes packed)", l->name, bytes);
+        tool_seterr(err, "%s: out of memory (%zu bytes packed)", l->name, bytes);
         return -1;
     }
     char sub[CV_ERR_LEN];
     if (cv_backend_pack(be, l->q, l->n, l->k, l->packed, bytes, sub)) {
-        seterr(err, "%s: %s", l->name, sub);
+        tool_seterr(err, "%s: %s", l->name, sub);
         return -1;
     }
     return 0;
@@ -208,7 +189,7 @@ static int check_layer_shape(const char *name, int64_t n, int64_t k, int64_t gro
     w4a16_problem p;
     w4a16_problem_init(&p, 1, n, k, W4A16_DTYPE_FP16, group_size, W4A16_ZEROS_INT);
     if (w4a16_check_problem(&p) != W4A16_SUCCESS) {
-        seterr(err, "%s: N=%" PRId64 ", K=%" PRId64 ", group_size=%" PRId64 " is not supported: %s", name, n, k,
+        tool_seterr(err, "%s: N=%" PRId64 ", K=%" PRId64 ", group_size=%" PRId64 " is not supported: %s", name, n, k,
                group_size, w4a16_last_error());
         return -1;
     }
@@ -228,7 +209,7 @@ static int gidx_perm(const char *name, const uint8_t *gbytes, int64_t k, int64_t
     for (int64_t i = 0; i < k && trivial; i++) trivial = (int64_t)(int32_t)rd32(gbytes + 4 * i) == i / group_size;
     if (trivial) return 0;
     if (groups * group_size != k) {
-        seterr(err, "%s: act-order g_idx needs K=%" PRId64 " = groups x group_size", name, k);
+        tool_seterr(err, "%s: act-order g_idx needs K=%" PRId64 " = groups x group_size", name, k);
         return -1;
     }
     int64_t *start = (int64_t *)calloc((size_t)groups + 1, sizeof(int64_t));
@@ -236,13 +217,13 @@ static int gidx_perm(const char *name, const uint8_t *gbytes, int64_t k, int64_t
     if (!start || !p) {
         free(start);
         free(p);
-        seterr(err, "%s: out of memory", name);
+        tool_seterr(err, "%s: out of memory", name);
         return -1;
     }
     for (int64_t i = 0; i < k; i++) {
         const int32_t g = (int32_t)rd32(gbytes + 4 * i);
         if (g < 0 || g >= groups) {
-            seterr(err, "%s: g_idx[%" PRId64 "]=%d is outside [0, %" PRId64 ")", name, i, g, groups);
+            tool_seterr(err, "%s: g_idx[%" PRId64 "]=%d is outside [0, %" PRId64 ")", name, i, g, groups);
             free(start);
             free(p);
             return -1;
@@ -251,7 +232,7 @@ static int gidx_perm(const char *name, const uint8_t *gbytes, int64_t k, int64_t
     }
     for (int64_t g = 0; g < groups; g++) {
         if (start[g + 1] != group_size) {
-            seterr(err, "%s: act-order group %" PRId64 " has %" PRId64 " channels in g_idx, not group_size=%" PRId64,
+            tool_seterr(err, "%s: act-order group %" PRId64 " has %" PRId64 " channels in g_idx, not group_size=%" PRId64,
                    name, g, start[g + 1], group_size);
             free(start);
             free(p);
@@ -328,12 +309,12 @@ static int partner(plan_ctx *c, const char *prefix, const char *suffix, int requ
     *f = NULL;
     char *name = cat2(prefix, suffix);
     if (!name) {
-        seterr(c->err, "out of memory");
+        tool_seterr(c->err, "out of memory");
         return -1;
     }
     *t = st_model_find(c->m, name, f);
     if (!*t && required) {
-        seterr(c->err, "%s%s is missing (layer %s)", prefix, suffix, prefix);
+        tool_seterr(c->err, "%s%s is missing (layer %s)", prefix, suffix, prefix);
         free(name);
         return -1;
     }
@@ -348,12 +329,12 @@ static int expect(plan_ctx *c, const st_tensor *t, int ok_dtype, int ndim, int64
      * every dimension before anything multiplies it (K = 8 * rows would overflow). */
     for (int d = 0; d < t->ndim; d++) {
         if (t->shape[d] >= W4A16_MAX_DIM) {
-            seterr(c->err, "%s: dimension %d (%" PRId64 ") is not below 2^31", t->name, d, t->shape[d]);
+            tool_seterr(c->err, "%s: dimension %d (%" PRId64 ") is not below 2^31", t->name, d, t->shape[d]);
             return -1;
         }
     }
     if (!ok_dtype) {
-        seterr(c->err, "%s has dtype %s, which %s does not allow", t->name, st_dtype_name(t->dtype), what);
+        tool_seterr(c->err, "%s has dtype %s, which %s does not allow", t->name, st_dtype_name(t->dtype), what);
         return -1;
     }
     if (t->ndim != ndim || (d0 >= 0 && t->shape[0] != d0) || (ndim > 1 && d1 >= 0 && t->shape[1] != d1)) {
@@ -366,7 +347,7 @@ static int expect(plan_ctx *c, const st_tensor *t, int ok_dtype, int ndim, int64
         for (int d = 0; d < t->ndim && d < 4 && o < 48; d++)
             o += snprintf(got + o, sizeof got - (size_t)o, "%s%" PRId64, d ? ", " : "", t->shape[d]);
         snprintf(got + o, sizeof got - (size_t)o, "%s]", t->ndim > 4 ? ", ..." : "");
-        seterr(c->err, "%s has shape %s; %s needs %s", t->name, got, what, want);
+        tool_seterr(c->err, "%s has shape %s; %s needs %s", t->name, got, what, want);
         return -1;
     }
     return 0;
@@ -394,7 +375,7 @@ static int plan_gidx(plan_ctx *c, cv_layer_plan *L, const char *suffix)
     if (partner(c, prefix, suffix, 0, &L->t_gidx, &L->f_gidx)) return -1;
     if (!L->t_gidx) return 0;
     if (L->t_gidx->dtype != ST_I32) {
-        seterr(c->err, "%s has dtype %s: act-order (desc_act) with a non-int32 g_idx is not supported",
+        tool_seterr(c->err, "%s has dtype %s: act-order (desc_act) with a non-int32 g_idx is not supported",
                L->t_gidx->name, st_dtype_name(L->t_gidx->dtype));
         return -1;
     }
@@ -412,7 +393,7 @@ static int plan_gptq(plan_ctx *c, const cv_scheme *s, cv_layer_plan *L)
     const char *p = L->name;
     const st_tensor *qw = L->t_qweight;
     if (qw->dtype != ST_I32) {
-        seterr(c->err, "%s has dtype %s: only int32-packed GPTQ (pack_dtype int32) is supported", qw->name,
+        tool_seterr(c->err, "%s has dtype %s: only int32-packed GPTQ (pack_dtype int32) is supported", qw->name,
                st_dtype_name(qw->dtype));
         return -1;
     }
@@ -429,7 +410,7 @@ static int plan_gptq(plan_ctx *c, const cv_scheme *s, cv_layer_plan *L)
         return -1;
     if (plan_gidx(c, L, ".g_idx")) return -1;
     if (s->desc_act && !L->t_gidx) {
-        seterr(c->err, "%s: desc_act is set but %s.g_idx is missing", p, p);
+        tool_seterr(c->err, "%s: desc_act is set but %s.g_idx is missing", p, p);
         return -1;
     }
     /* Zero mode: NONE when every (corrected) zero is 8, else INT. */
@@ -451,7 +432,7 @@ static int plan_awq(plan_ctx *c, const cv_scheme *s, cv_layer_plan *L)
     const char *p = L->name;
     const st_tensor *qw = L->t_qweight;
     if (qw->dtype != ST_I32) {
-        seterr(c->err, "%s has dtype %s: AWQ gemm qweight must be int32", qw->name, st_dtype_name(qw->dtype));
+        tool_seterr(c->err, "%s has dtype %s: AWQ gemm qweight must be int32", qw->name, st_dtype_name(qw->dtype));
         return -1;
     }
     if (expect(c, qw, 1, 2, -1, -1, "AWQ qweight [K, N/8]")) return -1;
@@ -474,7 +455,7 @@ static int plan_ct(plan_ctx *c, const cv_scheme *s, cv_layer_plan *L)
     const char *p = L->name;
     const st_tensor *wp = L->t_qweight;
     if (wp->dtype != ST_I32) {
-        seterr(c->err, "%s has dtype %s: pack-quantized weights must be int32", wp->name, st_dtype_name(wp->dtype));
+        tool_seterr(c->err, "%s has dtype %s: pack-quantized weights must be int32", wp->name, st_dtype_name(wp->dtype));
         return -1;
     }
     if (expect(c, wp, 1, 2, -1, -1, "compressed-tensors weight_packed [N, ceil(K/8)]")) return -1;
@@ -489,7 +470,7 @@ static int plan_ct(plan_ctx *c, const cv_scheme *s, cv_layer_plan *L)
     }
     if (dims[0] != wp->shape[0] || dims[1] <= 0 || dims[1] >= W4A16_MAX_DIM ||
         (dims[1] + 7) / 8 != wp->shape[1]) {
-        seterr(c->err, "%s = [%" PRId64 ", %" PRId64 "] does not match %s [%" PRId64 ", %" PRId64 "]", ws->name,
+        tool_seterr(c->err, "%s = [%" PRId64 ", %" PRId64 "] does not match %s [%" PRId64 ", %" PRId64 "]", ws->name,
                dims[0], dims[1], wp->name, wp->shape[0], wp->shape[1]);
         return -1;
     }
@@ -510,7 +491,7 @@ static int plan_ct(plan_ctx *c, const cv_scheme *s, cv_layer_plan *L)
         if (g->symmetric == sym && G == (L->k + cg - 1) / cg) gs = G == 1 ? L->k : cg;
     }
     if (gs == -2) {
-        seterr(c->err, "%s: %" PRId64 " groups over K=%" PRId64 ", %s, matches no config group", p, G, L->k,
+        tool_seterr(c->err, "%s: %" PRId64 " groups over K=%" PRId64 ", %s, matches no config group", p, G, L->k,
                sym ? "symmetric" : "with a zero point");
         return -1;
     }
@@ -542,7 +523,7 @@ int cv_plan_build(cv_plan **out, const st_model *m, const cv_scheme *s, const cv
     if (!p || !used || !p->layers || !p->other || !p->other_files) {
         free(used);
         cv_plan_free(p);
-        seterr(err, "out of memory");
+        tool_seterr(err, "out of memory");
         return -1;
     }
     p->scheme = *s;
@@ -556,13 +537,13 @@ int cv_plan_build(cv_plan **out, const st_model *m, const cv_scheme *s, const cv
         const size_t len = strlen(t->name);
         if (len < sl || strcmp(t->name + len - sl, suffix) != 0) continue;
         if (len == sl) {
-            seterr(err, "tensor \"%s\" has no layer name", t->name);
+            tool_seterr(err, "tensor \"%s\" has no layer name", t->name);
             goto fail;
         }
         cv_layer_plan *L = &p->layers[p->nlayers++];
         L->name = (char *)malloc(len - sl + 1);
         if (!L->name) {
-            seterr(err, "out of memory");
+            tool_seterr(err, "out of memory");
             goto fail;
         }
         memcpy(L->name, t->name, len - sl);
@@ -578,7 +559,7 @@ int cv_plan_build(cv_plan **out, const st_model *m, const cv_scheme *s, const cv
         for (size_t j = 0; j < sizeof ts / sizeof ts[0]; j++) L->in_bytes += ts[j] ? ts[j]->nbytes : 0;
     }
     if (p->nlayers == 0) {
-        seterr(err, "no quantized layer (no tensor named *%s) in the checkpoint", suffix);
+        tool_seterr(err, "no quantized layer (no tensor named *%s) in the checkpoint", suffix);
         goto fail;
     }
     qsort(p->layers, p->nlayers, sizeof(cv_layer_plan), cmp_layer);
@@ -592,7 +573,7 @@ int cv_plan_build(cv_plan **out, const st_model *m, const cv_scheme *s, const cv
     else if (s->model_dtype >= 0) p->dtype = (w4a16_dtype)s->model_dtype;
     else p->dtype = p->layers[0].t_scales->dtype == ST_BF16 ? W4A16_DTYPE_BF16 : W4A16_DTYPE_FP16;
     if (p->dtype != W4A16_DTYPE_FP16 && p->dtype != W4A16_DTYPE_BF16) {
-        seterr(err, "output dtype %d is not fp16 or bf16", (int)p->dtype);
+        tool_seterr(err, "output dtype %d is not fp16 or bf16", (int)p->dtype);
         goto fail;
     }
     free(used);
@@ -616,7 +597,7 @@ static int convert_floats(const char *name, const st_tensor *t, const uint8_t *s
             const float f = st_load_float(t->dtype, src, si);
             const float v = w_store(dtype, dst, r * cols + c, f);
             if (!isfinite(v)) {
-                seterr(err, "%s: element %" PRIu64 " (%g) is not finite in %s", name, si, (double)f, cv_dtype_name(dtype));
+                tool_seterr(err, "%s: element %" PRIu64 " (%g) is not finite in %s", name, si, (double)f, cv_dtype_name(dtype));
                 return -1;
             }
         }
@@ -627,7 +608,7 @@ static int convert_floats(const char *name, const st_tensor *t, const uint8_t *s
 static int alloc_layer(cv_layer *l, const cv_layer_plan *L, w4a16_dtype dtype, char *err)
 {
     memset(l, 0, sizeof *l);
-    l->name = dupstr(L->name);
+    l->name = tool_strdup(L->name);
     l->source = L->source;
     l->n = L->n;
     l->k = L->k;
@@ -641,7 +622,7 @@ static int alloc_layer(cv_layer *l, const cv_layer_plan *L, w4a16_dtype dtype, c
     if (L->has_bias) l->bias = malloc((size_t)L->n * dsize(dtype));
     if (!l->name || !l->q || !l->scales || (L->zero_mode != W4A16_ZEROS_NONE && !l->zeros) ||
         (L->has_bias && !l->bias)) {
-        seterr(err, "%s: out of memory", L->name);
+        tool_seterr(err, "%s: out of memory", L->name);
         cv_layer_free(l);
         return -1;
     }
@@ -662,7 +643,7 @@ static const int awq_reverse[8] = {0, 4, 1, 5, 2, 6, 3, 7}; /* column 8c+j is in
 int cv_decode_layer(const cv_plan *p, size_t i, cv_layer *l, char *err)
 {
     if (i >= p->nlayers) {
-        seterr(err, "layer index %zu out of range", i);
+        tool_seterr(err, "layer index %zu out of range", i);
         return -1;
     }
     const cv_layer_plan *L = &p->layers[i];
@@ -678,12 +659,12 @@ int cv_decode_layer(const cv_plan *p, size_t i, cv_layer *l, char *err)
     if (L->act_order) {
         if (gidx_perm(L->name, st_file_data(L->f_gidx, L->t_gidx), K, L->group_size, G, &perm, err)) goto fail;
         if (!perm) {
-            seterr(err, "%s: g_idx changed while converting", L->name);
+            tool_seterr(err, "%s: g_idx changed while converting", L->name);
             goto fail;
         }
         qtmp = (uint8_t *)malloc((size_t)(N * rb));
         if (!qtmp) {
-            seterr(err, "%s: out of memory", L->name);
+            tool_seterr(err, "%s: out of memory", L->name);
             goto fail;
         }
         q = qtmp;
@@ -752,7 +733,7 @@ int cv_out_declare(st_writer *w, const cv_packed_info *info, size_t idx[CV_OUT_T
     for (int i = 0; i < CV_OUT_TENSORS; i++) idx[i] = SIZE_MAX;
     size_t pbytes;
     if (w4a16_packed_size(info->n, info->k, &pbytes) != W4A16_SUCCESS) {
-        seterr(err, "%s: %s", info->name, w4a16_last_error());
+        tool_seterr(err, "%s: %s", info->name, w4a16_last_error());
         return -1;
     }
     const int64_t G = info->k / info->group_size;
@@ -768,7 +749,7 @@ int cv_out_declare(st_writer *w, const cv_packed_info *info, size_t idx[CV_OUT_T
         if (!present[i]) continue;
         char *name = cat2(info->name, suffix[i]);
         if (!name) {
-            seterr(err, "out of memory");
+            tool_seterr(err, "out of memory");
             return -1;
         }
         const int r = st_writer_add(w, name, dts[i], ndims[i], shapes[i], NULL, &idx[i], err);
@@ -786,7 +767,7 @@ int cv_out_put(st_writer *w, const size_t idx[CV_OUT_TENSORS], const cv_layer *l
                                           (size_t)l->n * e, (size_t)l->k * 4};
     for (int i = 0; i < CV_OUT_TENSORS; i++) {
         if ((idx[i] == SIZE_MAX) != (data[i] == NULL)) {
-            seterr(err, "%s: layer tensors do not match their declaration", l->name);
+            tool_seterr(err, "%s: layer tensors do not match their declaration", l->name);
             return -1;
         }
         if (idx[i] != SIZE_MAX && st_writer_put(w, idx[i], data[i], bytes[i], err)) return -1;
@@ -798,7 +779,7 @@ int cv_out_metadata(st_writer *w, const cv_packed_info *infos, size_t count, con
 {
     json_t *layers = json_object();
     if (!layers) {
-        seterr(err, "out of memory");
+        tool_seterr(err, "out of memory");
         return -1;
     }
     for (size_t i = 0; i < count; i++) {
@@ -808,7 +789,7 @@ int cv_out_metadata(st_writer *w, const cv_packed_info *infos, size_t count, con
                               "dtype", cv_dtype_name(l->dtype), "act_order", l->act_order, "bias", l->has_bias);
         if (!o || json_object_set_new(layers, l->name, o)) {
             json_decref(layers);
-            seterr(err, "%s: cannot build the layer metadata (out of memory or bad UTF-8)", l->name);
+            tool_seterr(err, "%s: cannot build the layer metadata (out of memory or bad UTF-8)", l->name);
             return -1;
         }
     }
@@ -820,7 +801,7 @@ int cv_out_metadata(st_writer *w, const cv_packed_info *infos, size_t count, con
                    st_writer_set_metadata(w, "w4a16_layout_version", ver, err) ||
                    st_writer_set_metadata(w, "w4a16_source", source ? source : "", err) ||
                    st_writer_set_metadata(w, "w4a16_layers", text, err);
-    if (!text) seterr(err, "out of memory");
+    if (!text) tool_seterr(err, "out of memory");
     free(text);
     return rc ? -1 : 0;
 }
@@ -889,7 +870,7 @@ int cv_convert(const cv_plan *p, const char *out_path, cv_backend *be, const cv_
     cv_packed_info *infos = (cv_packed_info *)calloc(p->nlayers, sizeof(cv_packed_info));
     int rc = -1;
     if (!w || !idx || !oidx || !infos) {
-        seterr(err, "out of memory");
+        tool_seterr(err, "out of memory");
         goto done;
     }
     conv_job job;
@@ -988,12 +969,12 @@ int cv_layer_from_float_offsets(cv_layer *l, const char *name, int64_t n, int64_
 {
     memset(l, 0, sizeof *l);
     if (!name || !q || !scales || !zf) {
-        seterr(err, "cv_layer_from_float_offsets: name, q, scales and zf are required");
+        tool_seterr(err, "cv_layer_from_float_offsets: name, q, scales and zf are required");
         return -1;
     }
     if ((src_dtype != W4A16_DTYPE_FP16 && src_dtype != W4A16_DTYPE_BF16 && src_dtype != W4A16_DTYPE_FP32) ||
         (dtype != W4A16_DTYPE_FP16 && dtype != W4A16_DTYPE_BF16)) {
-        seterr(err, "%s: src_dtype must be fp16/bf16/fp32 and dtype fp16/bf16", name);
+        tool_seterr(err, "%s: src_dtype must be fp16/bf16/fp32 and dtype fp16/bf16", name);
         return -1;
     }
     if (check_layer_shape(name, n, k, group_size, err)) return -1;
@@ -1017,7 +998,7 @@ int cv_layer_from_float_offsets(cv_layer *l, const char *name, int64_t n, int64_
         const float zz = unsigned_q ? fmaf(8.0f, s, z) : z;
         const float sv = w_store(dtype, l->scales, i, s), zv = w_store(dtype, l->zeros, i, zz);
         if (!isfinite(sv) || !isfinite(zv)) {
-            seterr(err, "%s: scale or offset %" PRId64 " is not finite in %s", name, i, cv_dtype_name(dtype));
+            tool_seterr(err, "%s: scale or offset %" PRId64 " is not finite in %s", name, i, cv_dtype_name(dtype));
             cv_layer_free(l);
             return -1;
         }
@@ -1030,12 +1011,12 @@ int cv_float_offsets_from_int_zeros(int64_t groups, int64_t n, w4a16_dtype dtype
                                     const uint8_t *z, void *zf, char *err)
 {
     if (groups <= 0 || n <= 0 || !scales || !z || !zf || (dtype != W4A16_DTYPE_FP16 && dtype != W4A16_DTYPE_BF16)) {
-        seterr(err, "cv_float_offsets_from_int_zeros: bad arguments");
+        tool_seterr(err, "cv_float_offsets_from_int_zeros: bad arguments");
         return -1;
     }
     for (int64_t i = 0; i < groups * n; i++) {
         if (z[i] > 15) {
-            seterr(err, "zero %" PRId64 " is %d, outside 0..15", i, z[i]);
+            tool_seterr(err, "zero %" PRId64 " is %d, outside 0..15", i, z[i]);
             return -1;
         }
         w_store(dtype, zf, i, (float)(8 - z[i]) * w_load(dtype, scales, i));
@@ -1050,7 +1031,7 @@ int cv_write_layers(const char *path, cv_layer *layers, size_t count, cv_backend
     cv_packed_info *infos = (cv_packed_info *)calloc(count ? count : 1, sizeof(cv_packed_info));
     int rc = -1;
     if (!w || !idx || !infos) {
-        seterr(err, "out of memory");
+        tool_seterr(err, "out of memory");
         goto done;
     }
     for (size_t i = 0; i < count; i++) {
@@ -1092,19 +1073,19 @@ int cv_packed_info_parse(const char *json, size_t len, cv_packed_info **out, siz
     json_error_t jerr;
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        seterr(err, "w4a16_layers: %s (line %d, column %d)", jerr.text, jerr.line, jerr.column);
+        tool_seterr(err, "w4a16_layers: %s (line %d, column %d)", jerr.text, jerr.line, jerr.column);
         return -1;
     }
     int rc = -1;
     cv_packed_info *info = NULL;
     size_t n = 0;
     if (!json_is_object(root)) {
-        seterr(err, "w4a16_layers is not a JSON object");
+        tool_seterr(err, "w4a16_layers is not a JSON object");
         goto done;
     }
     info = (cv_packed_info *)calloc(json_object_size(root) + 1, sizeof(cv_packed_info));
     if (!info) {
-        seterr(err, "out of memory");
+        tool_seterr(err, "out of memory");
         goto done;
     }
     const char *key;
@@ -1117,19 +1098,19 @@ int cv_packed_info_parse(const char *json, size_t len, cv_packed_info **out, siz
         json_error_t e2;
         if (json_unpack_ex(v, &e2, 0, "{s:I, s:I, s:I, s:s, s:s, s:b, s:b}", "n", &nn, "k", &kk, "group_size", &gs,
                            "zero_mode", &zm, "dtype", &dt, "act_order", &ao, "bias", &b)) {
-            seterr(err, "w4a16_layers[\"%.128s\"]: %s", key, e2.text);
+            tool_seterr(err, "w4a16_layers[\"%.128s\"]: %s", key, e2.text);
             goto done;
         }
         static const char *const zms[] = {"none", "int", "float"}, *const dts[] = {"fp16", "bf16"};
         const int zi = parse_enum(zm, zms, 3), di = parse_enum(dt, dts, 2);
         if (zi < 0 || di < 0) {
-            seterr(err, "w4a16_layers[\"%.128s\"]: unknown zero_mode \"%.16s\" or dtype \"%.16s\"", key, zm, dt);
+            tool_seterr(err, "w4a16_layers[\"%.128s\"]: unknown zero_mode \"%.16s\" or dtype \"%.16s\"", key, zm, dt);
             goto done;
         }
         if (check_layer_shape(key, (int64_t)nn, (int64_t)kk, (int64_t)gs, err)) goto done;
-        l->name = dupstr(key);
+        l->name = tool_strdup(key);
         if (!l->name) {
-            seterr(err, "out of memory");
+            tool_seterr(err, "out of memory");
             goto done;
         }
         n++;
@@ -1158,11 +1139,11 @@ int cv_packed_file_layers(const st_file *f, cv_packed_info **out, size_t *count,
     char want[16];
     snprintf(want, sizeof want, "%d", W4A16_PACKED_LAYOUT_VERSION);
     if (!fmt || strcmp(fmt, "w4a16") != 0 || !layers) {
-        seterr(err, "%s: not a w4a16 file (no format=w4a16 and w4a16_layers metadata)", st_file_path(f));
+        tool_seterr(err, "%s: not a w4a16 file (no format=w4a16 and w4a16_layers metadata)", st_file_path(f));
         return -1;
     }
     if (!ver || strcmp(ver, want) != 0) {
-        seterr(err, "%s: packed layout version %.16s is not the supported version %s", st_file_path(f),
+        tool_seterr(err, "%s: packed layout version %.16s is not the supported version %s", st_file_path(f),
                ver ? ver : "(none)", want);
         return -1;
     }
@@ -1174,14 +1155,14 @@ static const uint8_t *layer_tensor(const st_file *f, const char *prefix, const c
 {
     char *name = cat2(prefix, suffix);
     if (!name) {
-        seterr(err, "out of memory");
+        tool_seterr(err, "out of memory");
         return NULL;
     }
     const st_tensor *t = st_file_find(f, name);
     const uint8_t *data = NULL;
-    if (!t) seterr(err, "%s: %s is missing", st_file_path(f), name);
+    if (!t) tool_seterr(err, "%s: %s is missing", st_file_path(f), name);
     else if (t->dtype != dt || t->ndim != ndim || t->shape[0] != d0 || (ndim == 2 && t->shape[1] != d1))
-        seterr(err, "%s: %s has the wrong dtype or shape for its metadata", st_file_path(f), name);
+        tool_seterr(err, "%s: %s has the wrong dtype or shape for its metadata", st_file_path(f), name);
     else data = st_file_data(f, t);
     free(name);
     return data;
@@ -1205,7 +1186,7 @@ int cv_packed_layer_load(const st_file *f, const cv_packed_info *in, int unpack,
     const int isint = in->zero_mode == W4A16_ZEROS_INT;
     size_t pbytes;
     if (w4a16_packed_size(in->n, in->k, &pbytes) != W4A16_SUCCESS) {
-        seterr(err, "%s: %s", in->name, w4a16_last_error());
+        tool_seterr(err, "%s: %s", in->name, w4a16_last_error());
         return -1;
     }
     /* NOTE: every tensor is found and checked before anything is allocated, so the metadata
@@ -1228,7 +1209,7 @@ int cv_packed_layer_load(const st_file *f, const cv_packed_info *in, int unpack,
         memcpy(l->zeros, pz, gn * (isint ? 1 : e));
         for (size_t i = 0; isint && i < gn; i++) {
             if (((uint8_t *)l->zeros)[i] > 15) {
-                seterr(err, "%s: %s.zeros[%zu] = %d is outside 0..15", st_file_path(f), in->name, i,
+                tool_seterr(err, "%s: %s.zeros[%zu] = %d is outside 0..15", st_file_path(f), in->name, i,
                        ((uint8_t *)l->zeros)[i]);
                 goto fail;
             }
@@ -1246,7 +1227,7 @@ int cv_packed_layer_load(const st_file *f, const cv_packed_info *in, int unpack,
         for (int64_t i = 0; i < L.k; i++) {
             const int32_t v = (int32_t)rd32(p + 4 * i);
             if (v < 0 || v >= L.k || seen[v]) {
-                seterr(err, "%s: %s.w4a16_perm is not a permutation of 0..K-1 (entry %" PRId64 ")", st_file_path(f),
+                tool_seterr(err, "%s: %s.w4a16_perm is not a permutation of 0..K-1 (entry %" PRId64 ")", st_file_path(f),
                        in->name, i);
                 free(seen);
                 goto fail;
@@ -1258,7 +1239,7 @@ int cv_packed_layer_load(const st_file *f, const cv_packed_info *in, int unpack,
     }
     if (unpack) {
         if (w4a16_unpack_host(l->packed, l->packed_bytes, L.n, L.k, l->q, (size_t)(L.n * (L.k / 2))) != W4A16_SUCCESS) {
-            seterr(err, "%s: %s: %s", st_file_path(f), in->name, w4a16_last_error());
+            tool_seterr(err, "%s: %s: %s", st_file_path(f), in->name, w4a16_last_error());
             goto fail;
         }
     } else {
@@ -1268,7 +1249,7 @@ int cv_packed_layer_load(const st_file *f, const cv_packed_info *in, int unpack,
     l->dtype = in->dtype;
     return 0;
 oom:
-    seterr(err, "out of memory");
+    tool_seterr(err, "out of memory");
 fail:
     cv_layer_free(l);
     return -1;

@@ -1,5 +1,6 @@
 /* safetensors.c - strict safetensors reader (one file or a sharded checkpoint) and writer. */
 #define _POSIX_C_SOURCE 200809L
+#include "tool_util.h"
 #include "safetensors.h"
 
 #include <dirent.h>
@@ -14,26 +15,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void seterr(char *err, const char *fmt, ...)
-{
-    if (!err) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, ST_ERR_LEN, fmt, ap);
-    va_end(ap);
-}
-
-static char *dupstr(const char *s)
-{
-    const size_t n = strlen(s) + 1;
-    char *d = (char *)malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
 
 /* ---- dtypes ------------------------------------------------------------------------------ */
 
@@ -72,23 +53,23 @@ static int tensor_bytes(st_dtype t, int ndim, const int64_t *shape, uint64_t *nu
     uint64_t n = 1;
     for (int d = 0; d < ndim; d++) {
         if (shape[d] < 0) {
-            seterr(err, "%s: dimension %d is negative (%" PRId64 ")", what, d, shape[d]);
+            tool_seterr(err, "%s: dimension %d is negative (%" PRId64 ")", what, d, shape[d]);
             return -1;
         }
         const uint64_t s = (uint64_t)shape[d];
         if (s != 0 && n > UINT64_MAX / s) {
-            seterr(err, "%s: the element count of its shape overflows 64 bits", what);
+            tool_seterr(err, "%s: the element count of its shape overflows 64 bits", what);
             return -1;
         }
         n *= s;
     }
     const uint64_t bits = (uint64_t)st_dtype_bits(t);
     if (n > UINT64_MAX / bits) {
-        seterr(err, "%s: its size in bits overflows 64 bits", what);
+        tool_seterr(err, "%s: its size in bits overflows 64 bits", what);
         return -1;
     }
     if ((n * bits) % 8) {
-        seterr(err, "%s: %" PRIu64 " elements of %s are not a whole number of bytes", what, n,
+        tool_seterr(err, "%s: %" PRIu64 " elements of %s are not a whole number of bytes", what, n,
                st_dtype_name(t));
         return -1;
     }
@@ -155,28 +136,28 @@ static int json_nonneg_int(const json_t *v, int64_t *out)
 static int parse_metadata(st_file *f, const json_t *meta, char *err)
 {
     if (!json_is_object(meta)) {
-        seterr(err, "%s: __metadata__ is not an object", f->path);
+        tool_seterr(err, "%s: __metadata__ is not an object", f->path);
         return -1;
     }
     const size_t n = json_object_size(meta);
     f->meta_keys = (char **)calloc(n ? n : 1, sizeof(char *));
     f->meta_values = (char **)calloc(n ? n : 1, sizeof(char *));
     if (!f->meta_keys || !f->meta_values) {
-        seterr(err, "%s: out of memory", f->path);
+        tool_seterr(err, "%s: out of memory", f->path);
         return -1;
     }
     const char *key;
     json_t *val;
     json_object_foreach((json_t *)meta, key, val) {
         if (!json_is_string(val)) {
-            seterr(err, "%s: __metadata__[\"%.64s\"] is not a string", f->path, key);
+            tool_seterr(err, "%s: __metadata__[\"%.64s\"] is not a string", f->path, key);
             return -1;
         }
-        f->meta_keys[f->meta_count] = dupstr(key);
-        f->meta_values[f->meta_count] = dupstr(json_string_value(val));
+        f->meta_keys[f->meta_count] = tool_strdup(key);
+        f->meta_values[f->meta_count] = tool_strdup(json_string_value(val));
         f->meta_count++;
         if (!f->meta_keys[f->meta_count - 1] || !f->meta_values[f->meta_count - 1]) {
-            seterr(err, "%s: out of memory", f->path);
+            tool_seterr(err, "%s: out of memory", f->path);
             return -1;
         }
     }
@@ -186,7 +167,7 @@ static int parse_metadata(st_file *f, const json_t *meta, char *err)
 static int parse_tensor(st_file *f, const char *name, const json_t *v, st_tensor *t, char *err)
 {
     if (!json_is_object(v)) {
-        seterr(err, "%s: tensor \"%.128s\" is not an object", f->path, name);
+        tool_seterr(err, "%s: tensor \"%.128s\" is not an object", f->path, name);
         return -1;
     }
     const json_t *jd = NULL, *js = NULL, *jo = NULL;
@@ -197,42 +178,42 @@ static int parse_tensor(st_file *f, const char *name, const json_t *v, st_tensor
         else if (strcmp(key, "shape") == 0) js = val;
         else if (strcmp(key, "data_offsets") == 0) jo = val;
         else {
-            seterr(err, "%s: tensor \"%.128s\" has an unknown key \"%.64s\"", f->path, name, key);
+            tool_seterr(err, "%s: tensor \"%.128s\" has an unknown key \"%.64s\"", f->path, name, key);
             return -1;
         }
     }
     if (!jd || !js || !jo) {
-        seterr(err, "%s: tensor \"%.128s\" lacks \"%s\"", f->path, name,
+        tool_seterr(err, "%s: tensor \"%.128s\" lacks \"%s\"", f->path, name,
                !jd ? "dtype" : !js ? "shape" : "data_offsets");
         return -1;
     }
     if (!json_is_string(jd) || st_dtype_from_name(json_string_value(jd), &t->dtype)) {
-        seterr(err, "%s: tensor \"%.128s\" has an unknown dtype %s%.32s%s", f->path, name,
+        tool_seterr(err, "%s: tensor \"%.128s\" has an unknown dtype %s%.32s%s", f->path, name,
                json_is_string(jd) ? "\"" : "", json_is_string(jd) ? json_string_value(jd) : "(not a string)",
                json_is_string(jd) ? "\"" : "");
         return -1;
     }
     if (!json_is_array(js) || json_array_size(js) > ST_MAX_DIMS) {
-        seterr(err, "%s: tensor \"%.128s\": shape is not an array of at most %d integers", f->path,
+        tool_seterr(err, "%s: tensor \"%.128s\": shape is not an array of at most %d integers", f->path,
                name, ST_MAX_DIMS);
         return -1;
     }
     t->ndim = (int)json_array_size(js);
     for (int d = 0; d < t->ndim; d++) {
         if (json_nonneg_int(json_array_get(js, (size_t)d), &t->shape[d])) {
-            seterr(err, "%s: tensor \"%.128s\": shape[%d] is not a non-negative integer", f->path, name, d);
+            tool_seterr(err, "%s: tensor \"%.128s\": shape[%d] is not a non-negative integer", f->path, name, d);
             return -1;
         }
     }
     int64_t begin, end;
     if (!json_is_array(jo) || json_array_size(jo) != 2 || json_nonneg_int(json_array_get(jo, 0), &begin) ||
         json_nonneg_int(json_array_get(jo, 1), &end)) {
-        seterr(err, "%s: tensor \"%.128s\": data_offsets is not [begin, end] of non-negative integers",
+        tool_seterr(err, "%s: tensor \"%.128s\": data_offsets is not [begin, end] of non-negative integers",
                f->path, name);
         return -1;
     }
     if (end < begin) {
-        seterr(err, "%s: tensor \"%.128s\": data_offsets end %" PRId64 " is before begin %" PRId64,
+        tool_seterr(err, "%s: tensor \"%.128s\": data_offsets end %" PRId64 " is before begin %" PRId64,
                f->path, name, end, begin);
         return -1;
     }
@@ -240,14 +221,14 @@ static int parse_tensor(st_file *f, const char *name, const json_t *v, st_tensor
     snprintf(what, sizeof what, "%s: tensor \"%.128s\"", f->path, name);
     if (tensor_bytes(t->dtype, t->ndim, t->shape, &t->numel, &t->nbytes, what, err)) return -1;
     if ((uint64_t)(end - begin) != t->nbytes) {
-        seterr(err, "%s: tensor \"%.128s\" spans %" PRId64 " bytes but %s x %" PRIu64 " elements need %" PRIu64,
+        tool_seterr(err, "%s: tensor \"%.128s\" spans %" PRId64 " bytes but %s x %" PRIu64 " elements need %" PRIu64,
                f->path, name, end - begin, st_dtype_name(t->dtype), t->numel, t->nbytes);
         return -1;
     }
     t->offset = (uint64_t)begin;
-    t->name = dupstr(name);
+    t->name = tool_strdup(name);
     if (!t->name) {
-        seterr(err, "%s: out of memory", f->path);
+        tool_seterr(err, "%s: out of memory", f->path);
         return -1;
     }
     return 0;
@@ -256,34 +237,34 @@ static int parse_tensor(st_file *f, const char *name, const json_t *v, st_tensor
 static int parse_file(st_file *f, char *err)
 {
     if (f->size < 8) {
-        seterr(err, "%s: %zu bytes is shorter than the 8-byte header length", f->path, f->size);
+        tool_seterr(err, "%s: %zu bytes is shorter than the 8-byte header length", f->path, f->size);
         return -1;
     }
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | f->base[i];
     if (hlen > ST_MAX_HEADER_BYTES) {
-        seterr(err, "%s: header length %" PRIu64 " exceeds the limit of %u bytes", f->path, hlen,
+        tool_seterr(err, "%s: header length %" PRIu64 " exceeds the limit of %u bytes", f->path, hlen,
                ST_MAX_HEADER_BYTES);
         return -1;
     }
     if (hlen > f->size - 8) {
-        seterr(err, "%s: header length %" PRIu64 " runs past the end of the file (%zu bytes)", f->path,
+        tool_seterr(err, "%s: header length %" PRIu64 " runs past the end of the file (%zu bytes)", f->path,
                hlen, f->size);
         return -1;
     }
     if (hlen < 2 || f->base[8] != '{') {
-        seterr(err, "%s: the header does not start with '{'", f->path);
+        tool_seterr(err, "%s: the header does not start with '{'", f->path);
         return -1;
     }
     json_error_t jerr;
     json_t *root = json_loadb((const char *)f->base + 8, (size_t)hlen, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        seterr(err, "%s: header JSON: %s (at byte %d)", f->path, jerr.text, jerr.position);
+        tool_seterr(err, "%s: header JSON: %s (at byte %d)", f->path, jerr.text, jerr.position);
         return -1;
     }
     int rc = -1;
     if (!json_is_object(root)) {
-        seterr(err, "%s: the header is not a JSON object", f->path);
+        tool_seterr(err, "%s: the header is not a JSON object", f->path);
         goto done;
     }
     f->buffer = f->base + 8 + hlen;
@@ -291,7 +272,7 @@ static int parse_file(st_file *f, char *err)
     const size_t nkeys = json_object_size(root);
     f->tensors = (st_tensor *)calloc(nkeys ? nkeys : 1, sizeof(st_tensor));
     if (!f->tensors) {
-        seterr(err, "%s: out of memory", f->path);
+        tool_seterr(err, "%s: out of memory", f->path);
         goto done;
     }
     const char *key;
@@ -311,22 +292,22 @@ static int parse_file(st_file *f, char *err)
         const st_tensor *t = &f->tensors[i];
         if (t->offset != expect) {
             if (t->offset > expect)
-                seterr(err, "%s: gap in the data buffer: bytes [%" PRIu64 ", %" PRIu64 ") before tensor \"%.128s\" belong to no tensor",
+                tool_seterr(err, "%s: gap in the data buffer: bytes [%" PRIu64 ", %" PRIu64 ") before tensor \"%.128s\" belong to no tensor",
                        f->path, expect, t->offset, t->name);
             else
-                seterr(err, "%s: tensor \"%.128s\" at [%" PRIu64 ", %" PRIu64 ") overlaps \"%.128s\"", f->path,
+                tool_seterr(err, "%s: tensor \"%.128s\" at [%" PRIu64 ", %" PRIu64 ") overlaps \"%.128s\"", f->path,
                        t->name, t->offset, t->offset + t->nbytes, f->tensors[i - 1].name);
             goto done;
         }
         expect = t->offset + t->nbytes;
         if (expect > f->buffer_size) {
-            seterr(err, "%s: tensor \"%.128s\" ends at byte %" PRIu64 " of a %" PRIu64 "-byte data buffer",
+            tool_seterr(err, "%s: tensor \"%.128s\" ends at byte %" PRIu64 " of a %" PRIu64 "-byte data buffer",
                    f->path, t->name, expect, f->buffer_size);
             goto done;
         }
     }
     if (expect != f->buffer_size) {
-        seterr(err, "%s: the data buffer has %" PRIu64 " bytes but its tensors cover %" PRIu64, f->path,
+        tool_seterr(err, "%s: the data buffer has %" PRIu64 " bytes but its tensors cover %" PRIu64, f->path,
                f->buffer_size, expect);
         goto done;
     }
@@ -340,10 +321,10 @@ done:
 static st_file *file_new(const char *label, char *err)
 {
     st_file *f = (st_file *)calloc(1, sizeof(st_file));
-    if (f) f->path = dupstr(label ? label : "(memory)");
+    if (f) f->path = tool_strdup(label ? label : "(memory)");
     if (!f || !f->path) {
         free(f);
-        seterr(err, "out of memory");
+        tool_seterr(err, "out of memory");
         return NULL;
     }
     return f;
@@ -354,7 +335,7 @@ int st_file_from_memory(st_file **out, const void *data, size_t size, int copy, 
 {
     *out = NULL;
     if (!data && size) {
-        seterr(err, "st_file_from_memory: data is NULL");
+        tool_seterr(err, "st_file_from_memory: data is NULL");
         return -1;
     }
     st_file *f = file_new(label, err);
@@ -362,7 +343,7 @@ int st_file_from_memory(st_file **out, const void *data, size_t size, int copy, 
     if (copy) {
         uint8_t *p = (uint8_t *)malloc(size ? size : 1);
         if (!p) {
-            seterr(err, "%s: out of memory copying %zu bytes", f->path, size);
+            tool_seterr(err, "%s: out of memory copying %zu bytes", f->path, size);
             st_file_close(f);
             return -1;
         }
@@ -389,13 +370,13 @@ int st_file_open(st_file **out, const char *path, char *err)
     const int fd = open(path, O_RDONLY);
     struct stat sb;
     if (fd < 0 || fstat(fd, &sb) != 0) {
-        seterr(err, "%s: %s", path, strerror(errno));
+        tool_seterr(err, "%s: %s", path, strerror(errno));
         if (fd >= 0) close(fd);
         st_file_close(f);
         return -1;
     }
     if (!S_ISREG(sb.st_mode)) {
-        seterr(err, "%s: not a regular file", path);
+        tool_seterr(err, "%s: not a regular file", path);
         close(fd);
         st_file_close(f);
         return -1;
@@ -404,7 +385,7 @@ int st_file_open(st_file **out, const char *path, char *err)
     if (f->size >= 8) {
         void *p = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (p == MAP_FAILED) {
-            seterr(err, "%s: mmap failed: %s", path, strerror(errno));
+            tool_seterr(err, "%s: mmap failed: %s", path, strerror(errno));
             close(fd);
             st_file_close(f);
             return -1;
@@ -485,13 +466,13 @@ int st_index_parse(st_index *ix, const char *json, size_t len, char *err)
     json_error_t jerr;
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        seterr(err, "index JSON: %s (line %d, column %d)", jerr.text, jerr.line, jerr.column);
+        tool_seterr(err, "index JSON: %s (line %d, column %d)", jerr.text, jerr.line, jerr.column);
         return -1;
     }
     int rc = -1;
     const json_t *wm = json_is_object(root) ? json_object_get(root, "weight_map") : NULL;
     if (!wm || !json_is_object(wm)) {
-        seterr(err, "index JSON: no \"weight_map\" object");
+        tool_seterr(err, "index JSON: no \"weight_map\" object");
         goto done;
     }
     const size_t n = json_object_size(wm);
@@ -500,7 +481,7 @@ int st_index_parse(st_index *ix, const char *json, size_t len, char *err)
     char **order = (char **)calloc(n ? 2 * n : 1, sizeof(char *));
     if (!ix->names || !ix->files || !order) {
         free(order);
-        seterr(err, "index JSON: out of memory");
+        tool_seterr(err, "index JSON: out of memory");
         goto done;
     }
     /* Sort (name, file) pairs by name through an array of name pointers followed by file. */
@@ -509,16 +490,16 @@ int st_index_parse(st_index *ix, const char *json, size_t len, char *err)
     size_t i = 0;
     json_object_foreach((json_t *)wm, key, val) {
         if (!json_is_string(val) || !plain_file_name(json_string_value(val))) {
-            seterr(err, "index JSON: weight_map[\"%.128s\"] is not a plain file name", key);
+            tool_seterr(err, "index JSON: weight_map[\"%.128s\"] is not a plain file name", key);
             free(order);
             goto done;
         }
-        ix->names[i] = dupstr(key);
-        ix->files[i] = dupstr(json_string_value(val));
+        ix->names[i] = tool_strdup(key);
+        ix->files[i] = tool_strdup(json_string_value(val));
         ix->count = ++i;
         if (!ix->names[i - 1] || !ix->files[i - 1]) {
             free(order);
-            seterr(err, "index JSON: out of memory");
+            tool_seterr(err, "index JSON: out of memory");
             goto done;
         }
     }
@@ -536,22 +517,22 @@ int st_index_parse(st_index *ix, const char *json, size_t len, char *err)
     /* distinct shards */
     ix->shards = (char **)calloc(n ? n : 1, sizeof(char *));
     if (!ix->shards) {
-        seterr(err, "index JSON: out of memory");
+        tool_seterr(err, "index JSON: out of memory");
         goto done;
     }
     char **tmp = (char **)malloc((n ? n : 1) * sizeof(char *));
     if (!tmp) {
-        seterr(err, "index JSON: out of memory");
+        tool_seterr(err, "index JSON: out of memory");
         goto done;
     }
     memcpy(tmp, ix->files, n * sizeof(char *));
     qsort(tmp, n, sizeof(char *), cmp_str);
     for (i = 0; i < n; i++) {
         if (ix->nshards && strcmp(ix->shards[ix->nshards - 1], tmp[i]) == 0) continue;
-        ix->shards[ix->nshards] = dupstr(tmp[i]);
+        ix->shards[ix->nshards] = tool_strdup(tmp[i]);
         if (!ix->shards[ix->nshards]) {
             free(tmp);
-            seterr(err, "index JSON: out of memory");
+            tool_seterr(err, "index JSON: out of memory");
             goto done;
         }
         ix->nshards++;
@@ -607,7 +588,7 @@ int st_model_from_files(st_model **out, st_file **files, size_t nfiles, char *er
             free(m->entries);
             free(m);
         }
-        seterr(err, "out of memory");
+        tool_seterr(err, "out of memory");
         return -1;
     }
     for (size_t i = 0; i < nfiles; i++) {
@@ -623,7 +604,7 @@ int st_model_from_files(st_model **out, st_file **files, size_t nfiles, char *er
     qsort(m->entries, m->count, sizeof(st_entry), cmp_entry);
     for (size_t i = 1; i < m->count; i++) {
         if (strcmp(m->entries[i].t->name, m->entries[i - 1].t->name) == 0) {
-            seterr(err, "tensor \"%.128s\" is in both %s and %s", m->entries[i].t->name,
+            tool_seterr(err, "tensor \"%.128s\" is in both %s and %s", m->entries[i].t->name,
                    st_file_path(m->files[m->entries[i - 1].file]), st_file_path(m->files[m->entries[i].file]));
             st_model_close(m);
             return -1;
@@ -656,7 +637,7 @@ static char *read_small_file(const char *path, size_t limit, size_t *len, char *
 {
     FILE *fp = fopen(path, "rb");
     if (!fp) {
-        seterr(err, "%s: %s", path, strerror(errno));
+        tool_seterr(err, "%s: %s", path, strerror(errno));
         return NULL;
     }
     size_t cap = 4096, n = 0;
@@ -664,7 +645,7 @@ static char *read_small_file(const char *path, size_t limit, size_t *len, char *
     while (buf) {
         if (n == cap) {
             if (cap >= limit) {
-                seterr(err, "%s: larger than %zu bytes", path, limit);
+                tool_seterr(err, "%s: larger than %zu bytes", path, limit);
                 free(buf);
                 fclose(fp);
                 return NULL;
@@ -683,12 +664,12 @@ static char *read_small_file(const char *path, size_t limit, size_t *len, char *
         if (got == 0) break;
     }
     if (!buf) {
-        seterr(err, "%s: out of memory", path);
+        tool_seterr(err, "%s: out of memory", path);
         fclose(fp);
         return NULL;
     }
     if (ferror(fp)) {
-        seterr(err, "%s: read error", path);
+        tool_seterr(err, "%s: read error", path);
         free(buf);
         fclose(fp);
         return NULL;
@@ -707,16 +688,16 @@ static int open_with_index(st_model **out, const char *index_path, char *err)
     st_index ix;
     char sub[ST_ERR_LEN];
     if (st_index_parse(&ix, json, len, sub)) {
-        seterr(err, "%s: %s", index_path, sub);
+        tool_seterr(err, "%s: %s", index_path, sub);
         free(json);
         return -1;
     }
     free(json);
     /* the directory of the index */
-    char *dir = dupstr(index_path);
+    char *dir = tool_strdup(index_path);
     if (!dir) {
         st_index_free(&ix);
-        seterr(err, "out of memory");
+        tool_seterr(err, "out of memory");
         return -1;
     }
     char *slash = strrchr(dir, '/');
@@ -726,13 +707,13 @@ static int open_with_index(st_model **out, const char *index_path, char *err)
     int rc = -1;
     size_t opened = 0;
     if (!files) {
-        seterr(err, "out of memory");
+        tool_seterr(err, "out of memory");
         goto fail;
     }
     for (; opened < ix.nshards; opened++) {
         char *p = join_path(dir, ix.shards[opened]);
         if (!p) {
-            seterr(err, "out of memory");
+            tool_seterr(err, "out of memory");
             goto fail;
         }
         const int r = st_file_open(&files[opened], p, err);
@@ -744,7 +725,7 @@ static int open_with_index(st_model **out, const char *index_path, char *err)
         const char **hit = (const char **)bsearch(&ix.files[i], ix.shards, ix.nshards, sizeof(char *), cmp_str);
         const st_file *f = files[hit - (const char **)ix.shards];
         if (!st_file_find(f, ix.names[i])) {
-            seterr(err, "%s: weight_map puts \"%.128s\" in %s, which does not hold it", index_path,
+            tool_seterr(err, "%s: weight_map puts \"%.128s\" in %s, which does not hold it", index_path,
                    ix.names[i], ix.files[i]);
             goto fail;
         }
@@ -755,7 +736,7 @@ static int open_with_index(st_model **out, const char *index_path, char *err)
             const char *name = st_file_tensor(files[s], j)->name;
             char **hit = (char **)bsearch(&name, ix.names, ix.count, sizeof(char *), cmp_str);
             if (!hit || strcmp(ix.files[hit - ix.names], ix.shards[s]) != 0) {
-                seterr(err, "%s: tensor \"%.128s\" of %s is not mapped to that file by the weight_map",
+                tool_seterr(err, "%s: tensor \"%.128s\" of %s is not mapped to that file by the weight_map",
                        index_path, name, ix.shards[s]);
                 goto fail;
             }
@@ -775,7 +756,7 @@ static int open_dir(st_model **out, const char *dir, char *err)
 {
     DIR *d = opendir(dir);
     if (!d) {
-        seterr(err, "%s: %s", dir, strerror(errno));
+        tool_seterr(err, "%s: %s", dir, strerror(errno));
         return -1;
     }
     char **names = NULL, *index_name = NULL;
@@ -789,7 +770,7 @@ static int open_dir(st_model **out, const char *dir, char *err)
             /* model.safetensors.index.json wins over other index names */
             if (!index_name || strcmp(nm, "model.safetensors.index.json") == 0) {
                 free(index_name);
-                index_name = dupstr(nm);
+                index_name = tool_strdup(nm);
                 if (!index_name) break;
             }
             nindex++;
@@ -802,23 +783,23 @@ static int open_dir(st_model **out, const char *dir, char *err)
             if (!nn) break;
             names = nn;
         }
-        names[n] = dupstr(nm);
+        names[n] = tool_strdup(nm);
         if (!names[n]) break;
         n++;
     }
     closedir(d);
     if (e) {
-        seterr(err, "out of memory");
+        tool_seterr(err, "out of memory");
         goto done;
     }
     if (index_name) {
         if (nindex > 1 && strcmp(index_name, "model.safetensors.index.json") != 0) {
-            seterr(err, "%s: several *.safetensors.index.json files and no model.safetensors.index.json", dir);
+            tool_seterr(err, "%s: several *.safetensors.index.json files and no model.safetensors.index.json", dir);
             goto done;
         }
         char *p = join_path(dir, index_name);
         if (!p) {
-            seterr(err, "out of memory");
+            tool_seterr(err, "out of memory");
             goto done;
         }
         rc = open_with_index(out, p, err);
@@ -826,20 +807,20 @@ static int open_dir(st_model **out, const char *dir, char *err)
         goto done;
     }
     if (n == 0) {
-        seterr(err, "%s: no *.safetensors file", dir);
+        tool_seterr(err, "%s: no *.safetensors file", dir);
         goto done;
     }
     qsort(names, n, sizeof(char *), cmp_str);
     st_file **files = (st_file **)calloc(n, sizeof(st_file *));
     if (!files) {
-        seterr(err, "out of memory");
+        tool_seterr(err, "out of memory");
         goto done;
     }
     size_t opened = 0;
     for (; opened < n; opened++) {
         char *p = join_path(dir, names[opened]);
         if (!p) {
-            seterr(err, "out of memory");
+            tool_seterr(err, "out of memory");
             break;
         }
         const int r = st_file_open(&files[opened], p, err);
@@ -864,7 +845,7 @@ int st_model_open(st_model **out, const char *path, char *err)
     *out = NULL;
     struct stat sb;
     if (stat(path, &sb) != 0) {
-        seterr(err, "%s: %s", path, strerror(errno));
+        tool_seterr(err, "%s: %s", path, strerror(errno));
         return -1;
     }
     if (S_ISDIR(sb.st_mode)) return open_dir(out, path, err);
@@ -951,14 +932,14 @@ void st_writer_free(st_writer *w)
 int st_writer_set_metadata(st_writer *w, const char *key, const char *value, char *err)
 {
     if (w->begun) {
-        seterr(err, "st_writer_set_metadata after st_writer_begin");
+        tool_seterr(err, "st_writer_set_metadata after st_writer_begin");
         return -1;
     }
     for (size_t i = 0; i < w->mcount; i++) {
         if (strcmp(w->mkeys[i], key) == 0) {
-            char *v = dupstr(value);
+            char *v = tool_strdup(value);
             if (!v) {
-                seterr(err, "out of memory");
+                tool_seterr(err, "out of memory");
                 return -1;
             }
             free(w->mvals[i]);
@@ -973,17 +954,17 @@ int st_writer_set_metadata(st_writer *w, const char *key, const char *value, cha
         char **v = (char **)realloc(w->mvals, cap * sizeof(char *));
         if (v) w->mvals = v;
         if (!k || !v) {
-            seterr(err, "out of memory");
+            tool_seterr(err, "out of memory");
             return -1;
         }
         w->mcap = cap;
     }
-    w->mkeys[w->mcount] = dupstr(key);
-    w->mvals[w->mcount] = dupstr(value);
+    w->mkeys[w->mcount] = tool_strdup(key);
+    w->mvals[w->mcount] = tool_strdup(value);
     if (!w->mkeys[w->mcount] || !w->mvals[w->mcount]) {
         free(w->mkeys[w->mcount]);
         free(w->mvals[w->mcount]);
-        seterr(err, "out of memory");
+        tool_seterr(err, "out of memory");
         return -1;
     }
     w->mcount++;
@@ -994,16 +975,16 @@ int st_writer_add(st_writer *w, const char *name, st_dtype dtype, int ndim, cons
                   const void *data, size_t *index, char *err)
 {
     if (w->begun) {
-        seterr(err, "st_writer_add(\"%.128s\") after st_writer_begin", name);
+        tool_seterr(err, "st_writer_add(\"%.128s\") after st_writer_begin", name);
         return -1;
     }
     if ((unsigned)dtype >= ST_DTYPE_COUNT || ndim < 0 || ndim > ST_MAX_DIMS || strcmp(name, "__metadata__") == 0) {
-        seterr(err, "st_writer_add(\"%.128s\"): bad dtype, rank or name", name);
+        tool_seterr(err, "st_writer_add(\"%.128s\"): bad dtype, rank or name", name);
         return -1;
     }
     for (size_t i = 0; i < w->count; i++) {
         if (strcmp(w->t[i].name, name) == 0) {
-            seterr(err, "st_writer_add: duplicate tensor name \"%.128s\"", name);
+            tool_seterr(err, "st_writer_add: duplicate tensor name \"%.128s\"", name);
             return -1;
         }
     }
@@ -1017,9 +998,9 @@ int st_writer_add(st_writer *w, const char *name, st_dtype dtype, int ndim, cons
     t.ndim = ndim;
     for (int d = 0; d < ndim; d++) t.shape[d] = shape[d];
     t.data = data;
-    t.name = dupstr(name);
+    t.name = tool_strdup(name);
     if (!t.name) {
-        seterr(err, "out of memory");
+        tool_seterr(err, "out of memory");
         return -1;
     }
     if (w->count == w->cap) {
@@ -1027,7 +1008,7 @@ int st_writer_add(st_writer *w, const char *name, st_dtype dtype, int ndim, cons
         st_wtensor *nt = (st_wtensor *)realloc(w->t, cap * sizeof(st_wtensor));
         if (!nt) {
             free(t.name);
-            seterr(err, "out of memory");
+            tool_seterr(err, "out of memory");
             return -1;
         }
         w->t = nt;
@@ -1046,7 +1027,7 @@ static int write_all(int fd, const void *data, uint64_t n, uint64_t offset, cons
         const ssize_t r = pwrite(fd, p, chunk, (off_t)offset);
         if (r < 0) {
             if (errno == EINTR) continue;
-            seterr(err, "%s: write failed: %s", path, strerror(errno));
+            tool_seterr(err, "%s: write failed: %s", path, strerror(errno));
             return -1;
         }
         p += r;
@@ -1059,7 +1040,7 @@ static int write_all(int fd, const void *data, uint64_t n, uint64_t offset, cons
 int st_writer_begin(st_writer *w, const char *path, char *err)
 {
     if (w->begun) {
-        seterr(err, "st_writer_begin called twice");
+        tool_seterr(err, "st_writer_begin called twice");
         return -1;
     }
     json_t *root = json_object();
@@ -1071,7 +1052,7 @@ int st_writer_begin(st_writer *w, const char *path, char *err)
         if (!meta || json_object_set_new(root, "__metadata__", meta)) goto oom;
         for (size_t i = 0; i < w->mcount; i++)
             if (json_object_set_new(meta, w->mkeys[i], json_string(w->mvals[i]))) {
-                seterr(err, "metadata \"%.64s\" is not valid UTF-8", w->mkeys[i]);
+                tool_seterr(err, "metadata \"%.64s\" is not valid UTF-8", w->mkeys[i]);
                 goto done;
             }
     }
@@ -1094,7 +1075,7 @@ int st_writer_begin(st_writer *w, const char *path, char *err)
         json_object_set_new(e, "shape", shape);
         json_object_set_new(e, "data_offsets", offs);
         if (json_object_set_new(root, t->name, e)) {
-            seterr(err, "tensor name \"%.64s\" is not valid UTF-8", t->name);
+            tool_seterr(err, "tensor name \"%.64s\" is not valid UTF-8", t->name);
             goto done;
         }
     }
@@ -1102,16 +1083,16 @@ int st_writer_begin(st_writer *w, const char *path, char *err)
     if (!hdr) goto oom;
     const size_t raw = strlen(hdr), padded = (raw + 7) / 8 * 8;
     if (padded > ST_MAX_HEADER_BYTES) {
-        seterr(err, "%s: the header would be %zu bytes, above the format's limit", path, padded);
+        tool_seterr(err, "%s: the header would be %zu bytes, above the format's limit", path, padded);
         goto done;
     }
-    w->path = dupstr(path);
+    w->path = tool_strdup(path);
     w->tmp_path = (char *)malloc(strlen(path) + 5);
     if (!w->path || !w->tmp_path) goto oom;
     sprintf(w->tmp_path, "%s.tmp", path);
     w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (w->fd < 0) {
-        seterr(err, "%s: %s", w->tmp_path, strerror(errno));
+        tool_seterr(err, "%s: %s", w->tmp_path, strerror(errno));
         goto done;
     }
     w->begun = 1;
@@ -1128,7 +1109,7 @@ int st_writer_begin(st_writer *w, const char *path, char *err)
     w->data_start = 8 + (uint64_t)padded;
     w->total = w->data_start + off;
     if (ftruncate(w->fd, (off_t)w->total) != 0) {
-        seterr(err, "%s: %s", w->tmp_path, strerror(errno));
+        tool_seterr(err, "%s: %s", w->tmp_path, strerror(errno));
         goto done;
     }
     for (size_t i = 0; i < w->count; i++) {
@@ -1139,7 +1120,7 @@ int st_writer_begin(st_writer *w, const char *path, char *err)
     rc = 0;
     goto done;
 oom:
-    seterr(err, "out of memory");
+    tool_seterr(err, "out of memory");
 done:
     free(hdr);
     json_decref(root);
@@ -1149,12 +1130,12 @@ done:
 int st_writer_put(st_writer *w, size_t index, const void *data, size_t nbytes, char *err)
 {
     if (!w->begun || w->fd < 0 || index >= w->count) {
-        seterr(err, "st_writer_put: writer not begun or index %zu out of range", index);
+        tool_seterr(err, "st_writer_put: writer not begun or index %zu out of range", index);
         return -1;
     }
     st_wtensor *t = &w->t[index];
     if (nbytes != t->nbytes) {
-        seterr(err, "st_writer_put(\"%.128s\"): %zu bytes given, %" PRIu64 " expected", t->name, nbytes,
+        tool_seterr(err, "st_writer_put(\"%.128s\"): %zu bytes given, %" PRIu64 " expected", t->name, nbytes,
                t->nbytes);
         return -1;
     }
@@ -1166,24 +1147,24 @@ int st_writer_put(st_writer *w, size_t index, const void *data, size_t nbytes, c
 int st_writer_finish(st_writer *w, char *err)
 {
     if (!w->begun || w->fd < 0) {
-        seterr(err, "st_writer_finish: writer not begun");
+        tool_seterr(err, "st_writer_finish: writer not begun");
         return -1;
     }
     for (size_t i = 0; i < w->count; i++) {
         if (!w->t[i].written) {
-            seterr(err, "%s: tensor \"%.128s\" was never written", w->path, w->t[i].name);
+            tool_seterr(err, "%s: tensor \"%.128s\" was never written", w->path, w->t[i].name);
             return -1;
         }
     }
     const int fd = w->fd;
     w->fd = -1;
     if (close(fd) != 0) {
-        seterr(err, "%s: %s", w->tmp_path, strerror(errno));
+        tool_seterr(err, "%s: %s", w->tmp_path, strerror(errno));
         unlink(w->tmp_path);
         return -1;
     }
     if (rename(w->tmp_path, w->path) != 0) {
-        seterr(err, "rename %s -> %s: %s", w->tmp_path, w->path, strerror(errno));
+        tool_seterr(err, "rename %s -> %s: %s", w->tmp_path, w->path, strerror(errno));
         unlink(w->tmp_path);
         return -1;
     }
