@@ -182,6 +182,40 @@ w4a16_status w4a16_gemm(w4a16_handle handle, const w4a16_problem *p, const void 
                         const void *bias, void *d, void *workspace, size_t workspace_bytes,
                         cudaStream_t stream);
 
+/* ---- Autotuning and the tuning cache ---------------------------------------------------- */
+/* A handle keeps a tuning cache: entries (problem shape, dtype, group size, zero mode) ->
+ * configuration. When p->config is -1, w4a16_select_config, w4a16_workspace_size and
+ * w4a16_gemm use a cached entry whose M, N, K, dtype, group_size and zero_mode equal p's
+ * (and whose configuration can run p), and the heuristic otherwise. Entries persist through
+ * w4a16_tune_cache_save/load; a file records the device (compute capability, SM count) and
+ * configuration names, and entries for another device or an unknown name are skipped. */
+
+/* Times every configuration that can run p within workspace_bytes (each: 2 warm-up calls, then
+ * the median of `iters` calls, 1 <= iters <= 1000, each between its own event pair) on the
+ * caller's buffers, exactly as w4a16_gemm would run them (d is overwritten; the workspace must
+ * be zeroed as for w4a16_gemm and is left zeroed), records the fastest in the handle's cache
+ * and returns its index in *best (and its median time in *best_us if not NULL).
+ * SYNCHRONIZES the stream (not for use inside graph capture). p->config is ignored.
+ * Returns the statuses of w4a16_gemm, W4A16_ERROR_INVALID_VALUE (iters out of range) and
+ * W4A16_ERROR_OUT_OF_MEMORY (cache growth). */
+w4a16_status w4a16_tune(w4a16_handle handle, const w4a16_problem *p, const void *a, const void *w_packed,
+                        const void *scales, const void *zeros, const void *bias, void *d, void *workspace,
+                        size_t workspace_bytes, int iters, cudaStream_t stream, int *best, float *best_us);
+
+/* Records (or replaces) the cache entry for p's shape -> configuration `config` (an index of
+ * w4a16_config_name, not -1), e.g. to pin a configuration measured elsewhere. Offline handles
+ * accept it too. W4A16_ERROR_INVALID_VALUE if the configuration cannot run p. */
+w4a16_status w4a16_tune_cache_set(w4a16_handle handle, const w4a16_problem *p, int config);
+
+/* Number of entries in the handle's cache. */
+w4a16_status w4a16_tune_cache_size(w4a16_handle handle, int *entries);
+
+/* Writes the cache to a text file / merges a file written by w4a16_tune_cache_save into the
+ * cache (entries of the file replace equal keys). W4A16_ERROR_IO if the file cannot be
+ * opened or written, or is not a w4a16 tuning cache (the message names the line). */
+w4a16_status w4a16_tune_cache_save(w4a16_handle handle, const char *path);
+w4a16_status w4a16_tune_cache_load(w4a16_handle handle, const char *path);
+
 /* ---- Weight preparation on the host (no device needed) ---------------------------------- */
 
 /* Bytes of the canonical q tensor (n * k / 2) and of the packed tensor for an [n, k] weight.

@@ -31,7 +31,11 @@ static w4a16_status launched(int err, const char *what)
 
 static w4a16_status choose(w4a16_handle h, const w4a16_problem *p, int *chosen)
 {
-    int c = p->config >= 0 ? p->config : w4a16_heuristic(p, &h->info);
+    int c = p->config;
+    if (c < 0) {
+        c = w4a16_tune_lookup(h, p); /* a tuned entry that can run p, else the heuristic */
+        if (c < 0) c = w4a16_heuristic(p, &h->info);
+    }
     const w4a16_config *cfg = w4a16_get_config(c);
     if (!cfg->supports(p, &h->info))
         return w4a16_fail(W4A16_ERROR_INVALID_VALUE,

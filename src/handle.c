@@ -74,6 +74,7 @@ w4a16_status w4a16_create_offline(w4a16_handle *out, const w4a16_device_info *in
 
 w4a16_status w4a16_destroy(w4a16_handle handle)
 {
+    if (handle) w4a16_tune_free(handle);
     free(handle);
     return w4a16_ok();
 }

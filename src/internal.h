@@ -11,10 +11,23 @@
 extern "C" {
 #endif
 
+/* One tuning-cache entry: a problem's shape and modes -> configuration index. */
+typedef struct w4a16_tune_entry {
+    int64_t m, n, k, group_size;
+    int dtype, zero_mode, config;
+} w4a16_tune_entry;
+
 struct w4a16_handle_s {
     w4a16_device_info info;
     int offline; /* 1: created by w4a16_create_offline, never touches a GPU */
+    w4a16_tune_entry *tune;  /* the tuning cache (tune.c), tune_count used of tune_cap */
+    int tune_count, tune_cap;
 };
+
+/* The cached configuration for p on this handle, or -1 (tune.c). */
+int w4a16_tune_lookup(w4a16_handle h, const w4a16_problem *p);
+/* Frees the handle's tuning cache (tune.c). */
+void w4a16_tune_free(w4a16_handle h);
 
 /* ---- errors (status.c) ---- */
 #if defined(__GNUC__)

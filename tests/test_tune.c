@@ -1,0 +1,138 @@
+#define _POSIX_C_SOURCE 200809L /* mkstemp */
+/* test_tune.c - the tuning cache without a GPU: pinning, lookup through the selection, save
+ * and load (same device, another device, corrupt files, unknown configurations), and the
+ * argument checks of w4a16_tune on an offline handle. */
+#include "check.h"
+#include "w4a16.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static w4a16_handle offline(int sm_count)
+{
+    w4a16_device_info info = {0, 9, 0, sm_count, 232448, 50 * 1024 * 1024};
+    w4a16_handle h = NULL;
+    CHECK(w4a16_create_offline(&h, &info) == W4A16_SUCCESS, "create_offline: %s", w4a16_last_error());
+    return h;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL, "cannot write %s", path);
+    if (!f) return;
+    fputs(text, f);
+    fclose(f);
+}
+
+int main(void)
+{
+    char path[] = "/tmp/w4a16_tune_XXXXXX";
+    const int fd = mkstemp(path);
+    CHECK(fd >= 0, "mkstemp failed");
+    if (fd >= 0) close(fd);
+
+    w4a16_handle h = offline(132);
+    w4a16_problem p;
+    w4a16_problem_init(&p, 16, 4096, 4096, W4A16_DTYPE_FP16, 128, W4A16_ZEROS_NONE);
+    int chosen = -1, heuristic = -1, entries = -1;
+    CHECK(w4a16_select_config(h, &p, &heuristic) == W4A16_SUCCESS, "%s", w4a16_last_error());
+
+    /* Pin another configuration that can run p: the selection follows the cache. */
+    int pin = -1;
+    for (int c = w4a16_config_count() - 1; c >= 0; c--) {
+        w4a16_problem q = p;
+        q.config = c;
+        if (c != heuristic && w4a16_select_config(h, &q, &chosen) == W4A16_SUCCESS) {
+            pin = c;
+            break;
+        }
+    }
+    CHECK(pin >= 0, "no second configuration can run M=16 4096x4096");
+    CHECK(w4a16_tune_cache_set(h, &p, pin) == W4A16_SUCCESS, "%s", w4a16_last_error());
+    CHECK(w4a16_tune_cache_size(h, &entries) == W4A16_SUCCESS && entries == 1, "entries=%d", entries);
+    CHECK(w4a16_select_config(h, &p, &chosen) == W4A16_SUCCESS && chosen == pin, "chosen %d, pinned %d", chosen, pin);
+    /* A forced configuration still wins over the cache; other shapes keep the heuristic. */
+    w4a16_problem forced = p;
+    forced.config = heuristic;
+    CHECK(w4a16_select_config(h, &forced, &chosen) == W4A16_SUCCESS && chosen == heuristic, "forced %d", chosen);
+    w4a16_problem other = p;
+    other.m = 17;
+    int other_heur = -1;
+    CHECK(w4a16_select_config(h, &other, &other_heur) == W4A16_SUCCESS, "%s", w4a16_last_error());
+    /* Re-pinning replaces the entry. */
+    CHECK(w4a16_tune_cache_set(h, &p, heuristic) == W4A16_SUCCESS, "%s", w4a16_last_error());
+    CHECK(w4a16_tune_cache_size(h, &entries) == W4A16_SUCCESS && entries == 1, "entries=%d", entries);
+    CHECK(w4a16_tune_cache_set(h, &p, pin) == W4A16_SUCCESS, "%s", w4a16_last_error());
+    w4a16_problem bf = p;
+    bf.dtype = W4A16_DTYPE_BF16;
+    bf.zero_mode = W4A16_ZEROS_INT;
+    CHECK(w4a16_tune_cache_set(h, &bf, 0) == W4A16_SUCCESS, "%s", w4a16_last_error());
+
+    /* Save, then load into a fresh handle of the same device: same selections. */
+    CHECK(w4a16_tune_cache_save(h, path) == W4A16_SUCCESS, "%s", w4a16_last_error());
+    w4a16_handle h2 = offline(132);
+    CHECK(w4a16_tune_cache_load(h2, path) == W4A16_SUCCESS, "%s", w4a16_last_error());
+    CHECK(w4a16_tune_cache_size(h2, &entries) == W4A16_SUCCESS && entries == 2, "entries=%d", entries);
+    CHECK(w4a16_select_config(h2, &p, &chosen) == W4A16_SUCCESS && chosen == pin, "loaded %d, pinned %d", chosen, pin);
+    CHECK(w4a16_select_config(h2, &bf, &chosen) == W4A16_SUCCESS && chosen == 0, "loaded %d, pinned 0", chosen);
+    /* Another device (SM count) keeps none of it. */
+    w4a16_handle h3 = offline(114);
+    CHECK(w4a16_tune_cache_load(h3, path) == W4A16_SUCCESS, "%s", w4a16_last_error());
+    CHECK(w4a16_tune_cache_size(h3, &entries) == W4A16_SUCCESS && entries == 0, "entries=%d", entries);
+
+    /* Unknown configuration names are skipped; malformed files are refused with the line. */
+    write_file(path, "w4a16-tune 1 cc=9.0 sms=132\n16 4096 4096 fp16 128 none sm90_no_such_config\n");
+    w4a16_handle h4 = offline(132);
+    CHECK(w4a16_tune_cache_load(h4, path) == W4A16_SUCCESS, "%s", w4a16_last_error());
+    CHECK(w4a16_tune_cache_size(h4, &entries) == W4A16_SUCCESS && entries == 0, "entries=%d", entries);
+    const char *bad[] = {
+        "not a cache\n",
+        "w4a16-tune 2 cc=9.0 sms=132\n",
+        "w4a16-tune 1 cc=9.0 sms=132\n16 4096 fp16 128 none simt_ref\n",
+        "w4a16-tune 1 cc=9.0 sms=132\n16 4100 4096 fp16 128 none simt_ref\n",
+        "w4a16-tune 1 cc=9.0 sms=132\n16 4096 4096 fp32 128 none simt_ref\n",
+        "w4a16-tune 1 cc=9.0 sms=132\n16 4096 4096 fp16 96 none simt_ref\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_file(path, bad[i]);
+        const w4a16_status st = w4a16_tune_cache_load(h4, path);
+        CHECK(st == W4A16_ERROR_IO && w4a16_last_error()[0], "bad file %zu: %s", i, w4a16_status_string(st));
+    }
+    CHECK(w4a16_tune_cache_load(h4, "/nonexistent/dir/cache") == W4A16_ERROR_IO, "missing file");
+    CHECK(w4a16_tune_cache_save(h4, "/nonexistent/dir/cache") == W4A16_ERROR_IO, "unwritable file");
+    CHECK(w4a16_tune_cache_load(h4, NULL) == W4A16_ERROR_NULL_POINTER, "NULL path");
+    CHECK(w4a16_tune_cache_load(NULL, path) == W4A16_ERROR_NULL_POINTER, "NULL handle");
+    CHECK(w4a16_tune_cache_size(h4, NULL) == W4A16_ERROR_NULL_POINTER, "NULL entries");
+    CHECK(w4a16_tune_cache_set(h4, &p, -1) == W4A16_ERROR_INVALID_VALUE, "config -1");
+    CHECK(w4a16_tune_cache_set(h4, &p, w4a16_config_count()) == W4A16_ERROR_INVALID_VALUE, "config out of range");
+    w4a16_problem badp = p;
+    badp.k = 4100;
+    CHECK(w4a16_tune_cache_set(h4, &badp, 0) == W4A16_ERROR_INVALID_SHAPE, "K=4100");
+
+    /* w4a16_tune: argument checks, then an offline handle cannot time anything. */
+    void *fake = (void *)(uintptr_t)0x10000;
+    int best = -1;
+    CHECK(w4a16_tune(h, &p, fake, fake, fake, NULL, NULL, fake, NULL, 0, 0, NULL, &best, NULL) ==
+              W4A16_ERROR_INVALID_VALUE, "iters=0");
+    CHECK(w4a16_tune(h, &p, fake, fake, fake, NULL, NULL, fake, NULL, 0, 10, NULL, NULL, NULL) ==
+              W4A16_ERROR_NULL_POINTER, "best NULL");
+    w4a16_problem m0 = p;
+    m0.m = 0;
+    CHECK(w4a16_tune(h, &m0, fake, fake, fake, NULL, NULL, fake, NULL, 0, 10, NULL, &best, NULL) ==
+              W4A16_ERROR_INVALID_SHAPE, "M=0");
+    CHECK(w4a16_tune(h, &p, NULL, fake, fake, NULL, NULL, fake, NULL, 0, 10, NULL, &best, NULL) ==
+              W4A16_ERROR_NULL_POINTER, "a NULL");
+    CHECK(w4a16_tune(h, &p, fake, fake, fake, NULL, NULL, fake, fake, 1 << 30, 10, NULL, &best, NULL) ==
+              W4A16_ERROR_NO_DEVICE, "offline: %s", w4a16_last_error());
+
+    w4a16_destroy(h);
+    w4a16_destroy(h2);
+    w4a16_destroy(h3);
+    w4a16_destroy(h4);
+    remove(path);
+    return check_exit_code("test_tune");
+}
