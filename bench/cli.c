@@ -70,6 +70,9 @@ void bench_print_usage(FILE *f)
         "  --config C          heuristic (default) | all (time every compiled configuration valid\n"
         "                      for the problem, report the best and how many; the reference\n"
         "                      kernel only where nothing else can run) | a name or index\n"
+        "  --tune-cache FILE   the library's tuning cache: loaded (if it exists) before the run, so\n"
+        "                      the heuristic mode uses its entries; with --config all, each\n"
+        "                      problem's fastest configuration is recorded and FILE rewritten\n"
         "\n"
         "Timing:\n"
         "  --iters N           timed launches per kernel, each between its own event pair (>= 30,\n"
@@ -250,7 +253,7 @@ int bench_parse_args(int argc, char **argv, bench_opts *o)
                                             "--list", "--help", "-h"};
         static const char *const valued[] = {"--m", "--n", "--k", "--nk", "--preset", "--dtype", "--group",
                                              "--zeros", "--config", "--iters", "--device", "--seed", "--csv",
-                                             "--json"};
+                                             "--json", "--tune-cache"};
         int is_flag = 0, is_valued = 0;
         for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++) is_flag |= strcmp(name, flags[f]) == 0;
         for (size_t f = 0; f < sizeof valued / sizeof valued[0]; f++) is_valued |= strcmp(name, valued[f]) == 0;
@@ -332,6 +335,8 @@ int bench_parse_args(int argc, char **argv, bench_opts *o)
             o->seed = (uint64_t)v;
         } else if (!strcmp(name, "--csv")) {
             o->csv_path = val;
+        } else if (!strcmp(name, "--tune-cache")) {
+            o->tune_cache_path = val;
         } else if (!strcmp(name, "--json")) {
             o->json_path = val;
         } else {

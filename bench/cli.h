@@ -49,6 +49,8 @@ typedef struct bench_opts {
     uint64_t seed;
     const char *csv_path;
     const char *json_path;
+    const char *tune_cache_path; /* --tune-cache: loaded before the run; with --config all, the
+                                    best configuration of each problem is recorded and saved */
 } bench_opts;
 
 /* Parses argv into *o (defaults first). Returns 0 to run, 1 when --help was printed (exit 0),

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <string>
 #include <vector>
 
@@ -388,6 +389,16 @@ static std::string problem_text(const bench_row &r)
                 bench_dtype_name(r.dtype), bench_zeros_name(r.zeros), (long long)r.group);
 }
 
+static int find_config(const char *arg)
+{
+    for (int i = 0; i < w4a16_config_count(); i++) {
+        char idx[16];
+        snprintf(idx, sizeof idx, "%d", i);
+        if (!strcmp(arg, w4a16_config_name(i)) || !strcmp(arg, idx)) return i;
+    }
+    return -1;
+}
+
 static bool is_reference_config(const char *name)
 {
     return !strcmp(name, "ref") || !strncmp(name, "simt", 4);
@@ -562,6 +573,8 @@ static void run_problem(bench &b, const weights &w, int64_t m, bench_row &row)
     row.n_configs = 0;
     for (const bench_config_result &cr : results) row.n_configs += cr.ok;
     snprintf(row.config, sizeof row.config, "%s", best->name);
+    if (b.o->config_mode == BENCH_CONFIG_ALL && b.o->tune_cache_path) /* saved by finish() */
+        W4(w4a16_tune_cache_set(b.h, &p, find_config(best->name)));
     row.check_worst = worst[(size_t)(best - results.data())];
     row.us = best->us;
     row.p10 = best->p10;
@@ -750,6 +763,12 @@ static void fill_header(bench &b)
     else if (b.o->config_mode == BENCH_CONFIG_ALL)
         snprintf(h.config_mode, sizeof h.config_mode, "all (best of every valid configuration)");
     else snprintf(h.config_mode, sizeof h.config_mode, "forced %s", b.o->config_arg);
+    if (b.o->tune_cache_path) {
+        int entries = 0;
+        W4(w4a16_tune_cache_size(b.h, &entries));
+        const size_t len = strlen(h.config_mode);
+        snprintf(h.config_mode + len, sizeof h.config_mode - len, " + tuning cache (%d entries)", entries);
+    }
     h.iters = b.o->iters;
     h.warm_l2 = b.o->warm_l2;
     h.graph = b.o->graph;
@@ -769,6 +788,11 @@ static int finish(bench &b, bool fatal)
             if (!r.all[j].ok) rc = 1;
     }
     if (b.o->csv_path && bench_write_csv(b.o->csv_path, b.rows.data(), (int)b.rows.size())) rc = 1;
+    if (b.o->tune_cache_path && b.o->config_mode == BENCH_CONFIG_ALL &&
+        w4a16_tune_cache_save(b.h, b.o->tune_cache_path) != W4A16_SUCCESS) {
+        fprintf(stderr, "w4a16-bench: %s\n", w4a16_last_error());
+        rc = 1;
+    }
     if (b.o->json_path && bench_write_json(b.o->json_path, &b.hdr, b.rows.data(), (int)b.rows.size())) rc = 1;
     if (rc) printf("w4a16-bench: FAILED (see the ERROR lines above and the messages on stderr)\n");
     fflush(stdout);
@@ -804,15 +828,6 @@ static void setup(bench &b)
 }
 
 /* Index of the configuration named or numbered `arg`, or -1. */
-static int find_config(const char *arg)
-{
-    for (int i = 0; i < w4a16_config_count(); i++) {
-        char idx[16];
-        snprintf(idx, sizeof idx, "%d", i);
-        if (!strcmp(arg, w4a16_config_name(i)) || !strcmp(arg, idx)) return i;
-    }
-    return -1;
-}
 
 static void print_configs(FILE *f)
 {
@@ -860,6 +875,11 @@ int main(int argc, char **argv)
     if (st != W4A16_SUCCESS) {
         fprintf(stderr, "w4a16-bench: w4a16_create failed: %s: %s\n", w4a16_status_string(st), w4a16_last_error());
         return 1;
+    }
+    if (opts.tune_cache_path && access(opts.tune_cache_path, F_OK) == 0 &&
+        w4a16_tune_cache_load(b.h, opts.tune_cache_path) != W4A16_SUCCESS) {
+        fprintf(stderr, "w4a16-bench: --tune-cache: %s\n", w4a16_last_error());
+        return 2;
     }
     b.problem_total = opts.nm * opts.nshapes * opts.ndtypes * opts.ngroups * opts.nzeros;
     bool fatal = false;
