@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -79,4 +80,46 @@ void cli_bar_finish(cli_bar *b)
 {
     if (b->enabled && b->drawn) fputc('\n', stderr);
     b->drawn = 0;
+}
+
+void cli_common_defaults(cli_common_opts *o)
+{
+    o->want_gpu = 1;
+    o->device = 0;
+    o->threads = cli_cpus();
+    o->progress = -1;
+    o->verbose = o->quiet = 0;
+}
+
+int cli_common_option(const char *tool, int argc, char **argv, int *i, cli_common_opts *o)
+{
+    const char *a = argv[*i];
+    const int has = *i + 1 < argc;
+    long long v;
+    if (!strcmp(a, "--cpu")) {
+        o->want_gpu = 0;
+    } else if (!strcmp(a, "--device") && has) {
+        if (cli_parse_int(argv[++*i], &o->device) || o->device < 0 || o->device > 1024) {
+            fprintf(stderr, "%s: bad --device %s\n", tool, argv[*i]);
+            return -1;
+        }
+    } else if ((!strcmp(a, "-j") || !strcmp(a, "--threads")) && has) {
+        if (cli_parse_int(argv[++*i], &v) || v < 1 || v > 64) {
+            fprintf(stderr, "%s: bad thread count %s (1..64)\n", tool, argv[*i]);
+            return -1;
+        }
+        o->threads = (int)v;
+    } else if (!strcmp(a, "--progress")) {
+        o->progress = 1;
+    } else if (!strcmp(a, "--no-progress")) {
+        o->progress = 0;
+    } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+        o->verbose = 1;
+    } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+        o->quiet = 1;
+    } else {
+        return 0;
+    }
+    if (o->quiet) o->progress = 0;
+    return 1;
 }

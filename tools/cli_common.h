@@ -27,4 +27,18 @@ int cli_cpus(void);
 /* Parses a whole decimal integer; 0 on success. */
 int cli_parse_int(const char *s, long long *out);
 
+/* The options both tools take: --cpu, --device N, -j/--threads N, --progress, --no-progress,
+ * -v/--verbose, -q/--quiet. */
+typedef struct cli_common_opts {
+    int want_gpu;    /* 0 after --cpu */
+    long long device;
+    int threads;     /* default: all CPUs */
+    int progress;    /* 1 on, 0 off, -1 when stderr is a terminal (0 with --quiet) */
+    int verbose, quiet;
+} cli_common_opts;
+void cli_common_defaults(cli_common_opts *o);
+/* If argv[*i] is one of the shared options, consumes it (and its value, advancing *i) and
+ * returns 1; returns 0 if it is not; -1 after printing "<tool>: bad ..." for a bad value. */
+int cli_common_option(const char *tool, int argc, char **argv, int *i, cli_common_opts *o);
+
 #endif

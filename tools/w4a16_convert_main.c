@@ -38,14 +38,15 @@ int main(int argc, char **argv)
 {
     cv_options o;
     cv_options_init(&o);
-    o.threads = cli_cpus();
-    int want_gpu = 1, progress = -1, verbose = 0, quiet = 0;
-    long long device = 0;
+    cli_common_opts c;
+    cli_common_defaults(&c);
     const char *pos[2];
     int npos = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        long long v;
+        const int shared = cli_common_option("w4a16-convert", argc, argv, &i, &c);
+        if (shared < 0) return 2;
+        if (shared) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
@@ -59,27 +60,6 @@ int main(int argc, char **argv)
             }
         } else if (!strcmp(a, "--no-passthrough")) {
             o.passthrough = 0;
-        } else if (!strcmp(a, "--cpu")) {
-            want_gpu = 0;
-        } else if (!strcmp(a, "--device") && i + 1 < argc) {
-            if (cli_parse_int(argv[++i], &device) || device < 0 || device > 1024) {
-                fprintf(stderr, "w4a16-convert: bad --device %s\n", argv[i]);
-                return 2;
-            }
-        } else if ((!strcmp(a, "-j") || !strcmp(a, "--threads")) && i + 1 < argc) {
-            if (cli_parse_int(argv[++i], &v) || v < 1 || v > 64) {
-                fprintf(stderr, "w4a16-convert: bad thread count %s (1..64)\n", argv[i]);
-                return 2;
-            }
-            o.threads = (int)v;
-        } else if (!strcmp(a, "--progress")) {
-            progress = 1;
-        } else if (!strcmp(a, "--no-progress")) {
-            progress = 0;
-        } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-            verbose = 1;
-        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-            quiet = 1;
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "w4a16-convert: unknown option %s (or missing value)\n", a);
             usage(stderr);
@@ -95,7 +75,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (quiet) progress = 0;
+    o.threads = c.threads;
     struct stat sb;
     if (stat(pos[0], &sb) != 0 || !S_ISDIR(sb.st_mode)) {
         fprintf(stderr, "w4a16-convert: %s is not a checkpoint directory\n", pos[0]);
@@ -112,9 +92,9 @@ int main(int argc, char **argv)
         return 1;
     }
     cv_backend be;
-    cv_backend_init(&be, want_gpu, (int)device);
+    cv_backend_init(&be, c.want_gpu, (int)c.device);
     cli_bar bar;
-    cli_bar_init(&bar, "converting", progress);
+    cli_bar_init(&bar, "converting", c.progress);
     o.progress = cli_bar_update;
     o.progress_ctx = &bar;
     cv_summary sum;
@@ -122,7 +102,7 @@ int main(int argc, char **argv)
     cli_bar_finish(&bar);
     if (rc) {
         fprintf(stderr, "w4a16-convert: %s\n", err);
-    } else if (!quiet) {
+    } else if (!c.quiet) {
         char a[16], b[16];
         printf("w4a16-convert: %s\n", scheme.description);
         printf("  input:   %s (%zu file%s, %s of tensors)\n", pos[0], st_model_file_count(model),
@@ -131,7 +111,7 @@ int main(int argc, char **argv)
                W4A16_PACKED_LAYOUT_VERSION, cv_dtype_name(plan->dtype));
         printf("  backend: %s%s\n", sum.backend,
                cv_backend_is_gpu(&be) || o.threads <= 1 ? "" : " (parallel over layers)");
-        if (verbose) {
+        if (c.verbose) {
             for (size_t i = 0; i < plan->nlayers; i++) {
                 const cv_layer_plan *L = &plan->layers[i];
                 printf("    %-60s N=%-6" PRId64 " K=%-6" PRId64 " group=%-5" PRId64 " zeros=%-5s%s%s\n", L->name, L->n,

@@ -213,9 +213,10 @@ static int ends_with(const char *s, const char *suffix)
 
 int main(int argc, char **argv)
 {
-    int gptq = 0, want_gpu = 1, progress = -1, verbose = 0, quiet = 0, passthrough = 1, dtype = -1;
-    int threads = cli_cpus();
-    long long group = 128, device = 0;
+    int gptq = 0, passthrough = 1, dtype = -1;
+    cli_common_opts c;
+    cli_common_defaults(&c);
+    long long group = 128;
     w4a16_zero_mode zm = W4A16_ZEROS_INT;
     const char *include_re[MAX_PATTERNS], *include_sub[MAX_PATTERNS], *exclude_re[MAX_PATTERNS];
     int ninc = 0, nsub = 0, nexc = 0, exclude_given = 0;
@@ -224,7 +225,9 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const int has = i + 1 < argc;
-        long long v;
+        const int shared = cli_common_option("w4a16-quantize", argc, argv, &i, &c);
+        if (shared < 0) return 2;
+        if (shared) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
@@ -271,27 +274,6 @@ int main(int argc, char **argv)
             }
         } else if (!strcmp(a, "--no-passthrough")) {
             passthrough = 0;
-        } else if (!strcmp(a, "--cpu")) {
-            want_gpu = 0;
-        } else if (!strcmp(a, "--device") && has) {
-            if (cli_parse_int(argv[++i], &device) || device < 0 || device > 1024) {
-                fprintf(stderr, "w4a16-quantize: bad --device %s\n", argv[i]);
-                return 2;
-            }
-        } else if ((!strcmp(a, "-j") || !strcmp(a, "--threads")) && has) {
-            if (cli_parse_int(argv[++i], &v) || v < 1 || v > 64) {
-                fprintf(stderr, "w4a16-quantize: bad thread count %s (1..64)\n", argv[i]);
-                return 2;
-            }
-            threads = (int)v;
-        } else if (!strcmp(a, "--progress")) {
-            progress = 1;
-        } else if (!strcmp(a, "--no-progress")) {
-            progress = 0;
-        } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-            verbose = 1;
-        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-            quiet = 1;
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "w4a16-quantize: unknown option %s (or missing value)\n", a);
             usage(stderr);
@@ -312,7 +294,6 @@ int main(int argc, char **argv)
         return 2;
     }
     if (!exclude_given) exclude_re[nexc++] = "embed";
-    if (quiet) progress = 0;
     regex_t inc[MAX_PATTERNS], exc[MAX_PATTERNS];
     for (int i = 0; i < ninc + nexc; i++) {
         const char *p = i < ninc ? include_re[i] : exclude_re[i - ninc];
@@ -344,7 +325,7 @@ int main(int argc, char **argv)
     int rc = 1;
     char *out_file = NULL;
     cv_backend be;
-    cv_backend_init(&be, want_gpu, (int)device);
+    cv_backend_init(&be, c.want_gpu, (int)c.device);
     if (!items || !used || !oidx || !infos || !w) {
         fprintf(stderr, "w4a16-quantize: out of memory\n");
         goto done;
@@ -364,7 +345,7 @@ int main(int argc, char **argv)
         w4a16_problem p;
         w4a16_problem_init(&p, 1, n, k, W4A16_DTYPE_FP16, gs, zm);
         if (w4a16_check_problem(&p) != W4A16_SUCCESS) {
-            if (verbose && !quiet) printf("  left unquantized: %s [%" PRId64 ", %" PRId64 "]: %s\n", t->name, n, k,
+            if (c.verbose && !c.quiet) printf("  left unquantized: %s [%" PRId64 ", %" PRId64 "]: %s\n", t->name, n, k,
                                           w4a16_last_error());
             skipped++;
             continue;
@@ -463,7 +444,7 @@ int main(int argc, char **argv)
     }
     if (st_writer_begin(w, out_file, err)) goto fail;
     cli_bar bar;
-    cli_bar_init(&bar, "quantizing", progress);
+    cli_bar_init(&bar, "quantizing", c.progress);
     job.items = items;
     job.count = count;
     job.gptq = gptq;
@@ -471,7 +452,7 @@ int main(int argc, char **argv)
     job.w = w;
     job.bar = &bar;
     pthread_mutex_init(&job.lock, NULL);
-    int nthr = cv_backend_is_gpu(&be) ? 1 : threads;
+    int nthr = cv_backend_is_gpu(&be) ? 1 : c.threads;
     if ((size_t)nthr > count) nthr = (int)count;
     if (nthr <= 1) {
         worker(&job);
@@ -517,13 +498,13 @@ int main(int argc, char **argv)
             goto done;
         }
     }
-    if (!quiet) {
+    if (!c.quiet) {
         char a[16], b[16];
         const double sec = cli_now() - t0;
         printf("w4a16-quantize: %s -> %s (%s)\n", pos[0], out_file, gptq ? "GPTQ v2" : "w4a16 packed layout");
         printf("  %s\n", source);
         printf("  backend: %s\n", be.description);
-        if (verbose)
+        if (c.verbose)
             for (size_t i = 0; i < count; i++)
                 printf("    %-60s N=%-6" PRId64 " K=%-6" PRId64 " %s%s\n", items[i].info.name, items[i].info.n,
                        items[i].info.k, cv_dtype_name(items[i].info.dtype), items[i].info.has_bias ? " bias" : "");
