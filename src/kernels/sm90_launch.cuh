@@ -62,7 +62,8 @@ inline int supports(const w4a16_problem *p, const w4a16_device_info *info, int b
 {
     if (smem > (size_t)info->smem_optin_bytes) return 0;
     if ((p->m + bt - 1) / bt > 65535) return 0;                   /* grid.y limit */
-    if ((p->k / p->group_size) * p->n >= ((int64_t)1 << 32)) return 0; /* 1-D scale tensor map */
+    /* scale/zero coordinates g*N + n are int32 in the kernel (and TMA coordinates are int32) */
+    if ((p->k / p->group_size) * p->n >= ((int64_t)1 << 31)) return 0;
     return 1;
 }
 
