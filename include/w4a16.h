@@ -188,7 +188,9 @@ w4a16_status w4a16_gemm(w4a16_handle handle, const w4a16_problem *p, const void 
  * w4a16_gemm use a cached entry whose M, N, K, dtype, group_size and zero_mode equal p's
  * (and whose configuration can run p), and the heuristic otherwise. Entries persist through
  * w4a16_tune_cache_save/load; a file records the device (compute capability, SM count) and
- * configuration names, and entries for another device or an unknown name are skipped. */
+ * configuration names, and entries for another device or an unknown name are skipped.
+ * The cache is the handle's only mutable state: w4a16_tune, w4a16_tune_cache_set and
+ * w4a16_tune_cache_load must not run concurrently with other calls on the same handle. */
 
 /* Times every configuration that can run p within workspace_bytes (each: 2 warm-up calls, then
  * the median of `iters` calls, 1 <= iters <= 1000, each between its own event pair) on the
