@@ -99,19 +99,6 @@ static void CUDART_CB gate_wait(void *unused)
     }
 }
 
-/* fp16 / bf16 bits as a double (for the max-error line). */
-static double to_double(w4a16_dtype t, uint16_t h)
-{
-    if (t == W4A16_DTYPE_BF16) {
-        const uint32_t u = (uint32_t)h << 16;
-        float f;
-        memcpy(&f, &u, 4);
-        return f;
-    }
-    const int e = (h >> 10) & 31, m = h & 1023;
-    const double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp(m | 1024, e - 25);
-    return (h & 0x8000) ? -v : v;
-}
 
 static int cmp_float(const void *a, const void *b)
 {
@@ -294,7 +281,7 @@ int main(int argc, char **argv)
     double worst = 0.0, max_err = 0.0, max_ref = 0.0;
     const int64_t bad = ref_check("w4a16-demo", o.dtype, d_host, M, N, N, ref, &worst);
     for (int64_t i = 0; i < M * N; i++) {
-        const double got = to_double(o.dtype, d_host[i]);
+        const double got = ref_bits_to_double(o.dtype, d_host[i]);
         const double e = fabs(got - ref[i]);
         if (e > max_err || e != e) max_err = e;
         if (ref[i] > max_ref) max_ref = ref[i];

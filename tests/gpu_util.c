@@ -124,28 +124,6 @@ void weights_free(gpu_weights *w)
     memset(w, 0, sizeof *w);
 }
 
-uint16_t bits_of(w4a16_dtype t, double v)
-{
-    const int bf = t == W4A16_DTYPE_BF16;
-    const int mant = bf ? 7 : 10, bias = bf ? 127 : 15;
-    const uint16_t sign = signbit(v) ? 0x8000 : 0, inf = bf ? 0x7f80 : 0x7c00;
-    if (v != v) return bf ? 0x7fc0 : 0x7e00;
-    const double a = fabs(v);
-    if (a == 0.0) return sign;
-    int e;
-    frexp(a, &e); /* a = f * 2^e, f in [0.5, 1): the leading bit is 2^(e-1) */
-    int exp = e - 1;
-    if (exp < 1 - bias) exp = 1 - bias; /* subnormal: the quantum of the smallest normal binade */
-    const double quantum = ldexp(1.0, exp - mant);
-    const double r = nearbyint(a / quantum) * quantum; /* ties to even in the default mode */
-    if (r == 0.0) return sign; /* underflow */
-    if (r >= ldexp(2.0, bias)) return sign | inf;
-    frexp(r, &e);
-    if (e - 1 < 1 - bias) return (uint16_t)(sign | (uint16_t)(r / ldexp(1.0, 1 - bias - mant))); /* subnormal */
-    const uint32_t m = (uint32_t)(r / ldexp(1.0, e - 1 - mant)) - (1u << mant);
-    return (uint16_t)(sign | (uint16_t)((e - 1 + bias) << mant) | (uint16_t)m);
-}
-
 void output_alloc(gpu_output *o, int64_t m, int64_t ldd)
 {
     o->bytes = (size_t)(m * ldd) * 2 + GPU_D_GUARD;
@@ -197,7 +175,7 @@ int64_t output_check_exact(const char *label, const w4a16_problem *p, const gpu_
     int64_t bad = 0;
     for (int64_t i = 0; i < p->m; i++)
         for (int64_t j = 0; j < p->n; j++) {
-            const uint16_t got = o->host[i * p->ldd + j], want = bits_of(p->dtype, ref[i * p->n + j]);
+            const uint16_t got = o->host[i * p->ldd + j], want = ref_bits_from_double(p->dtype, ref[i * p->n + j]);
             if (got != want && bad++ < 5)
                 fprintf(stderr, "  %s: D[%lld, %lld] = 0x%04x, want 0x%04x (%.9g)\n", label, (long long)i,
                         (long long)j, got, want, ref[i * p->n + j]);

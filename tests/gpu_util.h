@@ -49,8 +49,6 @@ void weights_random(gpu_weights *w, ref_rng *rng);
 void weights_upload(gpu_weights *w);
 void weights_free(gpu_weights *w);
 
-/* RNE encoding of a double into fp16/bf16 bits (independent of the library). */
-uint16_t bits_of(w4a16_dtype t, double v);
 
 /* The output: [m, ldd] elements plus a guard of GUARD bytes after it, all poisoned with 0xFF
  * (0xFFFF is a NaN in fp16 and bf16) before every call. */

@@ -33,10 +33,10 @@ int main(void)
                 const int64_t gn = w.k / w.group * w.n;
                 for (int64_t i = 0; i < w.n * w.k / 2; i++) w.q[i] = (uint8_t)ref_rand_u64(&rng);
                 for (int64_t i = 0; i < gn; i++) {
-                    ((uint16_t *)w.scales)[i] = bits_of(t, 0.25 * (double)(1 << (ref_rand_u64(&rng) % 4)));
+                    ((uint16_t *)w.scales)[i] = ref_bits_from_double(t, 0.25 * (double)(1 << (ref_rand_u64(&rng) % 4)));
                     if (z == W4A16_ZEROS_INT) ((uint8_t *)w.zeros)[i] = (uint8_t)(ref_rand_u64(&rng) % 16);
                     if (z == W4A16_ZEROS_FLOAT)
-                        ((uint16_t *)w.zeros)[i] = bits_of(t, 0.25 * (double)((int)(ref_rand_u64(&rng) % 17) - 8));
+                        ((uint16_t *)w.zeros)[i] = ref_bits_from_double(t, 0.25 * (double)((int)(ref_rand_u64(&rng) % 17) - 8));
                 }
                 weights_upload(&w);
                 const int before = check_failures;
@@ -51,9 +51,9 @@ int main(void)
                     double *ref = malloc(sizeof(double) * (size_t)(p.m * p.n));
                     if (!a || !bias || !ref) return 1;
                     for (int64_t i = 0; i < p.m * p.lda; i++)
-                        a[i] = i % p.lda < p.k ? bits_of(t, (double)((int)(ref_rand_u64(&rng) % 5) - 2)) : 0xffff; /* NaN padding */
-                    a[0] = bits_of(t, 1.0); /* never all zero */
-                    for (int64_t i = 0; i < p.n; i++) bias[i] = bits_of(t, 0.25 * (double)((int)(ref_rand_u64(&rng) % 33) - 16));
+                        a[i] = i % p.lda < p.k ? ref_bits_from_double(t, (double)((int)(ref_rand_u64(&rng) % 5) - 2)) : 0xffff; /* NaN padding */
+                    a[0] = ref_bits_from_double(t, 1.0); /* never all zero */
+                    for (int64_t i = 0; i < p.n; i++) bias[i] = ref_bits_from_double(t, 0.25 * (double)((int)(ref_rand_u64(&rng) % 33) - 16));
                     CHECK(ref_gemm_cpu(&p, a, w.q, w.scales, w.zeros, with_bias ? bias : NULL, ref) == 0, "ref");
                     void *d_a = dev_upload(a, 2 * (size_t)(p.m * p.lda)), *d_bias = dev_upload(bias, 2 * (size_t)p.n);
                     gpu_output out;

@@ -56,7 +56,7 @@ static void one_case(int64_t n, int64_t k, int64_t g, w4a16_dtype src, w4a16_dty
         memcpy(w, wf, nk * 4);
     } else {
         /* fp16/bf16 sources: the same values rounded to nearest even */
-        for (size_t i = 0; i < nk; i++) ((uint16_t *)w)[i] = bits_of(src, wf[i]);
+        for (size_t i = 0; i < nk; i++) ((uint16_t *)w)[i] = ref_bits_from_double(src, wf[i]);
     }
     W4_OK(w4a16_quantize_host(src, w, n, k, g, z, sdt, q, scales, zeros));
 

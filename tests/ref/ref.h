@@ -31,6 +31,11 @@ int ref_gemm_gpu(w4a16_handle h, const w4a16_problem *p, const void *a_dev, cons
 int64_t ref_check(const char *label, w4a16_dtype dtype, const void *d, int64_t m, int64_t n, int64_t ldd,
                   const double *ref, double *worst_ratio);
 
+/* fp16/bf16 bits <-> double, written here independently of the library: to_double is exact;
+ * from_double rounds to nearest even (subnormals, overflow to inf, NaN kept). */
+double ref_bits_to_double(w4a16_dtype t, uint16_t bits);
+uint16_t ref_bits_from_double(w4a16_dtype t, double v);
+
 /* Deterministic random numbers (xorshift64*) for test data. */
 typedef struct ref_rng { uint64_t s; } ref_rng;
 uint64_t ref_rand_u64(ref_rng *r);

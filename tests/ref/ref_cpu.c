@@ -6,10 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Element i of an fp16/bf16 array as double (decoded here, independently of the library). */
-static double elem_to_double(w4a16_dtype t, const void *p, int64_t i)
+double ref_bits_to_double(w4a16_dtype t, uint16_t raw)
 {
-    const uint16_t raw = ((const uint16_t *)p)[i];
     if (t == W4A16_DTYPE_BF16) {
         uint32_t u = (uint32_t)raw << 16;
         float f;
@@ -19,6 +17,34 @@ static double elem_to_double(w4a16_dtype t, const void *p, int64_t i)
     const int e = (raw >> 10) & 31, mant = raw & 1023;
     double v = e == 0 ? ldexp(mant, -24) : e == 31 ? (mant ? NAN : INFINITY) : ldexp(mant | 1024, e - 25);
     return (raw & 0x8000) ? -v : v;
+}
+
+uint16_t ref_bits_from_double(w4a16_dtype t, double v)
+{
+    const int bf = t == W4A16_DTYPE_BF16;
+    const int mant = bf ? 7 : 10, bias = bf ? 127 : 15;
+    const uint16_t sign = signbit(v) ? 0x8000 : 0, inf = bf ? 0x7f80 : 0x7c00;
+    if (v != v) return bf ? 0x7fc0 : 0x7e00;
+    const double a = fabs(v);
+    if (a == 0.0) return sign;
+    int e;
+    frexp(a, &e); /* a = f * 2^e, f in [0.5, 1): the leading bit is 2^(e-1) */
+    int exp = e - 1;
+    if (exp < 1 - bias) exp = 1 - bias; /* subnormal: the quantum of the smallest normal binade */
+    const double quantum = ldexp(1.0, exp - mant);
+    const double r = nearbyint(a / quantum) * quantum; /* ties to even in the default mode */
+    if (r == 0.0) return sign; /* underflow */
+    if (r >= ldexp(2.0, bias)) return sign | inf;
+    frexp(r, &e);
+    if (e - 1 < 1 - bias) return (uint16_t)(sign | (uint16_t)(r / ldexp(1.0, 1 - bias - mant))); /* subnormal */
+    const uint32_t m = (uint32_t)(r / ldexp(1.0, e - 1 - mant)) - (1u << mant);
+    return (uint16_t)(sign | (uint16_t)((e - 1 + bias) << mant) | (uint16_t)m);
+}
+
+/* Element i of an fp16/bf16 array as double. */
+static double elem_to_double(w4a16_dtype t, const void *p, int64_t i)
+{
+    return ref_bits_to_double(t, ((const uint16_t *)p)[i]);
 }
 
 int ref_gemm_cpu(const w4a16_problem *p, const void *a, const uint8_t *q, const void *scales,
@@ -95,35 +121,12 @@ float ref_rand_uniform(ref_rng *r, float lo, float hi)
     return (float)(lo + (hi - lo) * u);
 }
 
-static uint16_t to_half_bits(float f)
-{
-    /* round to nearest even through double: exact for the ranges tests use */
-    if (f == 0.0f) return 0;
-    const uint16_t sign = f < 0 ? 0x8000 : 0;
-    double a = fabs((double)f);
-    int e;
-    frexp(a, &e);
-    if (e - 1 < -14) return (uint16_t)(sign | (uint16_t)nearbyint(a * 16777216.0));
-    double mant = nearbyint(ldexp(a, 11 - e));
-    if (mant >= 2048) { mant /= 2; e++; }
-    if (e - 1 + 15 >= 31) return (uint16_t)(sign | 0x7c00);
-    return (uint16_t)(sign | ((e - 1 + 15) << 10) | ((uint32_t)mant & 1023));
-}
-
 void ref_fill_uniform(ref_rng *r, w4a16_dtype t, void *p, int64_t n, float lo, float hi)
 {
     for (int64_t i = 0; i < n; i++) {
         float f = ref_rand_uniform(r, lo, hi);
         if (f == 0.0f) f = hi * 0.5f + lo * 0.5f + 0.125f;
-        if (t == W4A16_DTYPE_FP32) {
-            ((float *)p)[i] = f;
-        } else if (t == W4A16_DTYPE_BF16) {
-            uint32_t u;
-            memcpy(&u, &f, 4);
-            u += 0x7fff + ((u >> 16) & 1);
-            ((uint16_t *)p)[i] = (uint16_t)(u >> 16);
-        } else {
-            ((uint16_t *)p)[i] = to_half_bits(f);
-        }
+        if (t == W4A16_DTYPE_FP32) ((float *)p)[i] = f;
+        else ((uint16_t *)p)[i] = ref_bits_from_double(t, f);
     }
 }

@@ -14,40 +14,9 @@ int fx_failures = 0;
 
 static const int AWQ_ORDER[8] = {0, 2, 4, 6, 1, 3, 5, 7}; /* nibble i holds column 8c + ORDER[i] */
 
-float fx_h2f(w4a16_dtype t, uint16_t h)
-{
-    if (t == W4A16_DTYPE_BF16) {
-        const uint32_t u = (uint32_t)h << 16;
-        float f;
-        memcpy(&f, &u, 4);
-        return f;
-    }
-    const int e = (h >> 10) & 31, m = h & 1023;
-    const double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp(m | 1024, e - 25);
-    return (float)((h & 0x8000) ? -v : v);
-}
+float fx_h2f(w4a16_dtype t, uint16_t h) { return (float)ref_bits_to_double(t, h); }
 
-uint16_t fx_f2h(w4a16_dtype t, float f)
-{
-    if (t == W4A16_DTYPE_BF16) {
-        uint32_t u;
-        memcpy(&u, &f, 4);
-        return (uint16_t)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
-    }
-    /* fp16, round to nearest even, via double (values in tests are normal and in range) */
-    if (f == 0.0f) return 0;
-    const uint16_t sign = f < 0 ? 0x8000 : 0;
-    double a = fabs((double)f);
-    int e;
-    frexp(a, &e);
-    if (e - 1 < -14) return (uint16_t)(sign | (uint16_t)nearbyint(a * 16777216.0));
-    double mant = nearbyint(ldexp(a, 11 - e));
-    if (mant >= 2048) {
-        mant /= 2;
-        e++;
-    }
-    return (uint16_t)(sign | ((e - 1 + 15) << 10) | ((uint32_t)mant & 1023));
-}
+uint16_t fx_f2h(w4a16_dtype t, float f) { return ref_bits_from_double(t, f); }
 
 void fx_truth_make(fx_truth *t, const fx_spec *spec)
 {
