@@ -40,7 +40,9 @@ template <int NW> struct Shape {
  * instead made M<=16 1.7x slower: 54.5 us vs 31.3 us on 8192x8192, H100.) */
 
 struct Params {
-    int m, n, k, group, zmode, tiles_k, k_iters, iters_per_split;
+    /* gshift: log2(group size) for groups of 64 or 128, 31 for one group per row (k < K < 2^31
+     * so k >> 31 = 0): the group of k is k >> gshift, no integer division in the loops. */
+    int m, n, k, gshift, zmode, tiles_k, k_iters, iters_per_split;
     int64_t ldd;
     float alpha;
     const uint8_t *w;   /* packed data (after the header) */
@@ -77,56 +79,112 @@ template <> struct Dq<__nv_bfloat16> {
 template <typename T2> __device__ __forceinline__ T2 u32_as(uint32_t u) { return *reinterpret_cast<T2 *>(&u); }
 template <typename T2> __device__ __forceinline__ uint32_t as_u32(T2 v) { return *reinterpret_cast<uint32_t *>(&v); }
 
-/* Per-thread dequantization constants for one group: for weight rows r0 (index 0) and r0 + 8. */
+/* Per-thread dequantization constants for one group: for weight rows r0 (index 0) and r0 + 8.
+ * chi is fp16's high-nibble constant (see dequant_word). */
 template <typename T> struct GroupConsts {
-    typename Dq<T>::T2 c[2], s[2], zf[2];
+    typename Dq<T>::T2 c[2], chi[2], s[2], zf[2];
 };
 
-/* Eight weights (one packed word) -> the four A-fragment registers of one k16 step:
- * x_i = (nibble i, nibble i+4) + MAGIC; w = (x - (MAGIC + z)) * s + zf, exact up to the
- * final rounding. Registers 0 and 2 hold row r0, registers 1 and 3 row r0 + 8. */
+/* (a & b) | c in one LOP3 (the compiler's own and/or pair takes two: SASS LOP3 has room for
+ * one immediate, and both masks are immediates). */
+template <uint32_t MASK> __device__ __forceinline__ uint32_t and_or(uint32_t a, uint32_t c)
+{
+    uint32_t d;
+    asm("lop3.b32 %0, %1, %2, %3, 0xEA;\n" : "=r"(d) : "r"(a), "n"(MASK), "r"(c));
+    return d;
+}
+
+/* Eight weights (one packed word) -> the four A-fragment registers of one k16 step. Register i
+ * takes nibbles i and i + 4; registers 0 and 2 hold row r0, 1 and 3 row r0 + 8.
+ * Low nibbles: x = MAGIC | n = MAGIC + n, h = x - (MAGIC + z), w = h * s + zf.
+ * fp16 high nibbles (bits 4-7 of each half) are not shifted down: x = 1024 + 16 n, and
+ * h = x * (1/16) - (64 + z) is exact (x / 16 = 64 + n), one shift per word instead of three.
+ * bf16 has too few mantissa bits for that (128 + 16 n overflows the exponent): it shifts.
+ * Every step is exact but the last rounding (the bit-exact GPU test checks it). In the decode
+ * loop, which is issue-bound (ncu: 2.4 IPC at M=16, 8192^2), this took a word from 19 to 13
+ * instructions (fp16). */
 template <typename T>
 __device__ __forceinline__ void dequant_word(uint32_t q, const GroupConsts<T> &gc, uint32_t (&a)[4])
 {
     using T2 = typename Dq<T>::T2;
+    const uint32_t magic = Dq<T>::MAGIC, q8 = q >> 8;
+    uint32_t x[4];
+    if constexpr (std::is_same<T, __half>::value) {
+        x[0] = and_or<0x000F000Fu>(q, magic);
+        x[1] = and_or<0x00F000F0u>(q, magic);
+        x[2] = and_or<0x000F000Fu>(q8, magic);
+        x[3] = and_or<0x00F000F0u>(q8, magic);
+    } else {
+        x[0] = and_or<0x000F000Fu>(q, magic);
+        x[1] = and_or<0x000F000Fu>(q >> 4, magic);
+        x[2] = and_or<0x000F000Fu>(q8, magic);
+        x[3] = and_or<0x000F000Fu>(q >> 12, magic);
+    }
 #pragma unroll
     for (int i = 0; i < 4; i++) {
-        const uint32_t x = ((q >> (4 * i)) & 0x000F000Fu) | Dq<T>::MAGIC;
-        const T2 h = __hsub2(u32_as<T2>(x), gc.c[i & 1]);
+        T2 h;
+        if constexpr (std::is_same<T, __half>::value)
+            h = (i & 1) ? __hfma2(u32_as<T2>(x[i]), u32_as<T2>(0x2C002C00u) /* 1/16 */, gc.chi[1])
+                        : __hsub2(u32_as<T2>(x[i]), gc.c[0]);
+        else
+            h = __hsub2(u32_as<T2>(x[i]), gc.c[i & 1]);
         a[i] = as_u32<T2>(__hfma2(h, gc.s[i & 1], gc.zf[i & 1]));
     }
 }
 
-/* The dequantization constants of this thread's two weight rows for group row gi of stage s
- * (absolute group g). */
+/* The dequantization constants of this thread's two weight rows for the 64-k block kb of stage
+ * s (k0: the stage's first k, g0 = k0 >> gshift its first group). valid = false (a block past
+ * K, or a warpgroup past N: nothing was loaded there) gives s = zf = 0, so the block's weights
+ * dequantize to exactly 0 whatever stale nibbles the stage holds. */
 template <typename T, int BT, int BK, int STAGES, int NW>
-__device__ __forceinline__ GroupConsts<T> group_consts(const Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, int s, int gi,
-                                                       int g, int row0)
+__device__ __forceinline__ GroupConsts<T> group_consts(const Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, int s,
+                                                       int kb, int k0, int g0, int row0, bool valid)
 {
     using T2 = typename Dq<T>::T2;
+    const int g = (k0 + 64 * kb) >> p.gshift, gi = g - g0; /* absolute group, group row in the stage */
     GroupConsts<T> gc;
 #pragma unroll
     for (int h = 0; h < 2; h++) {
         const T sv = sm.scales[s][gi][row0 + 8 * h];
-        gc.s[h] = T2(sv, sv);
         int z = 8;
         T zf = from_f32<T>(0.0f);
         if (p.zmode == W4A16_ZEROS_INT) {
-            const int off = (g * p.n + (int)blockIdx.x * Shape<NW>::BW) & 15; /* g: absolute group index */
+            const int off = (g * p.n + (int)blockIdx.x * Shape<NW>::BW) & 15; /* see ZBOX_INT */
             z = reinterpret_cast<const uint8_t *>(&sm.zeros[s][gi][0])[off + row0 + 8 * h];
+        } else if (p.zmode == W4A16_ZEROS_FLOAT) {
+            zf = sm.zeros[s][gi][row0 + 8 * h];
         }
-        if (p.zmode == W4A16_ZEROS_FLOAT) zf = sm.zeros[s][gi][row0 + 8 * h];
         const uint32_t cb = Dq<T>::bias_bits(z);
         gc.c[h] = u32_as<T2>(cb | (cb << 16));
-        gc.zf[h] = T2(zf, zf);
+        const uint32_t ch = (uint32_t)__half_as_ushort(__int2half_rn(-(64 + z))); /* exact */
+        gc.chi[h] = u32_as<T2>(ch | (ch << 16));
+        gc.s[h] = valid ? T2(sv, sv) : u32_as<T2>(0u);
+        gc.zf[h] = valid ? T2(zf, zf) : u32_as<T2>(0u);
     }
     return gc;
 }
 
+/* The wgmma B descriptor of stage s's 64-k block kb, k16 step j: the 128B-swizzled box starts
+ * BT * 128 bytes per block apart and a k16 step is 32 bytes into each 128-byte row; the
+ * descriptor's start-address field is in 16-byte units (no carry: shared addresses < 2^18). */
+template <typename T, int BT, int BK, int STAGES, int NW>
+__device__ __forceinline__ uint64_t b_desc(uint64_t d0, int kb, int j)
+{
+    return d0 + (uint64_t)((kb * BT * 128 + 32 * j) >> 4);
+}
+
+/* A consumer warp is done with stage i % STAGES (one arrival per warp). */
+template <typename T, int BT, int BK, int STAGES, int NW>
+__device__ __forceinline__ void release_stage(Smem<T, BT, BK, STAGES, NW> &sm, int i, int lane)
+{
+    __syncwarp();
+    if (lane == 0) ptx::mbarrier_arrive(&sm.empty[i % STAGES]);
+}
+
 /* Large token tiles: one k16 step at a time, two fragment buffers, wgmma_wait<1> after each
- * commit, the stage released right after (caller). The first kernel did this (0.88 ms at
- * M=4096 on 8192x8192, t256, H100); the per-stage grouping of small tiles measured 1.40 ms,
- * but so did this loop once restored (1.44 ms): the regression lies elsewhere (open). */
+ * commit; the caller drains (wait<0>) and releases the stage. Releasing it one step later
+ * instead, without draining, made ptxas serialize the wgmmas (C7513: the fragment buffers'
+ * reuse across the loop's back edge is beyond its analysis). */
 template <typename T, int BT, int BK, int STAGES, int NW>
 __device__ __forceinline__ void consume_stage_steps(Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, int i, int it,
                                                     float (&acc)[BT / 2], int c_wg, int t, int row0, bool wg_valid)
@@ -134,28 +192,23 @@ __device__ __forceinline__ void consume_stage_steps(Smem<T, BT, BK, STAGES, NW> 
     constexpr int KB = BK / 64;
     const int s = i % STAGES;
     mbar_wait(&sm.full[s], (i / STAGES) & 1);
-    const int k0 = it * BK;
-    const int g0 = k0 / p.group;
+    const int k0 = it * BK, g0 = k0 >> p.gshift;
+    const uint64_t d0 = smem_desc_sw128(&sm.a[s][0][0]);
     uint32_t frag[2][4];
 #pragma unroll
     for (int kb = 0; kb < KB; kb++) {
-        const bool valid = wg_valid && k0 + 64 * kb < p.k;
         const uint4 wq = *reinterpret_cast<const uint4 *>(&sm.w[s][c_wg][kb * W4A16_PACK_TILE_BYTES + 16 * t]);
-        const int gi = valid ? (k0 + 64 * kb) / p.group - g0 : 0;
-        const GroupConsts<T> gc = group_consts<T, BT, BK, STAGES, NW>(sm, p, s, gi, g0 + gi, row0);
+        const GroupConsts<T> gc =
+            group_consts<T, BT, BK, STAGES, NW>(sm, p, s, kb, k0, g0, row0, wg_valid && k0 + 64 * kb < p.k);
         const uint32_t words[4] = {wq.x, wq.y, wq.z, wq.w};
 #pragma unroll
         for (int j = 0; j < 4; j++) {
             uint32_t(&a)[4] = frag[(kb * 4 + j) & 1];
             dequant_word<T>(words[j], gc, a);
 #pragma unroll
-            for (int r = 0; r < 4; r++) {
-                if (!valid) a[r] = 0u;
-                fence_reg(a[r]);
-            }
+            for (int r = 0; r < 4; r++) fence_reg(a[r]);
             wgmma_fence();
-            wgmma_rs<BT, std::is_same<T, __nv_bfloat16>::value>::mma(
-                acc, a, smem_desc_sw128(reinterpret_cast<const uint8_t *>(&sm.a[s][kb][0]) + 32 * j), 1);
+            wgmma_rs<BT, std::is_same<T, __nv_bfloat16>::value>::mma(acc, a, b_desc<T, BT, BK, STAGES, NW>(d0, kb, j), 1);
             wgmma_commit();
             wgmma_wait<1>(); /* the previous step's registers are free again */
         }
@@ -170,45 +223,38 @@ __device__ __forceinline__ void consume_stage(Smem<T, BT, BK, STAGES, NW> &sm, c
                                               float (&acc)[BT / 2], uint32_t (&F)[BK / 16][4], int c_wg, int t,
                                               int row0, bool wg_valid)
 {
-    using T2 = typename Dq<T>::T2;
     constexpr int KB = BK / 64;
     const int s = i % STAGES;
     mbar_wait(&sm.full[s], (i / STAGES) & 1);
-    const int k0 = it * BK;
-    const int g0 = k0 / p.group;
+    const int k0 = it * BK, g0 = k0 >> p.gshift;
 #pragma unroll
     for (int kb = 0; kb < KB; kb++) {
-        /* k blocks past K (or a weight tile past N) were not loaded: their registers are zeroed */
-        const bool valid = wg_valid && k0 + 64 * kb < p.k;
         const uint4 wq = *reinterpret_cast<const uint4 *>(&sm.w[s][c_wg][kb * W4A16_PACK_TILE_BYTES + 16 * t]);
-        const int gi = valid ? (k0 + 64 * kb) / p.group - g0 : 0;
-        const GroupConsts<T> gc = group_consts<T, BT, BK, STAGES, NW>(sm, p, s, gi, g0 + gi, row0);
+        const GroupConsts<T> gc =
+            group_consts<T, BT, BK, STAGES, NW>(sm, p, s, kb, k0, g0, row0, wg_valid && k0 + 64 * kb < p.k);
         const uint32_t words[4] = {wq.x, wq.y, wq.z, wq.w};
 #pragma unroll
         for (int j = 0; j < 4; j++) dequant_word<T>(words[j], gc, F[kb * 4 + j]);
-        if (!valid) { /* warp-uniform, rare: only the K tail and weight tiles past N */
-#pragma unroll
-            for (int j = 0; j < 4; j++)
-#pragma unroll
-                for (int r = 0; r < 4; r++) F[kb * 4 + j][r] = 0u;
-        }
     }
 #pragma unroll
     for (int j = 0; j < KB * 4; j++)
 #pragma unroll
         for (int r = 0; r < 4; r++) fence_reg(F[j][r]);
     wgmma_fence();
+    const uint64_t d0 = smem_desc_sw128(&sm.a[s][0][0]);
 #pragma unroll
     for (int kb = 0; kb < KB; kb++)
 #pragma unroll
         for (int j = 0; j < 4; j++)
-            /* B: rows = tokens, 128 B (64 k) per row; k16 step j is 32 B into the swizzled atom */
-            wgmma_rs<BT, std::is_same<T, __nv_bfloat16>::value>::mma(
-                acc, F[kb * 4 + j], smem_desc_sw128(reinterpret_cast<const uint8_t *>(&sm.a[s][kb][0]) + 32 * j), 1);
+            wgmma_rs<BT, std::is_same<T, __nv_bfloat16>::value>::mma(acc, F[kb * 4 + j],
+                                                                     b_desc<T, BT, BK, STAGES, NW>(d0, kb, j), 1);
     wgmma_commit();
 }
 
-template <typename T, int BT, int BK, int STAGES, int NW>
+/* VARIANT 0 is the product. dev/pipe_probe only: VARIANT 1 keeps the producer and the ring but
+ * its consumers only wait for each stage and release it (the memory pipeline's own speed);
+ * VARIANT 2 makes large token tiles use the small tiles' per-stage loop. */
+template <typename T, int BT, int BK, int STAGES, int NW, int VARIANT = 0>
 __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
     gemm_kernel(const __grid_constant__ CUtensorMap tm_a, const __grid_constant__ CUtensorMap tm_s,
                 const __grid_constant__ CUtensorMap tm_z, const Params p)
@@ -218,8 +264,12 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
     constexpr int KB = S::KB;
     static_assert(BT % 8 == 0 && BT >= 8 && BT <= 256, "wgmma N must be a multiple of 8 in [8, 256]");
     static_assert(BK == 64 || BK == 128, "a stage holds one or two 64-wide k blocks");
-    extern __shared__ uint8_t smem_raw[];
-    S &sm = *reinterpret_cast<S *>(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
+    /* Align by pointer arithmetic on the __shared__ array (not through an integer) so that the
+     * compiler keeps the shared window: through uintptr_t the scale loads became generic LD.E
+     * with 64-bit address arithmetic (ncu source view, H100). */
+    extern __shared__ __align__(1024) uint8_t smem_raw[];
+    const uint32_t pad = (1024u - ((uint32_t)__cvta_generic_to_shared(smem_raw) & 1023u)) & 1023u;
+    S &sm = *reinterpret_cast<S *>(smem_raw + pad);
 
     const int n0 = blockIdx.x * BW, m0 = blockIdx.y * BT;
     const int it_begin = blockIdx.z * p.iters_per_split;
@@ -249,7 +299,7 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                 mbar_wait(&sm.empty[s], ((i / STAGES) & 1) ^ 1);
                 const int k0 = it * BK, kend = min(k0 + BK, p.k);
                 const int kt0 = k0 / 64, wblocks = min(KB, p.tiles_k - kt0);
-                const int g0 = k0 / p.group, g1 = (kend - 1) / p.group; /* groups this stage touches */
+                const int g0 = k0 >> p.gshift, g1 = (kend - 1) >> p.gshift; /* groups this stage touches */
                 uint32_t bytes = KB * BT * 128; /* A boxes: always complete (TMA zero-fills past M, K) */
                 for (int c = 0; c < NWG; c++)
                     if (n0 / 64 + c < (p.n + 63) / 64) bytes += wblocks * W4A16_PACK_TILE_BYTES;
@@ -305,11 +355,13 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
      * commit) proves it done. The first version waited after every k16 step and reached
      * 0.94 TB/s at M=16 on 8192x8192 (H100), latency-bound in this loop. */
     const int n_it = it_end - it_begin;
-    auto release = [&](int i) {
-        __syncwarp();
-        if (lane == 0) ptx::mbarrier_arrive(&sm.empty[i % STAGES]);
-    };
-    if constexpr (BT >= 128) {
+    auto release = [&](int i) { release_stage(sm, i, lane); };
+    if constexpr (VARIANT == 1) {
+        for (int i = 0; i < n_it; i++) {
+            mbar_wait(&sm.full[i % STAGES], (i / STAGES) & 1);
+            release(i);
+        } /* then the split-K reduction and the epilogue, with zero accumulators */
+    } else if constexpr (BT >= 128 && VARIANT != 2) {
         for (int i = 0; i < n_it; i++) {
             consume_stage_steps<T, BT, BK, STAGES, NW>(sm, p, i, it_begin + i, acc, c_wg, t, row0, wg_valid);
             wgmma_wait<0>();

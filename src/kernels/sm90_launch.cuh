@@ -98,7 +98,7 @@ inline int encode(CUtensorMap *tm, CUtensorMapDataType type, int rank, const voi
     return r == CUDA_SUCCESS ? 0 : (int)cudaErrorInvalidValue;
 }
 
-template <typename T, int BT, int BK, int STAGES, int NW> int launch_typed(const w4a16_gemm_args *g)
+template <typename T, int BT, int BK, int STAGES, int NW, int VARIANT = 0> int launch_typed(const w4a16_gemm_args *g)
 {
     constexpr int BW = Shape<NW>::BW;
     const w4a16_problem &pr = *g->p;
@@ -129,7 +129,7 @@ template <typename T, int BT, int BK, int STAGES, int NW> int launch_typed(const
     p.m = (int)pr.m;
     p.n = (int)pr.n;
     p.k = (int)pr.k;
-    p.group = (int)pr.group_size;
+    p.gshift = pr.group_size == 64 ? 6 : pr.group_size == 128 ? 7 : 31; /* else group = K (validated) */
     p.zmode = (int)pr.zero_mode;
     p.tiles_k = (int)w4a16_pack_tiles_k(pr.k);
     p.k_iters = pl.k_iters;
@@ -143,7 +143,7 @@ template <typename T, int BT, int BK, int STAGES, int NW> int launch_typed(const
     p.partials = (float *)g->workspace;
     p.counters = pl.splits > 1 ? (int *)((char *)g->workspace + tiles * BW * BT * sizeof(float)) : nullptr;
 
-    auto kernel = gemm_kernel<T, BT, BK, STAGES, NW>;
+    auto kernel = gemm_kernel<T, BT, BK, STAGES, NW, VARIANT>;
     constexpr size_t smem = smem_bytes<BT, BK, STAGES, NW>();
     cudaError_t ce = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (ce != cudaSuccess) return (int)ce;

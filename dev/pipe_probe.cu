@@ -1,0 +1,168 @@
+/*
+ * pipe_probe.cu - how fast is the memory pipeline alone? Times, on rotated weights (>= 2x L2),
+ * back-to-back launches of: every compiled configuration (through w4a16_gemm, forced), the
+ * "memory only" variant of a few tiles (same producer and ring, consumers only wait and
+ * release: sm90_gemm.cuh VARIANT 1), and cuBLAS fp16 on the dequantized weights.
+ *   pipe_probe M N K       (fp16, group 128, no zeros)
+ * Prints per-launch mean time (batches of 20 launches, best of 5 batches) and effective GB/s
+ * as TARGETS.md counts bytes. A developer's probe, not the benchmark.
+ */
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <vector>
+
+#include "internal.h"
+#include "packed_layout.h"
+#include "kernels/sm90_launch.cuh"
+
+#define CK(x)                                                                                            \
+    do {                                                                                                 \
+        cudaError_t e_ = (x);                                                                            \
+        if (e_ != cudaSuccess) {                                                                         \
+            fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_));           \
+            exit(1);                                                                                     \
+        }                                                                                                \
+    } while (0)
+#define CW(x)                                                                                            \
+    do {                                                                                                 \
+        w4a16_status s_ = (x);                                                                           \
+        if (s_ != W4A16_SUCCESS) {                                                                       \
+            fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, w4a16_last_error());               \
+            exit(1);                                                                                     \
+        }                                                                                                \
+    } while (0)
+
+struct Set {
+    void *w, *s, *wdq;
+};
+
+template <typename F> static float time_batches(F launch, int nsets)
+{
+    cudaEvent_t e0, e1;
+    CK(cudaEventCreate(&e0));
+    CK(cudaEventCreate(&e1));
+    for (int i = 0; i < 3; i++) launch(i % nsets);
+    float best = 1e30f;
+    for (int b = 0; b < 5; b++) {
+        CK(cudaEventRecord(e0));
+        for (int i = 0; i < 20; i++) launch((b * 20 + i) % nsets);
+        CK(cudaEventRecord(e1));
+        CK(cudaEventSynchronize(e1));
+        float ms;
+        CK(cudaEventElapsedTime(&ms, e0, e1));
+        if (ms < best) best = ms;
+    }
+    CK(cudaGetLastError());
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    return best * 1000.0f / 20.0f;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 4) {
+        fprintf(stderr, "usage: pipe_probe M N K\n");
+        return 2;
+    }
+    const int64_t M = atoll(argv[1]), N = atoll(argv[2]), K = atoll(argv[3]), g = 128, G = K / g;
+    w4a16_handle H;
+    CW(w4a16_create(&H, 0));
+    w4a16_device_info info;
+    CW(w4a16_get_device_info(H, &info));
+    size_t pbytes;
+    CW(w4a16_packed_size(N, K, &pbytes));
+    const size_t per_set = pbytes + G * N * 2 + N * K * 2;
+    int nsets = (int)(2.0 * info.l2_bytes / (double)(pbytes + G * N * 2)) + 2;
+    if (nsets > 48) nsets = 48;
+    /* random nibbles and scales: every set holds the same values (the timing does not care) */
+    std::vector<uint8_t> q(N * K / 2);
+    std::vector<uint16_t> sc(G * N), a(M * K);
+    uint64_t x = 88172645463325252ull;
+    for (auto &b : q) b = (uint8_t)((x = x * 6364136223846793005ull + 1442695040888963407ull) >> 56);
+    for (auto &v : sc) v = 0x2c00 | (uint16_t)((x = x * 6364136223846793005ull + 1) >> 60); /* ~0.06 */
+    for (auto &v : a) v = 0x3800 | (uint16_t)((x = x * 6364136223846793005ull + 1) >> 55 & 0x3ff);
+    uint8_t *dq;
+    CK(cudaMalloc(&dq, q.size()));
+    CK(cudaMemcpy(dq, q.data(), q.size(), cudaMemcpyHostToDevice));
+    std::vector<Set> sets(nsets);
+    int ndq = (int)(2.0 * info.l2_bytes / (double)(N * K * 2)) + 2;
+    for (int i = 0; i < nsets; i++) {
+        CK(cudaMalloc(&sets[i].w, pbytes));
+        CK(cudaMalloc(&sets[i].s, G * N * 2));
+        CW(w4a16_pack(H, dq, N, K, sets[i].w, pbytes, 0));
+        CK(cudaMemcpy(sets[i].s, sc.data(), G * N * 2, cudaMemcpyHostToDevice));
+        sets[i].wdq = nullptr;
+        if (i < ndq) {
+            CK(cudaMalloc(&sets[i].wdq, N * K * 2));
+            CW(w4a16_dequantize(H, dq, N, K, g, W4A16_ZEROS_NONE, W4A16_DTYPE_FP16, sets[i].s, NULL,
+                                W4A16_DTYPE_FP16, sets[i].wdq, 0));
+        }
+    }
+    (void)per_set;
+    void *da, *dd, *ws = nullptr;
+    CK(cudaMalloc(&da, M * K * 2));
+    CK(cudaMalloc(&dd, M * N * 2));
+    CK(cudaMemcpy(da, a.data(), M * K * 2, cudaMemcpyHostToDevice));
+    size_t wsmax = 1 << 20;
+    CK(cudaMalloc(&ws, 64 << 20));
+    CK(cudaMemset(ws, 0, 64 << 20));
+    wsmax = 64 << 20;
+    w4a16_problem p;
+    CW(w4a16_problem_init(&p, M, N, K, W4A16_DTYPE_FP16, g, W4A16_ZEROS_NONE));
+    const double bytes = N * K / 2.0 + 2.0 * G * N + 2.0 * M * K + 2.0 * M * N;
+    auto report = [&](const char *name, float us) {
+        printf("%-28s M=%5lld N=%5lld K=%5lld %9.2f us %7.0f GB/s %6.1f TFLOP/s\n", name, (long long)M, (long long)N,
+               (long long)K, us, bytes / us * 1e-3, 2.0 * M * N * K / us * 1e-6);
+    };
+    int heur;
+    CW(w4a16_select_config(H, &p, &heur));
+    printf("heuristic: %s; %d weight sets, %d dequantized sets\n", w4a16_config_name(heur), nsets, ndq);
+    for (int c = 1; c < w4a16_config_count(); c++) {
+        w4a16_problem pc = p;
+        pc.config = c;
+        size_t wsb;
+        if (w4a16_workspace_size(H, &pc, &wsb) != W4A16_SUCCESS || wsb > wsmax) continue;
+        const float us = time_batches(
+            [&](int i) {
+                CW(w4a16_gemm(H, &pc, da, sets[i].w, sets[i].s, NULL, NULL, dd, ws, wsb, 0));
+            },
+            nsets);
+        report(w4a16_config_name(c), us);
+    }
+    /* kernel variants launched directly: the packed data starts after the 256-byte header */
+    auto direct = [&](const char *name, int (*fn)(const w4a16_gemm_args *)) {
+        const float us = time_batches(
+            [&](int i) {
+                w4a16_gemm_args ga = {&p, da, (const uint8_t *)sets[i].w + W4A16_PACK_HEADER_BYTES, sets[i].s,
+                                      nullptr, nullptr, dd, ws, wsmax, 0, &info};
+                CK((cudaError_t)fn(&ga));
+            },
+            nsets);
+        report(name, us);
+    };
+    if (M <= 8) direct("t8_w3_k128_s12", sm90::launch_typed<__half, 8, 128, 12, 3, 0>);
+    direct("memonly t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 1>);
+    direct("memonly t16_w2_k128_s12", sm90::launch_typed<__half, 16, 128, 12, 2, 1>);
+    direct("memonly t64_w2_k128_s8", sm90::launch_typed<__half, 64, 128, 8, 2, 1>);
+    direct("memonly t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 1>);
+    if (M >= 128) {
+        direct("stagewise t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 2>);
+        direct("stagewise t128_w2_k64_s8", sm90::launch_typed<__half, 128, 64, 8, 2, 2>);
+    }
+    cublasHandle_t cb;
+    if (cublasCreate(&cb) != CUBLAS_STATUS_SUCCESS) return 1;
+    const float one = 1, zero = 0;
+    const float us = time_batches(
+        [&](int i) {
+            if (cublasGemmEx(cb, CUBLAS_OP_T, CUBLAS_OP_N, (int)N, (int)M, (int)K, &one, sets[i % ndq].wdq, CUDA_R_16F,
+                             (int)K, da, CUDA_R_16F, (int)K, &zero, dd, CUDA_R_16F, (int)N, CUBLAS_COMPUTE_32F,
+                             CUBLAS_GEMM_DEFAULT) != CUBLAS_STATUS_SUCCESS)
+                exit(1);
+        },
+        ndq);
+    report("cublas fp16", us);
+    cublasDestroy(cb);
+    return 0;
+}
