@@ -132,24 +132,33 @@ int main(int argc, char **argv)
         report(w4a16_config_name(c), us);
     }
     /* kernel variants launched directly: the packed data starts after the 256-byte header */
-    auto direct = [&](const char *name, int (*fn)(const w4a16_gemm_args *)) {
+    auto direct = [&](const char *name, int (*fn)(const w4a16_gemm_args *, int), int force_stream = -1) {
         const float us = time_batches(
             [&](int i) {
                 w4a16_gemm_args ga = {&p, da, (const uint8_t *)sets[i].w + W4A16_PACK_HEADER_BYTES, sets[i].s,
                                       nullptr, nullptr, dd, ws, wsmax, 0, &info};
-                CK((cudaError_t)fn(&ga));
+                CK((cudaError_t)fn(&ga, force_stream));
             },
             nsets);
         report(name, us);
     };
-    if (M <= 8) direct("t8_w3_k128_s12", sm90::launch_typed<__half, 8, 128, 12, 3, 0>);
+    if (M <= 64) {
+        direct("splitk t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 0>, 0);
+        direct("stream t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 0>, 1);
+        direct("splitk t64_w2_k128_s8", sm90::launch_typed<__half, 64, 128, 8, 2, 0>, 0);
+        direct("stream t64_w2_k128_s8", sm90::launch_typed<__half, 64, 128, 8, 2, 0>, 1);
+    } else {
+        direct("splitk t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 0>, 0);
+        direct("stream t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 0>, 1);
+        direct("splitk t128_w2_k64_s8", sm90::launch_typed<__half, 128, 64, 8, 2, 0>, 0);
+        direct("stream t128_w2_k64_s8", sm90::launch_typed<__half, 128, 64, 8, 2, 0>, 1);
+    }
     direct("memonly t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 1>);
-    direct("memonly t16_w2_k128_s12", sm90::launch_typed<__half, 16, 128, 12, 2, 1>);
-    direct("memonly t64_w2_k128_s8", sm90::launch_typed<__half, 64, 128, 8, 2, 1>);
-    direct("memonly t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 1>);
+    direct("memonly t16_w3_k128_s10 stream", sm90::launch_typed<__half, 16, 128, 10, 3, 1>, 1);
     if (M >= 128) {
-        direct("stagewise t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 2>);
-        direct("stagewise t128_w2_k64_s8", sm90::launch_typed<__half, 128, 64, 8, 2, 2>);
+        direct("memonly t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 1>);
+        direct("other-loop t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 2>);
+        direct("other-loop t128_w2_k64_s8", sm90::launch_typed<__half, 128, 64, 8, 2, 2>);
     }
     cublasHandle_t cb;
     if (cublasCreate(&cb) != CUBLAS_STATUS_SUCCESS) return 1;

@@ -35,6 +35,7 @@ if [[ $what == *ncu* ]]; then
   done
 fi
 if [[ $what == *check* ]]; then
-  ./$B/dev/quick_check --no-time 2>&1 | tail -3
-  for t in test_gpu_exact "test_gpu_gemm --small"; do ./$B/tests/$t > "$out/${t// /_}.log" 2>&1; echo "$t: rc=$? $(tail -1 "$out/${t// /_}.log")"; done
+  echo "quick_check: $(./$B/dev/quick_check --no-time 2>&1 | tail -1)"
+  echo "quick_check, stream-K forced: $(W4A16_SM90_STREAM=1 ./$B/dev/quick_check --no-time 2>&1 | tail -1)"
+  ctest --test-dir $B -L gpu -E memcheck --output-on-failure > "$out/ctest.log" 2>&1; tail -4 "$out/ctest.log"
 fi

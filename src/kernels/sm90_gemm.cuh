@@ -43,13 +43,18 @@ struct Params {
     /* gshift: log2(group size) for groups of 64 or 128, 31 for one group per row (k < K < 2^31
      * so k >> 31 = 0): the group of k is k >> gshift, no integer division in the loops. */
     int m, n, k, gshift, zmode, tiles_k, k_iters, iters_per_split;
+    /* Work: tiles_n x tiles_m output tiles (tile = mt * tiles_n + nt) of k_iters units each.
+     * stream = 0: grid (tiles_n, tiles_m, splits), split z takes iters_per_split units of its
+     * tile. stream = 1 (stream-K): a 1-D persistent grid, CTA c takes units
+     * [c U / G, (c + 1) U / G) of all U = tiles x k_iters, crossing tile boundaries. */
+    int tiles_n, tiles_m, stream;
     int64_t ldd;
     float alpha;
     const uint8_t *w;   /* packed data (after the header) */
     const void *bias;   /* [n] or NULL */
     void *d;
-    float *partials;    /* split-K: [tiles][BW * BT] fp32, zero between calls */
-    int *counters;      /* split-K: [tiles], zero between calls */
+    float *partials;    /* split tiles: [slots][BW * BT] fp32, zero between calls */
+    int *counters;      /* split tiles: [slots] k iterations added so far, zero between calls */
 };
 
 template <typename T, int BT, int BK, int STAGES, int NW> struct Smem {
@@ -138,7 +143,7 @@ __device__ __forceinline__ void dequant_word(uint32_t q, const GroupConsts<T> &g
  * dequantize to exactly 0 whatever stale nibbles the stage holds. */
 template <typename T, int BT, int BK, int STAGES, int NW>
 __device__ __forceinline__ GroupConsts<T> group_consts(const Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, int s,
-                                                       int kb, int k0, int g0, int row0, bool valid)
+                                                       int kb, int k0, int g0, int row0, bool valid, int n0)
 {
     using T2 = typename Dq<T>::T2;
     const int g = (k0 + 64 * kb) >> p.gshift, gi = g - g0; /* absolute group, group row in the stage */
@@ -149,7 +154,7 @@ __device__ __forceinline__ GroupConsts<T> group_consts(const Smem<T, BT, BK, STA
         int z = 8;
         T zf = from_f32<T>(0.0f);
         if (p.zmode == W4A16_ZEROS_INT) {
-            const int off = (g * p.n + (int)blockIdx.x * Shape<NW>::BW) & 15; /* see ZBOX_INT */
+            const int off = (g * p.n + n0) & 15; /* see ZBOX_INT */
             z = reinterpret_cast<const uint8_t *>(&sm.zeros[s][gi][0])[off + row0 + 8 * h];
         } else if (p.zmode == W4A16_ZEROS_FLOAT) {
             zf = sm.zeros[s][gi][row0 + 8 * h];
@@ -187,7 +192,8 @@ __device__ __forceinline__ void release_stage(Smem<T, BT, BK, STAGES, NW> &sm, i
  * reuse across the loop's back edge is beyond its analysis). */
 template <typename T, int BT, int BK, int STAGES, int NW>
 __device__ __forceinline__ void consume_stage_steps(Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, int i, int it,
-                                                    float (&acc)[BT / 2], int c_wg, int t, int row0, bool wg_valid)
+                                                    float (&acc)[BT / 2], int c_wg, int t, int row0, bool wg_valid,
+                                                    int n0)
 {
     constexpr int KB = BK / 64;
     const int s = i % STAGES;
@@ -199,7 +205,7 @@ __device__ __forceinline__ void consume_stage_steps(Smem<T, BT, BK, STAGES, NW> 
     for (int kb = 0; kb < KB; kb++) {
         const uint4 wq = *reinterpret_cast<const uint4 *>(&sm.w[s][c_wg][kb * W4A16_PACK_TILE_BYTES + 16 * t]);
         const GroupConsts<T> gc =
-            group_consts<T, BT, BK, STAGES, NW>(sm, p, s, kb, k0, g0, row0, wg_valid && k0 + 64 * kb < p.k);
+            group_consts<T, BT, BK, STAGES, NW>(sm, p, s, kb, k0, g0, row0, wg_valid && k0 + 64 * kb < p.k, n0);
         const uint32_t words[4] = {wq.x, wq.y, wq.z, wq.w};
 #pragma unroll
         for (int j = 0; j < 4; j++) {
@@ -221,7 +227,7 @@ __device__ __forceinline__ void consume_stage_steps(Smem<T, BT, BK, STAGES, NW> 
 template <typename T, int BT, int BK, int STAGES, int NW>
 __device__ __forceinline__ void consume_stage(Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, int i, int it,
                                               float (&acc)[BT / 2], uint32_t (&F)[BK / 16][4], int c_wg, int t,
-                                              int row0, bool wg_valid)
+                                              int row0, bool wg_valid, int n0)
 {
     constexpr int KB = BK / 64;
     const int s = i % STAGES;
@@ -231,7 +237,7 @@ __device__ __forceinline__ void consume_stage(Smem<T, BT, BK, STAGES, NW> &sm, c
     for (int kb = 0; kb < KB; kb++) {
         const uint4 wq = *reinterpret_cast<const uint4 *>(&sm.w[s][c_wg][kb * W4A16_PACK_TILE_BYTES + 16 * t]);
         const GroupConsts<T> gc =
-            group_consts<T, BT, BK, STAGES, NW>(sm, p, s, kb, k0, g0, row0, wg_valid && k0 + 64 * kb < p.k);
+            group_consts<T, BT, BK, STAGES, NW>(sm, p, s, kb, k0, g0, row0, wg_valid && k0 + 64 * kb < p.k, n0);
         const uint32_t words[4] = {wq.x, wq.y, wq.z, wq.w};
 #pragma unroll
         for (int j = 0; j < 4; j++) dequant_word<T>(words[j], gc, F[kb * 4 + j]);
@@ -271,9 +277,19 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
     const uint32_t pad = (1024u - ((uint32_t)__cvta_generic_to_shared(smem_raw) & 1023u)) & 1023u;
     S &sm = *reinterpret_cast<S *>(smem_raw + pad);
 
-    const int n0 = blockIdx.x * BW, m0 = blockIdx.y * BT;
-    const int it_begin = blockIdx.z * p.iters_per_split;
-    const int it_end = min(p.k_iters, it_begin + p.iters_per_split);
+    /* This CTA's work: units [u0, u1) of the problem's tiles x k_iters units (see Params). */
+    const int64_t k_iters = p.k_iters;
+    int64_t u0, u1;
+    if (p.stream) {
+        const int64_t U = (int64_t)p.tiles_n * p.tiles_m * k_iters;
+        u0 = (int64_t)blockIdx.x * U / gridDim.x;
+        u1 = ((int64_t)blockIdx.x + 1) * U / gridDim.x;
+    } else {
+        const int64_t tile = (int64_t)blockIdx.y * p.tiles_n + blockIdx.x;
+        const int64_t b = (int64_t)blockIdx.z * p.iters_per_split;
+        u0 = tile * k_iters + b;
+        u1 = tile * k_iters + min(k_iters, b + p.iters_per_split);
+    }
 
     if (threadIdx.x == 0) {
         for (int s = 0; s < STAGES; s++) {
@@ -294,9 +310,15 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
             prefetch_tensormap(&tm_a);
             prefetch_tensormap(&tm_s);
             prefetch_tensormap(&tm_z);
-            for (int it = it_begin; it < it_end; it++) {
-                const int i = it - it_begin, s = i % STAGES;
-                mbar_wait(&sm.empty[s], ((i / STAGES) & 1) ^ 1);
+            /* Walk the units incrementally: 64-bit divisions per stage (three of them) cost the
+             * producer thread more than a stage's worth of time at t128 (M=256 went from 61 to
+             * 90 us on the H100 when they were in this loop). */
+            const int64_t tile0 = u0 / k_iters;
+            int it = (int)(u0 - tile0 * k_iters), nt = (int)(tile0 % p.tiles_n), mt = (int)(tile0 / p.tiles_n);
+            const int n_units = (int)(u1 - u0);
+            for (int i = 0, s = 0, ph = 0; i < n_units; i++) {
+                const int n0 = nt * BW, m0 = mt * BT;
+                mbar_wait(&sm.empty[s], ph ^ 1);
                 const int k0 = it * BK, kend = min(k0 + BK, p.k);
                 const int kt0 = k0 / 64, wblocks = min(KB, p.tiles_k - kt0);
                 const int g0 = k0 >> p.gshift, g1 = (kend - 1) >> p.gshift; /* groups this stage touches */
@@ -333,6 +355,11 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                                                   &tm_z, cz, &sm.full[s]);
                     }
                 }
+                if (++s == STAGES) s = 0, ph ^= 1;
+                if (++it == p.k_iters) {
+                    it = 0;
+                    if (++nt == p.tiles_n) nt = 0, mt++;
+                }
             }
         }
         return;
@@ -344,91 +371,107 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
 #endif
     const int c_wg = wg - 1, t = threadIdx.x % 128, warp = t / 32, lane = t % 32;
     const int row0 = c_wg * 64 + 16 * warp + lane / 4; /* this thread's weight rows: row0, row0 + 8 (in tile) */
-    const bool wg_valid = n0 / 64 + c_wg < (p.n + 63) / 64;
-    float acc[BT / 2];
-#pragma unroll
-    for (int r = 0; r < BT / 2; r++) acc[r] = 0.0f;
-
-    /* NOTE: small token tiles consume stages in pairs so that the two fragment buffers F0/F1 have
-     * compile-time indices: stage i's wgmmas run while stage i+1 is dequantized into the other
-     * buffer, and stage i is released only after wgmma_wait<1> (issued after stage i+1's
-     * commit) proves it done. The first version waited after every k16 step and reached
-     * 0.94 TB/s at M=16 on 8192x8192 (H100), latency-bound in this loop. */
-    const int n_it = it_end - it_begin;
     auto release = [&](int i) { release_stage(sm, i, lane); };
-    if constexpr (VARIANT == 1) {
-        for (int i = 0; i < n_it; i++) {
-            mbar_wait(&sm.full[i % STAGES], (i / STAGES) & 1);
-            release(i);
-        } /* then the split-K reduction and the epilogue, with zero accumulators */
-    } else if constexpr (BT >= 128 && VARIANT != 2) {
-        for (int i = 0; i < n_it; i++) {
-            consume_stage_steps<T, BT, BK, STAGES, NW>(sm, p, i, it_begin + i, acc, c_wg, t, row0, wg_valid);
+    /* One segment per tile this CTA touches: k iterations [it_begin, it_end) of that tile, the
+     * ring's stages i0 .. i0 + n_it - 1. */
+    for (int64_t u = u0; u < u1;) {
+        const int64_t tile = u / k_iters;
+        const int it_begin = (int)(u - tile * k_iters);
+        const int it_end = (int)min(k_iters, u1 - tile * k_iters);
+        const int i0 = (int)(u - u0), n_it = it_end - it_begin;
+        u += n_it;
+        const int n0 = (int)(tile % p.tiles_n) * BW, m0 = (int)(tile / p.tiles_n) * BT;
+        const bool wg_valid = n0 / 64 + c_wg < (p.n + 63) / 64;
+        float acc[BT / 2];
+#pragma unroll
+        for (int r = 0; r < BT / 2; r++) acc[r] = 0.0f;
+
+        /* NOTE: the paired loop consumes stages two at a time so that the fragment buffers F0/F1
+         * have compile-time indices: stage i's wgmmas run while stage i+1 is dequantized into the
+         * other buffer, and stage i is released only after wgmma_wait<1> (issued after stage
+         * i+1's commit) proves it done. Waiting after every k16 step instead reached 0.94 TB/s at
+         * M=16 on 8192x8192 (H100). At M=4096 (t256) it measured 677 us against 696 us for the
+         * per-step loop, which t128 keeps (947 vs 983 us at M=4096; H100, dev/pipe_probe). */
+        constexpr bool PER_STEP = (BT == 128) != (VARIANT == 2);
+        if constexpr (VARIANT == 1) {
+            for (int i = i0; i < i0 + n_it; i++) {
+                mbar_wait(&sm.full[i % STAGES], (i / STAGES) & 1);
+                release(i);
+            } /* then the split-K reduction and the epilogue, with zero accumulators */
+        } else if constexpr (PER_STEP) {
+            for (int i = i0; i < i0 + n_it; i++) {
+                consume_stage_steps<T, BT, BK, STAGES, NW>(sm, p, i, it_begin + i - i0, acc, c_wg, t, row0, wg_valid,
+                                                           n0);
+                wgmma_wait<0>();
+                release(i);
+            }
+        } else {
+            uint32_t F0[KB * 4][4], F1[KB * 4][4];
+            int i = i0;
+            const int i_end = i0 + n_it;
+            for (; i + 1 < i_end; i += 2) {
+                consume_stage<T, BT, BK, STAGES, NW>(sm, p, i, it_begin + i - i0, acc, F0, c_wg, t, row0, wg_valid, n0);
+                wgmma_wait<1>();
+                if (i > i0) release(i - 1);
+                consume_stage<T, BT, BK, STAGES, NW>(sm, p, i + 1, it_begin + i + 1 - i0, acc, F1, c_wg, t, row0,
+                                                     wg_valid, n0);
+                wgmma_wait<1>();
+                release(i);
+            }
+            if (i < i_end) {
+                consume_stage<T, BT, BK, STAGES, NW>(sm, p, i, it_begin + i - i0, acc, F0, c_wg, t, row0, wg_valid, n0);
+                wgmma_wait<1>();
+                if (i > i0) release(i - 1);
+            }
             wgmma_wait<0>();
-            release(i);
+            release(i_end - 1);
         }
-    } else {
-        uint32_t F0[KB * 4][4], F1[KB * 4][4];
-        int i = 0;
-        for (; i + 1 < n_it; i += 2) {
-            consume_stage<T, BT, BK, STAGES, NW>(sm, p, i, it_begin + i, acc, F0, c_wg, t, row0, wg_valid);
-            wgmma_wait<1>();
-            if (i > 0) release(i - 1);
-            consume_stage<T, BT, BK, STAGES, NW>(sm, p, i + 1, it_begin + i + 1, acc, F1, c_wg, t, row0, wg_valid);
-            wgmma_wait<1>();
-            release(i);
-        }
-        if (i < n_it) {
-            consume_stage<T, BT, BK, STAGES, NW>(sm, p, i, it_begin + i, acc, F0, c_wg, t, row0, wg_valid);
-            wgmma_wait<1>();
-            if (i > 0) release(i - 1);
-        }
-        wgmma_wait<0>();
-        if (n_it > 0) release(n_it - 1);
-    }
 #pragma unroll
-    for (int r = 0; r < BT / 2; r++) fence_reg(acc[r]);
+        for (int r = 0; r < BT / 2; r++) fence_reg(acc[r]);
 
-    /* ---------------- split-K reduction ---------------- */
-    const int tile = blockIdx.y * gridDim.x + blockIdx.x;
-    if (gridDim.z > 1) {
-        float *part = p.partials + (int64_t)tile * (BW * BT) + (int64_t)c_wg * 64 * BT;
-        __shared__ int last_flag;
-        bool last = false;
-        /* NOTE: every CTA adds into the workspace; the last to arrive reads the sum back. */
+        /* ---------------- partial tiles: meet in the workspace ---------------- */
+        if (n_it < k_iters) {
+            /* The slot of a split tile: the tile itself for a split-K grid; for stream-K the CTA
+             * that owns the tile's first unit (at most one split tile starts in each CTA). */
+            const int64_t slot =
+                p.stream ? ((tile * k_iters + 1) * gridDim.x - 1) / ((int64_t)p.tiles_n * p.tiles_m * k_iters) : tile;
+            float *part = p.partials + slot * (BW * BT) + (int64_t)c_wg * 64 * BT;
+            __shared__ int last_flag;
+            /* NOTE: every CTA adds into the workspace and counts its k iterations; the one that
+             * completes the count reads the sum back and finishes the tile. */
 #pragma unroll
-        for (int r = 0; r < BT / 2; r++) red_add_f32(&part[r * 128 + t], acc[r]);
-        __threadfence();
-        asm volatile("bar.sync 1, %0;\n" ::"n"(128 * NWG) : "memory");
-        if (threadIdx.x == 128) {
-            const int old = atomicAdd(&p.counters[tile], 1);
-            last_flag = old == (int)gridDim.z - 1;
-        }
-        asm volatile("bar.sync 1, %0;\n" ::"n"(128 * NWG) : "memory");
-        last = last_flag;
-        if (!last) return;
-        __threadfence();
+            for (int r = 0; r < BT / 2; r++) red_add_f32(&part[r * 128 + t], acc[r]);
+            __threadfence();
+            asm volatile("bar.sync 1, %0;\n" ::"n"(128 * NWG) : "memory");
+            if (threadIdx.x == 128) {
+                const int old = atomicAdd(&p.counters[slot], n_it);
+                last_flag = old + n_it == (int)k_iters;
+            }
+            asm volatile("bar.sync 1, %0;\n" ::"n"(128 * NWG) : "memory");
+            if (!last_flag) continue;
+            __threadfence();
 #pragma unroll
-        for (int r = 0; r < BT / 2; r++) {
-            acc[r] = __ldcg(&part[r * 128 + t]);
-            __stcg(&part[r * 128 + t], 0.0f); /* leave the workspace zeroed */
+            for (int r = 0; r < BT / 2; r++) {
+                acc[r] = __ldcg(&part[r * 128 + t]);
+                __stcg(&part[r * 128 + t], 0.0f); /* leave the workspace zeroed */
+            }
+            if (threadIdx.x == 128) p.counters[slot] = 0;
         }
-        if (threadIdx.x == 128) p.counters[tile] = 0;
-    }
 
-    /* ---------------- epilogue: D[token][n] = alpha * acc + bias ---------------- */
-    T *d = reinterpret_cast<T *>(p.d);
-    const T *bias = reinterpret_cast<const T *>(p.bias);
+        /* ---------------- epilogue: D[token][n] = alpha * acc + bias ---------------- */
+        T *d = reinterpret_cast<T *>(p.d);
+        const T *bias = reinterpret_cast<const T *>(p.bias);
 #pragma unroll
-    for (int h = 0; h < 2; h++) {
-        const int n = n0 + row0 + 8 * h;
-        if (n >= p.n) continue;
-        const float b = bias ? to_f32(__ldg(bias + n)) : 0.0f;
+        for (int h = 0; h < 2; h++) {
+            const int n = n0 + row0 + 8 * h;
+            if (n >= p.n) continue;
+            const float b = bias ? to_f32(__ldg(bias + n)) : 0.0f;
 #pragma unroll
-        for (int r = 0; r < BT / 2; r++) {
-            if (((r >> 1) & 1) != h) continue;
-            const int m = m0 + 8 * (r >> 2) + 2 * (lane % 4) + (r & 1);
-            if (m < p.m) d[(int64_t)m * p.ldd + n] = from_f32<T>(fmaf(p.alpha, acc[r], b));
+            for (int r = 0; r < BT / 2; r++) {
+                if (((r >> 1) & 1) != h) continue;
+                const int m = m0 + 8 * (r >> 2) + 2 * (lane % 4) + (r & 1);
+                if (m < p.m) d[(int64_t)m * p.ldd + n] = from_f32<T>(fmaf(p.alpha, acc[r], b));
+            }
         }
     }
 }

@@ -18,26 +18,57 @@ template <int BT, int BK, int STAGES, int NW> constexpr size_t smem_bytes()
 
 struct Plan {
     int tiles_n, tiles_m, k_iters, splits, iters_per_split;
+    int stream;   /* 1: stream-K over a persistent 1-D grid of `ctas` CTAs */
+    int ctas;     /* CTAs launched */
+    int64_t slots; /* workspace slots for split tiles (0: no tile is split) */
 };
 
-inline Plan plan(const w4a16_problem *p, const w4a16_device_info *info, int bw, int bt, int bk)
+/* Debug switch W4A16_SM90_STREAM=0|1: force the split-K grid or stream-K everywhere (the GPU
+ * tests run once with stream-K forced, so that small problems exercise it too). */
+inline int stream_env()
+{
+    static const int v = [] {
+        const char *e = getenv("W4A16_SM90_STREAM");
+        return e && (e[0] == '0' || e[0] == '1') && !e[1] ? e[0] - '0' : -1;
+    }();
+    return v;
+}
+
+/* force_stream: -1 lets the plan choose, 0 / 1 forces the split-K grid / stream-K
+ * (dev/pipe_probe compares them). */
+inline Plan plan(const w4a16_problem *p, const w4a16_device_info *info, int bw, int bt, int bk, int force_stream = -1)
 {
     Plan pl;
+    if (force_stream == -1) force_stream = stream_env();
     pl.tiles_n = (int)((p->n + bw - 1) / bw);
     pl.tiles_m = (int)((p->m + bt - 1) / bt);
     pl.k_iters = (int)((p->k + bk - 1) / bk);
-    const int64_t tiles = (int64_t)pl.tiles_n * pl.tiles_m;
+    const int64_t tiles = (int64_t)pl.tiles_n * pl.tiles_m, sms = info->sm_count;
+    const int64_t waves = (tiles + sms - 1) / sms;
+    /* Stream-K when whole tiles would leave a last wave mostly idle: 57344x8192 at M=16 has 299
+     * tiles of 192 rows, 2.27 waves of 132 (H100), so a third of the last wave's time the GPU
+     * idles. Each CTA then takes an equal run of k iterations across tile boundaries. */
+    pl.stream = force_stream == 1 || (force_stream == -1 && tiles * 2 > sms &&
+                                      (double)tiles / (double)(waves * sms) < 0.9 && pl.k_iters >= 8);
+    if (pl.stream) {
+        const int64_t units = tiles * pl.k_iters;
+        pl.ctas = (int)(units < sms ? units : sms);
+        pl.splits = 1;
+        pl.iters_per_split = pl.k_iters;
+        pl.slots = units % pl.ctas == 0 && (units / pl.ctas) % pl.k_iters == 0 ? 0 : pl.ctas;
+        return pl;
+    }
     /* Split K only while the output tiles fill less than half the GPU (splitting more tiles
      * cost more in partial sums than it gained: 28672x8192 at M=256 fell from 0.72x to 0.52x
      * cuBLAS on the H100 with 4 splits), then take the fewest splits whose wave efficiency is
      * within 2% of the best, each split keeping >= 4 stages of work. */
     int splits = 1;
-    if (tiles * 2 <= info->sm_count) {
+    if (tiles * 2 <= sms) {
         double best = 0.0;
-        for (int s = 1; s * tiles <= info->sm_count; s++) {
+        for (int s = 1; s * tiles <= sms; s++) {
             if (s > 1 && pl.k_iters / s < 4) break;
-            const int64_t ctas = tiles * s, waves = (ctas + info->sm_count - 1) / info->sm_count;
-            const double eff = (double)ctas / (double)(waves * info->sm_count);
+            const int64_t ctas = tiles * s, w = (ctas + sms - 1) / sms;
+            const double eff = (double)ctas / (double)(w * sms);
             if (eff > best + 0.02) {
                 best = eff;
                 splits = s;
@@ -46,16 +77,17 @@ inline Plan plan(const w4a16_problem *p, const w4a16_device_info *info, int bw, 
     }
     pl.iters_per_split = (pl.k_iters + splits - 1) / splits;
     pl.splits = (pl.k_iters + pl.iters_per_split - 1) / pl.iters_per_split;
+    pl.ctas = (int)(tiles * pl.splits);
+    pl.slots = pl.splits > 1 ? tiles : 0;
     return pl;
 }
 
-inline size_t workspace_bytes(const w4a16_problem *p, const w4a16_device_info *info, int bw, int bt, int bk)
+inline size_t workspace_bytes(const w4a16_problem *p, const w4a16_device_info *info, int bw, int bt, int bk,
+                              int force_stream = -1)
 {
     if (p->m == 0) return 0;
-    const Plan pl = plan(p, info, bw, bt, bk);
-    if (pl.splits == 1) return 0;
-    const size_t tiles = (size_t)pl.tiles_n * pl.tiles_m;
-    return tiles * bw * bt * sizeof(float) + tiles * sizeof(int);
+    const Plan pl = plan(p, info, bw, bt, bk, force_stream);
+    return (size_t)pl.slots * ((size_t)bw * bt * sizeof(float) + sizeof(int));
 }
 
 inline int supports(const w4a16_problem *p, const w4a16_device_info *info, int bt, size_t smem)
@@ -98,11 +130,12 @@ inline int encode(CUtensorMap *tm, CUtensorMapDataType type, int rank, const voi
     return r == CUDA_SUCCESS ? 0 : (int)cudaErrorInvalidValue;
 }
 
-template <typename T, int BT, int BK, int STAGES, int NW, int VARIANT = 0> int launch_typed(const w4a16_gemm_args *g)
+template <typename T, int BT, int BK, int STAGES, int NW, int VARIANT = 0>
+int launch_typed(const w4a16_gemm_args *g, int force_stream = -1)
 {
     constexpr int BW = Shape<NW>::BW;
     const w4a16_problem &pr = *g->p;
-    const Plan pl = plan(g->p, g->info, BW, BT, BK);
+    const Plan pl = plan(g->p, g->info, BW, BT, BK, force_stream);
     const CUtensorMapDataType tt = std::is_same<T, __half>::value ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16
                                                                    : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
     CUtensorMap tm_a, tm_s, tm_z;
@@ -134,20 +167,22 @@ template <typename T, int BT, int BK, int STAGES, int NW, int VARIANT = 0> int l
     p.tiles_k = (int)w4a16_pack_tiles_k(pr.k);
     p.k_iters = pl.k_iters;
     p.iters_per_split = pl.iters_per_split;
+    p.tiles_n = pl.tiles_n;
+    p.tiles_m = pl.tiles_m;
+    p.stream = pl.stream;
     p.ldd = pr.ldd;
     p.alpha = pr.alpha;
     p.w = (const uint8_t *)g->w;
     p.bias = g->bias;
     p.d = g->d;
-    const size_t tiles = (size_t)pl.tiles_n * pl.tiles_m;
     p.partials = (float *)g->workspace;
-    p.counters = pl.splits > 1 ? (int *)((char *)g->workspace + tiles * BW * BT * sizeof(float)) : nullptr;
+    p.counters = pl.slots ? (int *)((char *)g->workspace + (size_t)pl.slots * BW * BT * sizeof(float)) : nullptr;
 
     auto kernel = gemm_kernel<T, BT, BK, STAGES, NW, VARIANT>;
     constexpr size_t smem = smem_bytes<BT, BK, STAGES, NW>();
     cudaError_t ce = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (ce != cudaSuccess) return (int)ce;
-    dim3 grid((unsigned)pl.tiles_n, (unsigned)pl.tiles_m, (unsigned)pl.splits);
+    const dim3 grid = pl.stream ? dim3((unsigned)pl.ctas) : dim3((unsigned)pl.tiles_n, (unsigned)pl.tiles_m, (unsigned)pl.splits);
     kernel<<<grid, Shape<NW>::THREADS, smem, g->stream>>>(tm_a, tm_s, tm_z, p);
     return launch_status();
 }
