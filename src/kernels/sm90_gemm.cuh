@@ -386,13 +386,15 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
 #pragma unroll
         for (int r = 0; r < BT / 2; r++) acc[r] = 0.0f;
 
-        /* NOTE: the paired loop consumes stages two at a time so that the fragment buffers F0/F1
-         * have compile-time indices: stage i's wgmmas run while stage i+1 is dequantized into the
-         * other buffer, and stage i is released only after wgmma_wait<1> (issued after stage
-         * i+1's commit) proves it done. Waiting after every k16 step instead reached 0.94 TB/s at
-         * M=16 on 8192x8192 (H100). At M=4096 (t256) it measured 677 us against 696 us for the
-         * per-step loop, which t128 keeps (947 vs 983 us at M=4096; H100, dev/pipe_probe). */
-        constexpr bool PER_STEP = (BT == 128) != (VARIANT == 2);
+        /* NOTE: small token tiles consume stages two at a time so that the fragment buffers
+         * F0/F1 have compile-time indices: stage i's wgmmas run while stage i+1 is dequantized
+         * into the other buffer, and stage i is released only after wgmma_wait<1> (issued after
+         * stage i+1's commit) proves it done. Waiting after every k16 step instead reached
+         * 0.94 TB/s at M=16 on 8192x8192 (H100). Large token tiles keep the per-step loop: in
+         * one dev/pipe_probe run (H100, 8192x8192 fp16) t256 took 679 vs 768 us at M=4096,
+         * 171 vs 174 us at M=1024 and 62.0 vs 63.3 us at M=256 with it (an earlier run, before
+         * stream-K, had 696 vs 677 us at M=4096: within the run-to-run spread there). */
+        constexpr bool PER_STEP = (BT >= 128) != (VARIANT == 2);
         if constexpr (VARIANT == 1) {
             for (int i = i0; i < i0 + n_it; i++) {
                 mbar_wait(&sm.full[i % STAGES], (i / STAGES) & 1);
