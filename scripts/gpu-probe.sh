@@ -15,7 +15,7 @@ if [[ $what == *sass* ]]; then
   so=$(ls $B/src/libw4a16.so.*.* | head -1)
   cuobjdump -sass "$so" > "$out/sass.txt" 2>/dev/null
   echo "SASS: HGMMA $(grep -c HGMMA "$out/sass.txt"), UTMALDG $(grep -c UTMALDG "$out/sass.txt"), LDS $(grep -c 'LDS' "$out/sass.txt"), LD.E $(grep -c 'LD\.E' "$out/sass.txt"), LDL/STL $(grep -cE '\bLDL|\bSTL' "$out/sass.txt")"
-  rm -f "$out/sass.txt"
+  [ -n "${KEEP_SASS:-}" ] || rm -f "$out/sass.txt"
 fi
 if [[ $what == *probe* ]]; then
   IFS=, read -ra shapes <<< "${PROBE_SHAPES:-16 8192 8192,1 8192 8192,16 57344 8192,16 8192 28672,256 8192 8192,4096 8192 8192}"
@@ -25,7 +25,8 @@ if [[ $what == *probe* ]]; then
 fi
 if [[ $what == *ncu* ]]; then
   secs="--section SpeedOfLight --section WarpStateStats --section SchedulerStats --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis --section Occupancy --section LaunchStats --section SourceCounters"
-  for c in "1 16 8192 8192 dec" "6 4096 8192 8192 pre"; do
+  IFS=, read -ra cases <<< "${NCU_CASES:-1 16 8192 8192 dec,6 4096 8192 8192 pre}"
+  for c in "${cases[@]}"; do
     set -- $c
     timeout 200 ncu $secs -k regex:gemm_kernel -s 3 -c 1 -f -o "$out/ncu_$5" ./$B/dev/quick_check --time $1 $2 $3 $4 > "$out/ncu_$5.log" 2>&1
     ncu -i "$out/ncu_$5.ncu-rep" --page details > "$out/ncu_$5.txt" 2>&1
