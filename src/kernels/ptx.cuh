@@ -54,8 +54,10 @@ __device__ __forceinline__ void mbar_wait(uint64_t *bar, uint32_t parity)
     }
 }
 
-/* red.global.add.f32 without a return value (split-K partial sums). */
-__device__ __forceinline__ void red_add_f32(float *p, float v)
+/* red.global.add.v4.f32 (PTX 8.1, sm_90): four adjacent floats in one reduction request. */
+__device__ __forceinline__ void red_add_v4_f32(float *p, float a, float b, float c, float d)
 {
-    asm volatile("red.global.add.f32 [%0], %1;\n" ::"l"(p), "f"(v) : "memory");
+    asm volatile("red.global.add.v4.f32 [%0], {%1, %2, %3, %4};\n" ::"l"(p), "f"(a), "f"(b), "f"(c), "f"(d)
+                 : "memory");
 }
+
