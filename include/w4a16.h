@@ -98,6 +98,9 @@ typedef struct w4a16_problem {
     int64_t ldd;                /* row stride of D in elements, >= n, multiple of 8 (default n) */
     float alpha;                /* default 1 */
     int config;                 /* -1: the library chooses (default); else a w4a16_config index */
+    const int32_t *k_perm;      /* NULL (default), or act-order (GPTQ desc_act): device [k], the
+                                 * weights' K order as a permutation of A's columns; w4a16_gemm
+                                 * then multiplies A[:, k_perm] (gathered into the workspace) */
 } w4a16_problem;
 
 /* ---- Library and errors ---------------------------------------------------------------- */
@@ -174,6 +177,10 @@ w4a16_status w4a16_workspace_init(w4a16_handle handle, void *workspace, size_t b
  *   bias     device, [n] of p->dtype, 16-byte aligned, or NULL for none
  *   d        device, [m, ldd] of p->dtype, 16-byte aligned; must not overlap the inputs
  *   workspace device, >= w4a16_workspace_size bytes, zeroed (see above); NULL if that is 0
+ * With p->k_perm (4-byte aligned), column j of the product uses A[:, k_perm[j]]: the weights
+ * were permuted along K at conversion (tools/ write <layer>.w4a16_perm). Every k_perm[j] must
+ * lie in [0, k); an index outside makes every output of the call NaN (never a silent wrong
+ * result; k_perm is not read on the host).
  * Returns W4A16_SUCCESS, any status of w4a16_check_problem, W4A16_ERROR_NULL_POINTER,
  * W4A16_ERROR_MISALIGNED, W4A16_ERROR_WORKSPACE_TOO_SMALL, W4A16_ERROR_NO_DEVICE (offline
  * handle) or W4A16_ERROR_CUDA (launch failure). */

@@ -56,6 +56,19 @@ w4a16_status w4a16_select_config(w4a16_handle h, const w4a16_problem *p, int *ch
     return w4a16_ok();
 }
 
+size_t w4a16_workspace_need(w4a16_handle h, const w4a16_problem *p, const w4a16_config *cfg,
+                            size_t *gather_offset)
+{
+    const size_t own = cfg->workspace(p, &h->info);
+    if (!p->k_perm || p->m == 0) {
+        if (gather_offset) *gather_offset = 0;
+        return own;
+    }
+    const size_t off = (own + 255) / 256 * 256;
+    if (gather_offset) *gather_offset = off;
+    return off + (size_t)p->m * (size_t)p->k * w4a16_dtype_size(p->dtype);
+}
+
 w4a16_status w4a16_workspace_size(w4a16_handle h, const w4a16_problem *p, size_t *bytes)
 {
     w4a16_status st;
@@ -64,7 +77,7 @@ w4a16_status w4a16_workspace_size(w4a16_handle h, const w4a16_problem *p, size_t
     if ((st = w4a16_check_problem(p))) return st;
     if (!bytes) return w4a16_fail(W4A16_ERROR_NULL_POINTER, "bytes is NULL");
     if ((st = choose(h, p, &c))) return st;
-    *bytes = w4a16_get_config(c)->workspace(p, &h->info);
+    *bytes = w4a16_workspace_need(h, p, w4a16_get_config(c), NULL);
     return w4a16_ok();
 }
 
@@ -96,19 +109,38 @@ w4a16_status w4a16_gemm(w4a16_handle h, const w4a16_problem *p, const void *a, c
     }
     if (bias && (st = w4a16_check_ptr(bias, "bias", 1))) return st;
     if ((st = w4a16_check_ptr(d, "d", 1))) return st;
+    if (p->k_perm && ((uintptr_t)p->k_perm & 3))
+        return w4a16_fail(W4A16_ERROR_MISALIGNED, "k_perm is not 4-byte aligned");
     if ((st = choose(h, p, &c))) return st;
     const w4a16_config *cfg = w4a16_get_config(c);
-    const size_t need = cfg->workspace(p, &h->info);
+    size_t gather_off = 0;
+    const size_t need = w4a16_workspace_need(h, p, cfg, &gather_off);
     if (workspace_bytes < need)
         return w4a16_fail(W4A16_ERROR_WORKSPACE_TOO_SMALL,
-                          "workspace_bytes=%zu is below the %zu bytes config %s needs", workspace_bytes,
-                          need, cfg->name);
+                          "workspace_bytes=%zu is below the %zu bytes config %s needs%s", workspace_bytes, need,
+                          cfg->name, p->k_perm ? " (with the gathered activations of k_perm)" : "");
     if (need && (st = w4a16_check_ptr(workspace, "workspace", 1))) return st;
     if ((st = check_gpu_ready(h))) return st;
     if (p->m == 0) return w4a16_ok();
-    const w4a16_gemm_args args = {p, a, (const uint8_t *)w_packed + W4A16_PACK_HEADER_BYTES, scales, zeros,
-                                  bias, d, workspace, workspace_bytes, stream, &h->info};
-    return launched(cfg->launch(&args), cfg->name);
+    if (!p->k_perm) {
+        const w4a16_gemm_args args = {p, a, (const uint8_t *)w_packed + W4A16_PACK_HEADER_BYTES, scales, zeros,
+                                      bias, d, workspace, workspace_bytes, stream, &h->info};
+        return launched(cfg->launch(&args), cfg->name);
+    }
+    /* Act-order: gather A[:, k_perm] into the workspace's tail, multiply that, then zero the
+     * tail again (the workspace contract: every call leaves it zeroed). */
+    void *ga = (uint8_t *)workspace + gather_off;
+    const size_t gbytes = need - gather_off;
+    if ((st = launched(w4a16_launch_gather_cols(p->dtype, a, p->lda, p->m, p->k, p->k_perm, ga, stream),
+                       "gather kernel (k_perm)")))
+        return st;
+    w4a16_problem pg = *p;
+    pg.lda = p->k;
+    pg.k_perm = NULL;
+    const w4a16_gemm_args args = {&pg, ga, (const uint8_t *)w_packed + W4A16_PACK_HEADER_BYTES, scales, zeros,
+                                  bias, d, workspace, gather_off, stream, &h->info};
+    if ((st = launched(cfg->launch(&args), cfg->name))) return st;
+    return launched(cudaMemsetAsync(ga, 0, gbytes, stream), "cudaMemsetAsync(gathered activations)");
 }
 
 /* ---- GPU weight preparation ---- */

@@ -92,10 +92,18 @@ typedef struct w4a16_config {
 } w4a16_config;
 
 const w4a16_config *w4a16_get_config(int index);
+/* Workspace of p under configuration cfg: the configuration's own (split-K partial sums),
+ * then, with p->k_perm, the gathered activations [m, k] at *gather_offset (256-aligned). */
+size_t w4a16_workspace_need(w4a16_handle h, const w4a16_problem *p, const w4a16_config *cfg,
+                            size_t *gather_offset);
 int w4a16_heuristic(const w4a16_problem *p, const w4a16_device_info *info);
 
 /* Portable reference kernel (kernels/simt_gemm.cu). */
 int w4a16_launch_simt(const w4a16_gemm_args *args);
+/* out[i, j] = a[i, perm[j]] for i < m, j < k (out has row stride k); NaN where perm[j] is not
+ * in [0, k) (kernels/prep.cu). */
+int w4a16_launch_gather_cols(w4a16_dtype dtype, const void *a, int64_t lda, int64_t m, int64_t k,
+                             const int32_t *perm, void *out, cudaStream_t stream);
 
 /* GPU weight preparation (kernels/prep.cu); each returns 0 or a cudaError_t. */
 int w4a16_launch_quantize(w4a16_dtype src_dtype, const void *w, int64_t n, int64_t k,

@@ -183,7 +183,7 @@ w4a16_status w4a16_tune(w4a16_handle h, const w4a16_problem *p, const void *a, c
     for (int pass = 0; pass < 2 && chosen < 0 && ce == cudaSuccess && !st; pass++) {
         for (int c = pass == 0 ? 1 : 0; c < (pass == 0 ? w4a16_config_count() : 1) && !st; c++) {
             const w4a16_config *cfg = w4a16_get_config(c);
-            if (!cfg->supports(p, &h->info) || cfg->workspace(p, &h->info) > workspace_bytes) continue;
+            if (!cfg->supports(p, &h->info) || w4a16_workspace_need(h, p, cfg, NULL) > workspace_bytes) continue;
             pc.config = c;
             for (int i = 0; i < 2 && !st; i++)
                 st = w4a16_gemm(h, &pc, a, w_packed, scales, zeros, bias, d, workspace, workspace_bytes, stream);

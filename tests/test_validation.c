@@ -371,6 +371,30 @@ static void test_problems(void)
     if (!workspace_rows)
         printf("note: no configuration needs a workspace for the base problem; workspace-size rows not exercised\n");
 
+    /* Act-order k_perm: the workspace grows by the gathered activations (after the
+     * configuration's own part, 256-aligned), a short one and a misaligned k_perm are refused. */
+    for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++) {
+        w4a16_problem q = base_problem();
+        q.m = ms[mi];
+        CHECK(q.k_perm == NULL, "problem_init: k_perm not NULL");
+        size_t plain = 0, with_perm = 0;
+        CHECK(w4a16_workspace_size(offline, &q, &plain) == W4A16_SUCCESS, "workspace_size(M=%lld)", (long long)q.m);
+        q.k_perm = (const int32_t *)FAKE;
+        CHECK(w4a16_workspace_size(offline, &q, &with_perm) == W4A16_SUCCESS, "workspace_size(k_perm)");
+        const size_t want = q.m == 0 ? plain : (plain + 255) / 256 * 256 + (size_t)(q.m * q.k * 2);
+        CHECK(with_perm == want, "M=%lld: workspace with k_perm %zu, want %zu (%zu without)", (long long)q.m,
+              with_perm, want, plain);
+        snprintf(what, sizeof what, "gemm(k_perm, M=%lld)", (long long)q.m);
+        gemm_call c = valid_gemm(&q, with_perm);
+        expect(what, run_gemm(&c), W4A16_ERROR_NO_DEVICE, "offline");
+        if (q.m == 0) continue;
+        c.ws_bytes = with_perm - 1;
+        expect(what, run_gemm(&c), W4A16_ERROR_WORKSPACE_TOO_SMALL, "k_perm");
+        c.ws_bytes = with_perm;
+        q.k_perm = (const int32_t *)FAKE_MIS;
+        expect(what, run_gemm(&c), W4A16_ERROR_MISALIGNED, "k_perm");
+    }
+
     /* workspace_init */
     expect("workspace_init(handle NULL)", w4a16_workspace_init(NULL, FAKE, 64, NULL), W4A16_ERROR_NULL_POINTER, "handle");
     expect("workspace_init(ws NULL)", w4a16_workspace_init(offline, NULL, 64, NULL), W4A16_ERROR_NULL_POINTER, "workspace");

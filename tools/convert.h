@@ -12,7 +12,8 @@
  *   <name>.bias          F16|BF16 [N], when the checkpoint has one
  *   <name>.w4a16_perm    I32 [K], act-order only: the weight's K axis was permuted once, so the
  *                        activations must be gathered: A'[:, j] = A[:, perm[j]], then
- *                        D = A' . dequant(W')^T equals the original layer's output.
+ *                        D = A' . dequant(W')^T equals the original layer's output
+ *                        (w4a16_problem.k_perm makes w4a16_gemm do that gather).
  * __metadata__: "format": "w4a16", "w4a16_layout_version": W4A16_PACKED_LAYOUT_VERSION,
  *   "w4a16_source": a description of the input, and "w4a16_layers": a JSON object
  *   {name: {"n", "k", "group_size", "zero_mode": "none"|"int"|"float", "dtype": "fp16"|"bf16",

@@ -1,7 +1,8 @@
 /*
  * prep.cu - weight preparation on the GPU: quantize, pack, unpack, dequantize. Each kernel
  * computes exactly what its host twin in quant_host.c computes (same formulas from
- * quant_math.h, same layout from packed_layout.h), so the bytes are identical.
+ * quant_math.h, same layout from packed_layout.h), so the bytes are identical. Also the
+ * act-order gather of activation columns that w4a16_gemm runs before the GEMM.
  */
 #include "common.cuh"
 
@@ -123,7 +124,30 @@ __global__ void dequantize_kernel(const uint8_t *q, int64_t n, int64_t k, int64_
     }
 }
 
+/* out[row, j] = a[row, perm[j]] (2-byte elements, bits copied); NaN bits where perm[j] is out
+ * of [0, k). Threads along j (coalesced stores), grid y over rows. */
+__global__ void gather_cols_kernel(const uint16_t *a, int64_t lda, int64_t m, int64_t k, const int32_t *perm,
+                                   uint16_t nan_bits, uint16_t *out)
+{
+    for (int64_t j = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; j < k; j += (int64_t)gridDim.x * blockDim.x) {
+        const int32_t src = perm[j];
+        const bool ok = src >= 0 && src < k;
+        for (int64_t row = blockIdx.y; row < m; row += gridDim.y)
+            out[row * k + j] = ok ? a[row * lda + src] : nan_bits;
+    }
+}
+
 } // namespace
+
+extern "C" int w4a16_launch_gather_cols(w4a16_dtype dtype, const void *a, int64_t lda, int64_t m, int64_t k,
+                                        const int32_t *perm, void *out, cudaStream_t stream)
+{
+    const int64_t bx = (k + THREADS - 1) / THREADS;
+    const dim3 grid((unsigned)(bx < 65535 ? bx : 65535), (unsigned)(m < 65535 ? m : 65535));
+    gather_cols_kernel<<<grid, THREADS, 0, stream>>>((const uint16_t *)a, lda, m, k, perm,
+                                                     dtype == W4A16_DTYPE_FP16 ? 0x7E00 : 0x7FC0, (uint16_t *)out);
+    return launch_status();
+}
 
 extern "C" int w4a16_launch_quantize(w4a16_dtype src_dtype, const void *w, int64_t n, int64_t k, int64_t group,
                                      w4a16_zero_mode zmode, w4a16_dtype sdt, uint8_t *q, void *scales,
