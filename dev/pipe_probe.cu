@@ -17,22 +17,7 @@
 #include "packed_layout.h"
 #include "kernels/sm90_launch.cuh"
 
-#define CK(x)                                                                                            \
-    do {                                                                                                 \
-        cudaError_t e_ = (x);                                                                            \
-        if (e_ != cudaSuccess) {                                                                         \
-            fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_));           \
-            exit(1);                                                                                     \
-        }                                                                                                \
-    } while (0)
-#define CW(x)                                                                                            \
-    do {                                                                                                 \
-        w4a16_status s_ = (x);                                                                           \
-        if (s_ != W4A16_SUCCESS) {                                                                       \
-            fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, w4a16_last_error());               \
-            exit(1);                                                                                     \
-        }                                                                                                \
-    } while (0)
+#include "dev_check.h"
 
 struct Set {
     void *w, *s, *wdq;
