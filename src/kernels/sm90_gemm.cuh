@@ -4,10 +4,13 @@
  * Weights (dequantized in registers) are wgmma's A operand (64 rows per warpgroup), tokens are
  * its N dimension (BT per tile), activations come through TMA into 128B-swizzled shared memory
  * as the B operand. One producer warpgroup (one elected thread) fills a ring of STAGES
- * shared-memory stages with TMA / bulk copies; two consumer warpgroups ("cooperative": 64
- * weight rows each of a 128-row tile) dequantize and issue wgmma. A grid z dimension splits K
- * (split-K) when the output tiles alone cannot fill the GPU; partial sums meet in the
- * workspace and the last CTA of a tile finishes it and zeroes the workspace again.
+ * shared-memory stages with TMA / bulk copies; two or three consumer warpgroups
+ * ("cooperative": 64 weight rows each) dequantize and issue wgmma. Work is a walk over units
+ * (one tile, one k step): a grid z dimension splits K (split-K) when the output tiles alone
+ * cannot fill the GPU, and a persistent 1-D grid takes equal runs of units across tile
+ * boundaries (stream-K) when whole tiles would leave the last wave mostly idle. Partial sums
+ * of a split tile meet in the workspace; the CTA that completes a tile's k iterations
+ * finishes it and zeroes its workspace slot again.
  *
  * The packed weight layout (packed_layout.h) gives each consumer thread the nibbles of its
  * four k16 A fragments of a 64x64 tile in one 16-byte shared-memory load.
