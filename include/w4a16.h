@@ -147,7 +147,9 @@ w4a16_status w4a16_problem_init(w4a16_problem *p, int64_t m, int64_t n, int64_t 
 w4a16_status w4a16_check_problem(const w4a16_problem *p);
 
 /* Number of compiled kernel configurations, and the name of configuration i
- * ("ref" for the portable reference kernel, "sm90_cta128x64x128_s4_coop" and the like).
+ * ("simt_ref" for the portable reference kernel at index 0; Hopper tiles are named
+ * "sm90_t<tokens per tile>_w<consumer warpgroups>_k<k per stage>_s<stages>", e.g.
+ * "sm90_t16_w3_k128_s10": 16 tokens x 192 weight rows).
  * w4a16_config_name returns NULL for an index out of range. */
 int w4a16_config_count(void);
 const char *w4a16_config_name(int index);
