@@ -4,11 +4,13 @@
  * "memory only" variant of a few tiles (same producer and ring, consumers only wait and
  * release: sm90_gemm.cuh VARIANT 1), and cuBLAS fp16 on the dequantized weights.
  *   pipe_probe M N K       (fp16, group 128, no zeros)
- * Prints per-launch mean time (batches of 20 launches, best of 5 batches) and effective GB/s
- * as TARGETS.md counts bytes. A developer's probe, not the benchmark.
+ * Prints per-launch mean time (batches of 20 launches, best of 5 batches), effective GB/s as
+ * TARGETS.md counts bytes and, for every variant that computes D, max |D - cuBLAS| / max |cuBLAS|
+ * of its last launch ("BAD" above 2e-2 or for a NaN). A developer's probe, not the benchmark.
  */
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <vector>
@@ -97,9 +99,40 @@ int main(int argc, char **argv)
     w4a16_problem p;
     CW(w4a16_problem_init(&p, M, N, K, W4A16_DTYPE_FP16, g, W4A16_ZEROS_NONE));
     const double bytes = N * K / 2.0 + 2.0 * G * N + 2.0 * M * K + 2.0 * M * N;
-    auto report = [&](const char *name, float us) {
-        printf("%-28s M=%5lld N=%5lld K=%5lld %9.2f us %7.0f GB/s %6.1f TFLOP/s\n", name, (long long)M, (long long)N,
+    /* The reference: cuBLAS on the dequantized weight (every set holds the same values, so the
+     * last timed launch of any kernel must have produced it too). */
+    cublasHandle_t cb;
+    if (cublasCreate(&cb) != CUBLAS_STATUS_SUCCESS) return 1;
+    const float one = 1, zero = 0;
+    auto cublas_gemm = [&](const void *wdq, void *out) {
+        if (cublasGemmEx(cb, CUBLAS_OP_T, CUBLAS_OP_N, (int)N, (int)M, (int)K, &one, wdq, CUDA_R_16F, (int)K, da,
+                         CUDA_R_16F, (int)K, &zero, out, CUDA_R_16F, (int)N, CUBLAS_COMPUTE_32F,
+                         CUBLAS_GEMM_DEFAULT) != CUBLAS_STATUS_SUCCESS)
+            exit(1);
+    };
+    std::vector<__half> ref(M * N), got(M * N);
+    cublas_gemm(sets[0].wdq, dd);
+    CK(cudaMemcpy(ref.data(), dd, M * N * 2, cudaMemcpyDeviceToHost));
+    double ref_max = 0.0;
+    for (const __half &x : ref) ref_max = fmax(ref_max, fabs((double)__half2float(x)));
+    /* max |D - ref| / max |ref| of the last launch, or -1 for a NaN */
+    auto check_last = [&]() -> double {
+        CK(cudaMemcpy(got.data(), dd, M * N * 2, cudaMemcpyDeviceToHost));
+        double e = 0.0;
+        for (int64_t i = 0; i < M * N; i++) {
+            const double d = fabs((double)__half2float(got[i]) - (double)__half2float(ref[i]));
+            if (d != d) return -1.0;
+            e = fmax(e, d);
+        }
+        return e / (ref_max > 0 ? ref_max : 1.0);
+    };
+    /* err: < 0 prints nothing (a variant that computes nothing); 2e-2 of max |ref| flags BAD */
+    auto report = [&](const char *name, float us, double err = -2.0) {
+        printf("%-28s M=%5lld N=%5lld K=%5lld %9.2f us %7.0f GB/s %6.1f TFLOP/s", name, (long long)M, (long long)N,
                (long long)K, us, bytes / us * 1e-3, 2.0 * M * N * K / us * 1e-6);
+        if (err == -1.0) printf("  NaN: BAD");
+        else if (err >= 0.0) printf("  err %.1e%s", err, err > 2e-2 ? ": BAD" : "");
+        printf("\n");
     };
     int heur;
     CW(w4a16_select_config(H, &p, &heur));
@@ -114,10 +147,11 @@ int main(int argc, char **argv)
                 CW(w4a16_gemm(H, &pc, da, sets[i].w, sets[i].s, NULL, NULL, dd, ws, wsb, 0));
             },
             nsets);
-        report(w4a16_config_name(c), us);
+        report(w4a16_config_name(c), us, check_last());
     }
     /* kernel variants launched directly: the packed data starts after the 256-byte header */
-    auto direct = [&](const char *name, int (*fn)(const w4a16_gemm_args *, int), int force_stream = -1) {
+    auto direct = [&](const char *name, int (*fn)(const w4a16_gemm_args *, int), int force_stream = -1,
+                      bool computes = true) {
         const float us = time_batches(
             [&](int i) {
                 w4a16_gemm_args ga = {&p, da, (const uint8_t *)sets[i].w + W4A16_PACK_HEADER_BYTES, sets[i].s,
@@ -125,8 +159,9 @@ int main(int argc, char **argv)
                 CK((cudaError_t)fn(&ga, force_stream));
             },
             nsets);
-        report(name, us);
+        report(name, us, computes ? check_last() : -2.0);
     };
+    auto dev_only = [&](const char *name, int (*fn)(const w4a16_gemm_args *, int)) { direct(name, fn, -1, false); };
     if (M <= 64) {
         direct("splitk t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 0>, 0);
         direct("stream t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 0>, 1);
@@ -138,24 +173,18 @@ int main(int argc, char **argv)
         direct("splitk t128_w2_k64_s8", sm90::launch_typed<__half, 128, 64, 8, 2, 0>, 0);
         direct("stream t128_w2_k64_s8", sm90::launch_typed<__half, 128, 64, 8, 2, 0>, 1);
     }
-    direct("memonly t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 1>);
-    direct("memonly t16_w3_k128_s10 stream", sm90::launch_typed<__half, 16, 128, 10, 3, 1>, 1);
+    dev_only("memonly t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 1>);
+    direct("memonly t16_w3_k128_s10 stream", sm90::launch_typed<__half, 16, 128, 10, 3, 1>, 1, false);
+    dev_only("memonly-notail t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 3>);
+    dev_only("empty t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 4>);
     if (M >= 128) {
-        direct("memonly t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 1>);
+        dev_only("memonly t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 1>);
+        dev_only("memonly-notail t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 3>);
+        dev_only("empty t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 4>);
         direct("other-loop t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 2>);
         direct("other-loop t128_w2_k64_s8", sm90::launch_typed<__half, 128, 64, 8, 2, 2>);
     }
-    cublasHandle_t cb;
-    if (cublasCreate(&cb) != CUBLAS_STATUS_SUCCESS) return 1;
-    const float one = 1, zero = 0;
-    const float us = time_batches(
-        [&](int i) {
-            if (cublasGemmEx(cb, CUBLAS_OP_T, CUBLAS_OP_N, (int)N, (int)M, (int)K, &one, sets[i % ndq].wdq, CUDA_R_16F,
-                             (int)K, da, CUDA_R_16F, (int)K, &zero, dd, CUDA_R_16F, (int)N, CUBLAS_COMPUTE_32F,
-                             CUBLAS_GEMM_DEFAULT) != CUBLAS_STATUS_SUCCESS)
-                exit(1);
-        },
-        ndq);
+    const float us = time_batches([&](int i) { cublas_gemm(sets[i % ndq].wdq, dd); }, ndq);
     report("cublas fp16", us);
     cublasDestroy(cb);
     return 0;

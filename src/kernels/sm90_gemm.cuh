@@ -217,7 +217,8 @@ __device__ __forceinline__ void consume_stage_steps(Smem<T, BT, BK, STAGES, NW> 
 #pragma unroll
             for (int r = 0; r < 4; r++) fence_reg(a[r]);
             wgmma_fence();
-            wgmma_rs<BT, std::is_same<T, __nv_bfloat16>::value>::mma(acc, a, b_desc<T, BT, BK, STAGES, NW>(d0, kb, j), 1);
+            wgmma_rs<BT, std::is_same<T, __nv_bfloat16>::value>::mma(acc, a, b_desc<T, BT, BK, STAGES, NW>(d0, kb, j),
+                                                                     1);
             wgmma_commit();
             wgmma_wait<1>(); /* the previous step's registers are free again */
         }
@@ -262,7 +263,9 @@ __device__ __forceinline__ void consume_stage(Smem<T, BT, BK, STAGES, NW> &sm, c
 
 /* VARIANT 0 is the product. dev/pipe_probe only: VARIANT 1 keeps the producer and the ring but
  * its consumers only wait for each stage and release it (the memory pipeline's own speed);
- * VARIANT 2 makes large token tiles use the small tiles' per-stage loop. */
+ * VARIANT 2 makes large token tiles use the small tiles' per-stage loop; VARIANT 3 is 1
+ * without the split-K tail and the epilogue; VARIANT 4 launches the same grid with no work
+ * (launch, prologue and exit: the fixed cost). */
 template <typename T, int BT, int BK, int STAGES, int NW, int VARIANT = 0>
 __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
     gemm_kernel(const __grid_constant__ CUtensorMap tm_a, const __grid_constant__ CUtensorMap tm_s,
@@ -293,6 +296,7 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
         u0 = tile * k_iters + b;
         u1 = tile * k_iters + min(k_iters, b + p.iters_per_split);
     }
+    if constexpr (VARIANT == 4) u1 = u0; /* dev: launch, prologue and exit only */
 
     if (threadIdx.x == 0) {
         for (int s = 0; s < STAGES; s++) {
@@ -375,117 +379,128 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
     const int c_wg = wg - 1, t = threadIdx.x % 128, warp = t / 32, lane = t % 32;
     const int row0 = c_wg * 64 + 16 * warp + lane / 4; /* this thread's weight rows: row0, row0 + 8 (in tile) */
     auto release = [&](int i) { release_stage(sm, i, lane); };
-    /* One segment per tile this CTA touches: k iterations [it_begin, it_end) of that tile, the
-     * ring's stages i0 .. i0 + n_it - 1. */
-    for (int64_t u = u0; u < u1;) {
-        const int64_t tile = u / k_iters;
-        const int it_begin = (int)(u - tile * k_iters);
-        const int it_end = (int)min(k_iters, u1 - tile * k_iters);
-        const int i0 = (int)(u - u0), n_it = it_end - it_begin;
-        u += n_it;
-        const int n0 = (int)(tile % p.tiles_n) * BW, m0 = (int)(tile / p.tiles_n) * BT;
-        const bool wg_valid = n0 / 64 + c_wg < (p.n + 63) / 64;
-        float acc[BT / 2];
-#pragma unroll
-        for (int r = 0; r < BT / 2; r++) acc[r] = 0.0f;
+    if constexpr (VARIANT == 3) {
+        /* dev: the ring alone, without the split-K tail and the epilogue */
+        for (int i = 0; i < (int)(u1 - u0); i++) {
+            mbar_wait(&sm.full[i % STAGES], (i / STAGES) & 1);
+            release(i);
+        }
+    } else {
+        /* One segment per tile this CTA touches: k iterations [it_begin, it_end) of that tile, the
+         * ring's stages i0 .. i0 + n_it - 1. */
+        for (int64_t u = u0; u < u1;) {
+            const int64_t tile = u / k_iters;
+            const int it_begin = (int)(u - tile * k_iters);
+            const int it_end = (int)min(k_iters, u1 - tile * k_iters);
+            const int i0 = (int)(u - u0), n_it = it_end - it_begin;
+            u += n_it;
+            const int n0 = (int)(tile % p.tiles_n) * BW, m0 = (int)(tile / p.tiles_n) * BT;
+            const bool wg_valid = n0 / 64 + c_wg < (p.n + 63) / 64;
+            float acc[BT / 2];
+    #pragma unroll
+            for (int r = 0; r < BT / 2; r++) acc[r] = 0.0f;
 
-        /* NOTE: small token tiles consume stages two at a time so that the fragment buffers
-         * F0/F1 have compile-time indices: stage i's wgmmas run while stage i+1 is dequantized
-         * into the other buffer, and stage i is released only after wgmma_wait<1> (issued after
-         * stage i+1's commit) proves it done. Waiting after every k16 step instead reached
-         * 0.94 TB/s at M=16 on 8192x8192 (H100). Large token tiles keep the per-step loop: in
-         * one dev/pipe_probe run (H100, 8192x8192 fp16) t256 took 679 vs 768 us at M=4096,
-         * 171 vs 174 us at M=1024 and 62.0 vs 63.3 us at M=256 with it (an earlier run, before
-         * stream-K, had 696 vs 677 us at M=4096: within the run-to-run spread there). */
-        constexpr bool PER_STEP = (BT >= 128) != (VARIANT == 2);
-        if constexpr (VARIANT == 1) {
-            for (int i = i0; i < i0 + n_it; i++) {
-                mbar_wait(&sm.full[i % STAGES], (i / STAGES) & 1);
-                release(i);
-            } /* then the split-K reduction and the epilogue, with zero accumulators */
-        } else if constexpr (PER_STEP) {
-            for (int i = i0; i < i0 + n_it; i++) {
-                consume_stage_steps<T, BT, BK, STAGES, NW>(sm, p, i, it_begin + i - i0, acc, c_wg, t, row0, wg_valid,
-                                                           n0);
+            /* NOTE: small token tiles consume stages two at a time so that the fragment buffers
+             * F0/F1 have compile-time indices: stage i's wgmmas run while stage i+1 is dequantized
+             * into the other buffer, and stage i is released only after wgmma_wait<1> (issued after
+             * stage i+1's commit) proves it done. Waiting after every k16 step instead reached
+             * 0.94 TB/s at M=16 on 8192x8192 (H100). Large token tiles keep the per-step loop: in
+             * one dev/pipe_probe run (H100, 8192x8192 fp16) t256 took 679 vs 768 us at M=4096,
+             * 171 vs 174 us at M=1024 and 62.0 vs 63.3 us at M=256 with it (an earlier run, before
+             * stream-K, had 696 vs 677 us at M=4096: within the run-to-run spread there). */
+            constexpr bool PER_STEP = (BT >= 128) != (VARIANT == 2);
+            if constexpr (VARIANT == 1) {
+                for (int i = i0; i < i0 + n_it; i++) {
+                    mbar_wait(&sm.full[i % STAGES], (i / STAGES) & 1);
+                    release(i);
+                } /* then the split-K reduction and the epilogue, with zero accumulators */
+            } else if constexpr (PER_STEP) {
+                for (int i = i0; i < i0 + n_it; i++) {
+                    consume_stage_steps<T, BT, BK, STAGES, NW>(sm, p, i, it_begin + i - i0, acc, c_wg, t, row0,
+                                                               wg_valid, n0);
+                    wgmma_wait<0>();
+                    release(i);
+                }
+            } else {
+                uint32_t F0[KB * 4][4], F1[KB * 4][4];
+                int i = i0;
+                const int i_end = i0 + n_it;
+                for (; i + 1 < i_end; i += 2) {
+                    consume_stage<T, BT, BK, STAGES, NW>(sm, p, i, it_begin + i - i0, acc, F0, c_wg, t, row0,
+                                                         wg_valid, n0);
+                    wgmma_wait<1>();
+                    if (i > i0) release(i - 1);
+                    consume_stage<T, BT, BK, STAGES, NW>(sm, p, i + 1, it_begin + i + 1 - i0, acc, F1, c_wg, t, row0,
+                                                         wg_valid, n0);
+                    wgmma_wait<1>();
+                    release(i);
+                }
+                if (i < i_end) {
+                    consume_stage<T, BT, BK, STAGES, NW>(sm, p, i, it_begin + i - i0, acc, F0, c_wg, t, row0,
+                                                         wg_valid, n0);
+                    wgmma_wait<1>();
+                    if (i > i0) release(i - 1);
+                }
                 wgmma_wait<0>();
-                release(i);
+                release(i_end - 1);
             }
-        } else {
-            uint32_t F0[KB * 4][4], F1[KB * 4][4];
-            int i = i0;
-            const int i_end = i0 + n_it;
-            for (; i + 1 < i_end; i += 2) {
-                consume_stage<T, BT, BK, STAGES, NW>(sm, p, i, it_begin + i - i0, acc, F0, c_wg, t, row0, wg_valid, n0);
-                wgmma_wait<1>();
-                if (i > i0) release(i - 1);
-                consume_stage<T, BT, BK, STAGES, NW>(sm, p, i + 1, it_begin + i + 1 - i0, acc, F1, c_wg, t, row0,
-                                                     wg_valid, n0);
-                wgmma_wait<1>();
-                release(i);
-            }
-            if (i < i_end) {
-                consume_stage<T, BT, BK, STAGES, NW>(sm, p, i, it_begin + i - i0, acc, F0, c_wg, t, row0, wg_valid, n0);
-                wgmma_wait<1>();
-                if (i > i0) release(i - 1);
-            }
-            wgmma_wait<0>();
-            release(i_end - 1);
-        }
-#pragma unroll
-        for (int r = 0; r < BT / 2; r++) fence_reg(acc[r]);
+    #pragma unroll
+            for (int r = 0; r < BT / 2; r++) fence_reg(acc[r]);
 
-        /* ---------------- partial tiles: meet in the workspace ---------------- */
-        if (n_it < k_iters) {
-            /* The slot of a split tile: the tile itself for a split-K grid; for stream-K the CTA
-             * that owns the tile's first unit (at most one split tile starts in each CTA). */
-            const int64_t slot =
-                p.stream ? ((tile * k_iters + 1) * gridDim.x - 1) / ((int64_t)p.tiles_n * p.tiles_m * k_iters) : tile;
-            /* This warpgroup's 64 x BT partial sums; thread t keeps its accumulators 4q..4q+3 at
-             * part[512 q + 4 t], so that each goes out in one 16-byte vector reduction (a quarter
-             * of the red instructions; the benchmark did not move beyond its noise with it: M=256
-             * on 8192x8192 74.9 us vs 74.3 us before, H100, different machines). */
-            float *part = p.partials + slot * (BW * BT) + (int64_t)c_wg * 64 * BT;
-            __shared__ int last_flag;
-            /* NOTE: every CTA adds into the workspace and counts its k iterations; the one that
-             * completes the count reads the sum back and finishes the tile. */
-#pragma unroll
-            for (int q = 0; q < BT / 8; q++)
-                red_add_v4_f32(&part[512 * q + 4 * t], acc[4 * q], acc[4 * q + 1], acc[4 * q + 2], acc[4 * q + 3]);
-            __threadfence();
-            asm volatile("bar.sync 1, %0;\n" ::"n"(128 * NWG) : "memory");
-            if (threadIdx.x == 128) {
-                const int old = atomicAdd(&p.counters[slot], n_it);
-                last_flag = old + n_it == (int)k_iters;
+            /* ---------------- partial tiles: meet in the workspace ---------------- */
+            if (n_it < k_iters) {
+                /* The slot of a split tile: the tile itself for a split-K grid; for stream-K the CTA
+                 * that owns the tile's first unit (at most one split tile starts in each CTA). */
+                const int64_t slot =
+                    p.stream ? ((tile * k_iters + 1) * gridDim.x - 1) / ((int64_t)p.tiles_n * p.tiles_m * k_iters)
+                             : tile;
+                /* This warpgroup's 64 x BT partial sums; thread t keeps its accumulators 4q..4q+3 at
+                 * part[512 q + 4 t], so that each goes out in one 16-byte vector reduction (a quarter
+                 * of the red instructions; the benchmark did not move beyond its noise with it: M=256
+                 * on 8192x8192 74.9 us vs 74.3 us before, H100, different machines). */
+                float *part = p.partials + slot * (BW * BT) + (int64_t)c_wg * 64 * BT;
+                __shared__ int last_flag;
+                /* NOTE: every CTA adds into the workspace and counts its k iterations; the one that
+                 * completes the count reads the sum back and finishes the tile. */
+    #pragma unroll
+                for (int q = 0; q < BT / 8; q++)
+                    red_add_v4_f32(&part[512 * q + 4 * t], acc[4 * q], acc[4 * q + 1], acc[4 * q + 2], acc[4 * q + 3]);
+                __threadfence();
+                asm volatile("bar.sync 1, %0;\n" ::"n"(128 * NWG) : "memory");
+                if (threadIdx.x == 128) {
+                    const int old = atomicAdd(&p.counters[slot], n_it);
+                    last_flag = old + n_it == (int)k_iters;
+                }
+                asm volatile("bar.sync 1, %0;\n" ::"n"(128 * NWG) : "memory");
+                if (!last_flag) continue;
+                __threadfence();
+    #pragma unroll
+                for (int q = 0; q < BT / 8; q++) {
+                    float4 *pq = reinterpret_cast<float4 *>(&part[512 * q + 4 * t]);
+                    const float4 v = __ldcg(pq);
+                    acc[4 * q] = v.x;
+                    acc[4 * q + 1] = v.y;
+                    acc[4 * q + 2] = v.z;
+                    acc[4 * q + 3] = v.w;
+                    __stcg(pq, make_float4(0.0f, 0.0f, 0.0f, 0.0f)); /* leave the workspace zeroed */
+                }
+                if (threadIdx.x == 128) p.counters[slot] = 0;
             }
-            asm volatile("bar.sync 1, %0;\n" ::"n"(128 * NWG) : "memory");
-            if (!last_flag) continue;
-            __threadfence();
-#pragma unroll
-            for (int q = 0; q < BT / 8; q++) {
-                float4 *pq = reinterpret_cast<float4 *>(&part[512 * q + 4 * t]);
-                const float4 v = __ldcg(pq);
-                acc[4 * q] = v.x;
-                acc[4 * q + 1] = v.y;
-                acc[4 * q + 2] = v.z;
-                acc[4 * q + 3] = v.w;
-                __stcg(pq, make_float4(0.0f, 0.0f, 0.0f, 0.0f)); /* leave the workspace zeroed */
-            }
-            if (threadIdx.x == 128) p.counters[slot] = 0;
-        }
 
-        /* ---------------- epilogue: D[token][n] = alpha * acc + bias ---------------- */
-        T *d = reinterpret_cast<T *>(p.d);
-        const T *bias = reinterpret_cast<const T *>(p.bias);
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-            const int n = n0 + row0 + 8 * h;
-            if (n >= p.n) continue;
-            const float b = bias ? to_f32(__ldg(bias + n)) : 0.0f;
-#pragma unroll
-            for (int r = 0; r < BT / 2; r++) {
-                if (((r >> 1) & 1) != h) continue;
-                const int m = m0 + 8 * (r >> 2) + 2 * (lane % 4) + (r & 1);
-                if (m < p.m) d[(int64_t)m * p.ldd + n] = from_f32<T>(fmaf(p.alpha, acc[r], b));
+            /* ---------------- epilogue: D[token][n] = alpha * acc + bias ---------------- */
+            T *d = reinterpret_cast<T *>(p.d);
+            const T *bias = reinterpret_cast<const T *>(p.bias);
+    #pragma unroll
+            for (int h = 0; h < 2; h++) {
+                const int n = n0 + row0 + 8 * h;
+                if (n >= p.n) continue;
+                const float b = bias ? to_f32(__ldg(bias + n)) : 0.0f;
+    #pragma unroll
+                for (int r = 0; r < BT / 2; r++) {
+                    if (((r >> 1) & 1) != h) continue;
+                    const int m = m0 + 8 * (r >> 2) + 2 * (lane % 4) + (r & 1);
+                    if (m < p.m) d[(int64_t)m * p.ldd + n] = from_f32<T>(fmaf(p.alpha, acc[r], b));
+                }
             }
         }
     }
