@@ -182,6 +182,8 @@ int main(int argc, char **argv)
         dev_only("memonly-notail t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 3>);
         dev_only("empty t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 4>);
         direct("other-loop t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 2>);
+        direct("multicast t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 5>);
+        direct("multicast t128_w2_k64_s8", sm90::launch_typed<__half, 128, 64, 8, 2, 5>);
         direct("other-loop t128_w2_k64_s8", sm90::launch_typed<__half, 128, 64, 8, 2, 2>);
     }
     const float us = time_batches([&](int i) { cublas_gemm(sets[i % ndq].wdq, dd); }, ndq);

@@ -265,7 +265,8 @@ __device__ __forceinline__ void consume_stage(Smem<T, BT, BK, STAGES, NW> &sm, c
  * its consumers only wait for each stage and release it (the memory pipeline's own speed);
  * VARIANT 2 makes large token tiles use the small tiles' per-stage loop; VARIANT 3 is 1
  * without the split-K tail and the epilogue; VARIANT 4 launches the same grid with no work
- * (launch, prologue and exit: the fixed cost). */
+ * (launch, prologue and exit: the fixed cost); VARIANT 5 is the product with 2x1 clusters and
+ * the activation box multicast (untested on a GPU as of 2026-11-25). */
 template <typename T, int BT, int BK, int STAGES, int NW, int VARIANT = 0>
 __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
     gemm_kernel(const __grid_constant__ CUtensorMap tm_a, const __grid_constant__ CUtensorMap tm_s,
@@ -297,15 +298,25 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
         u1 = tile * k_iters + min(k_iters, b + p.iters_per_split);
     }
     if constexpr (VARIANT == 4) u1 = u0; /* dev: launch, prologue and exit only */
+    /* dev VARIANT 5: 2x1 clusters along N; each CTA loads half of the activation box and
+     * multicasts it to both (dev/NOTES.md has the plan this follows). */
+    constexpr bool MC = VARIANT == 5;
+    uint32_t crank = 0;
+    if constexpr (MC) crank = ptx::get_sreg_cluster_ctarank();
 
     if (threadIdx.x == 0) {
         for (int s = 0; s < STAGES; s++) {
             ptx::mbarrier_init(&sm.full[s], 1);
-            ptx::mbarrier_init(&sm.empty[s], NWG * 4); /* one arrival per consumer warp */
+            ptx::mbarrier_init(&sm.empty[s], NWG * 4 * (MC ? 2 : 1)); /* one arrival per consumer warp */
         }
         ptx::fence_mbarrier_init(ptx::sem_release, ptx::scope_cluster);
     }
-    __syncthreads();
+    if constexpr (MC) { /* the peer's barriers exist before anything arrives on them */
+        ptx::barrier_cluster_arrive(ptx::sem_release);
+        ptx::barrier_cluster_wait(ptx::sem_acquire);
+    } else {
+        __syncthreads();
+    }
 
     const int wg = threadIdx.x / 128;
     if (wg == 0) {
@@ -338,9 +349,16 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                 ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, &sm.full[s],
                                                bytes);
                 for (int kb = 0; kb < KB; kb++) {
-                    const int32_t c[2] = {k0 + 64 * kb, m0};
-                    ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.a[s][kb][0], &tm_a, c,
-                                              &sm.full[s]);
+                    if constexpr (MC) { /* rows [crank BT/2, (crank + 1) BT/2) of the box, to both CTAs */
+                        const int32_t c[2] = {k0 + 64 * kb, m0 + (int)crank * (BT / 2)};
+                        ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global,
+                                                  &sm.a[s][kb][crank * (BT / 2) * 64], &tm_a, c, &sm.full[s],
+                                                  (uint16_t)0x3);
+                    } else {
+                        const int32_t c[2] = {k0 + 64 * kb, m0};
+                        ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.a[s][kb][0], &tm_a, c,
+                                                  &sm.full[s]);
+                    }
                 }
                 for (int c = 0; c < NWG; c++) {
                     const int nt = n0 / 64 + c;
@@ -369,6 +387,10 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                 }
             }
         }
+        if constexpr (MC) { /* leave only when the peer can no longer write here */
+            ptx::barrier_cluster_arrive(ptx::sem_release);
+            ptx::barrier_cluster_wait(ptx::sem_acquire);
+        }
         return;
     }
 
@@ -378,7 +400,13 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
 #endif
     const int c_wg = wg - 1, t = threadIdx.x % 128, warp = t / 32, lane = t % 32;
     const int row0 = c_wg * 64 + 16 * warp + lane / 4; /* this thread's weight rows: row0, row0 + 8 (in tile) */
-    auto release = [&](int i) { release_stage(sm, i, lane); };
+    auto release = [&](int i) {
+        release_stage(sm, i, lane);
+        if constexpr (MC) /* the peer's producer also refills this stage of ours */
+            if (lane == 0)
+                ptx::mbarrier_arrive(ptx::sem_release, ptx::scope_cluster, ptx::space_cluster,
+                                     (uint64_t *)__cluster_map_shared_rank(&sm.empty[i % STAGES], crank ^ 1u));
+    };
     if constexpr (VARIANT == 3) {
         /* dev: the ring alone, without the split-K tail and the epilogue */
         for (int i = 0; i < (int)(u1 - u0); i++) {
@@ -503,6 +531,10 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                 }
             }
         }
+    }
+    if constexpr (MC) {
+        ptx::barrier_cluster_arrive(ptx::sem_release);
+        ptx::barrier_cluster_wait(ptx::sem_acquire);
     }
 }
 

@@ -135,7 +135,9 @@ int launch_typed(const w4a16_gemm_args *g, int force_stream = -1)
 {
     constexpr int BW = Shape<NW>::BW;
     const w4a16_problem &pr = *g->p;
-    const Plan pl = plan(g->p, g->info, BW, BT, BK, force_stream);
+    constexpr bool MC = VARIANT == 5; /* dev: 2x1 clusters, activation box multicast */
+    const Plan pl = plan(g->p, g->info, BW, BT, BK, MC ? 0 : force_stream);
+    if (MC && pl.tiles_n % 2) return (int)cudaErrorInvalidValue; /* pairs of n tiles only */
     const CUtensorMapDataType tt = std::is_same<T, __half>::value ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16
                                                                    : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
     CUtensorMap tm_a, tm_s, tm_z;
@@ -143,7 +145,7 @@ int launch_typed(const w4a16_gemm_args *g, int force_stream = -1)
     {
         const uint64_t dims[2] = {(uint64_t)pr.k, (uint64_t)pr.m};
         const uint64_t strides[1] = {(uint64_t)pr.lda * sizeof(T)};
-        const uint32_t box[2] = {64, BT};
+        const uint32_t box[2] = {64, MC ? BT / 2 : BT};
         if ((e = encode(&tm_a, tt, 2, g->a, dims, strides, box, CU_TENSOR_MAP_SWIZZLE_128B))) return e;
     }
     const uint64_t gn[1] = {(uint64_t)((pr.k / pr.group_size) * pr.n)};
@@ -183,7 +185,24 @@ int launch_typed(const w4a16_gemm_args *g, int force_stream = -1)
     cudaError_t ce = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (ce != cudaSuccess) return (int)ce;
     const dim3 grid = pl.stream ? dim3((unsigned)pl.ctas) : dim3((unsigned)pl.tiles_n, (unsigned)pl.tiles_m, (unsigned)pl.splits);
-    kernel<<<grid, Shape<NW>::THREADS, smem, g->stream>>>(tm_a, tm_s, tm_z, p);
+    if constexpr (MC) {
+        cudaLaunchAttribute attr[1];
+        attr[0].id = cudaLaunchAttributeClusterDimension;
+        attr[0].val.clusterDim.x = 2;
+        attr[0].val.clusterDim.y = 1;
+        attr[0].val.clusterDim.z = 1;
+        cudaLaunchConfig_t cfg = {};
+        cfg.gridDim = grid;
+        cfg.blockDim = dim3(Shape<NW>::THREADS);
+        cfg.dynamicSmemBytes = smem;
+        cfg.stream = g->stream;
+        cfg.attrs = attr;
+        cfg.numAttrs = 1;
+        const cudaError_t le = cudaLaunchKernelEx(&cfg, kernel, tm_a, tm_s, tm_z, p);
+        if (le != cudaSuccess) return (int)le;
+    } else {
+        kernel<<<grid, Shape<NW>::THREADS, smem, g->stream>>>(tm_a, tm_s, tm_z, p);
+    }
     return launch_status();
 }
 
