@@ -60,6 +60,21 @@ struct Params {
     int *counters;      /* split tiles: [slots] k iterations added so far, zero between calls */
 };
 
+/* Stream-K's partition of `units` (tiles x k iterations) over `ctas` CTAs: CTA c takes units
+ * [stream_unit_begin(c), stream_unit_begin(c + 1)). */
+__host__ __device__ __forceinline__ int64_t stream_unit_begin(int64_t c, int64_t units, int64_t ctas)
+{
+    return c * units / ctas;
+}
+/* The workspace slot of a split tile under stream-K: the CTA that owns the tile's first unit,
+ * the largest c with stream_unit_begin(c) <= tile * k_iters. At most one split tile starts in
+ * each CTA (only its last tile can run past its end), so slots are unique; tests/test_schedule
+ * checks both over many shapes. */
+__host__ __device__ __forceinline__ int64_t stream_slot(int64_t tile, int64_t k_iters, int64_t units, int64_t ctas)
+{
+    return ((tile * k_iters + 1) * ctas - 1) / units;
+}
+
 template <typename T, int BT, int BK, int STAGES, int NW> struct Smem {
     static constexpr int KB = BK / 64;
     static constexpr int BW = Shape<NW>::BW; /* 64-wide k blocks per stage; also max groups per stage */
@@ -289,8 +304,8 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
     int64_t u0, u1;
     if (p.stream) {
         const int64_t U = (int64_t)p.tiles_n * p.tiles_m * k_iters;
-        u0 = (int64_t)blockIdx.x * U / gridDim.x;
-        u1 = ((int64_t)blockIdx.x + 1) * U / gridDim.x;
+        u0 = stream_unit_begin(blockIdx.x, U, gridDim.x);
+        u1 = stream_unit_begin((int64_t)blockIdx.x + 1, U, gridDim.x);
     } else {
         const int64_t tile = (int64_t)blockIdx.y * p.tiles_n + blockIdx.x;
         const int64_t b = (int64_t)blockIdx.z * p.iters_per_split;
@@ -480,8 +495,7 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                 /* The slot of a split tile: the tile itself for a split-K grid; for stream-K the CTA
                  * that owns the tile's first unit (at most one split tile starts in each CTA). */
                 const int64_t slot =
-                    p.stream ? ((tile * k_iters + 1) * gridDim.x - 1) / ((int64_t)p.tiles_n * p.tiles_m * k_iters)
-                             : tile;
+                    p.stream ? stream_slot(tile, k_iters, (int64_t)p.tiles_n * p.tiles_m * k_iters, gridDim.x) : tile;
                 /* This warpgroup's 64 x BT partial sums; thread t keeps its accumulators 4q..4q+3 at
                  * part[512 q + 4 t], so that each goes out in one 16-byte vector reduction (a quarter
                  * of the red instructions; the benchmark did not move beyond its noise with it: M=256

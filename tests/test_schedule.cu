@@ -1,0 +1,139 @@
+/* test_schedule.cu - the sm90 kernel's work split, checked on the CPU (no GPU needed).
+ *
+ * The kernel walks "units" (one output tile, one k iteration). Split-K gives each CTA of a
+ * (tiles_n, tiles_m, splits) grid a run of one tile's k iterations; stream-K gives each of a
+ * persistent grid's CTAs an equal run of all units, crossing tile boundaries, and the partial
+ * sums of a split tile meet in workspace slot stream_slot(tile). This test replays that walk
+ * (the same segment loop as the kernel's consumers) for many shapes and checks:
+ *   - every unit is owned by exactly one CTA, and each tile's segments add up to k_iters (the
+ *     counter target the kernel's last CTA waits for);
+ *   - under stream-K, every split tile's slot is in [0, ctas) and no two split tiles share one;
+ *   - plan() keeps split-K grids within the SMs and its workspace covers every slot it uses;
+ *     stream-K plans without slots split no tile.
+ */
+#include <stdio.h>
+#include <vector>
+
+#include "check.h"
+#include "kernels/sm90_launch.cuh"
+
+/* Replays one stream-K partition; returns the number of split tiles. */
+static int64_t replay_stream(int64_t tiles, int64_t k_iters, int64_t ctas, const char *what)
+{
+    const int64_t units = tiles * k_iters;
+    std::vector<int64_t> done(tiles, 0), slot_tile(ctas, -1);
+    std::vector<char> split(tiles, 0);
+    int64_t next = 0, n_split = 0;
+    for (int64_t c = 0; c < ctas; c++) {
+        const int64_t u0 = sm90::stream_unit_begin(c, units, ctas), u1 = sm90::stream_unit_begin(c + 1, units, ctas);
+        CHECK(u0 == next, "%s: CTA %lld starts at unit %lld, not %lld", what, (long long)c, (long long)u0,
+              (long long)next);
+        next = u1;
+        for (int64_t u = u0; u < u1;) { /* the kernel's segment loop */
+            const int64_t tile = u / k_iters;
+            const int64_t it_begin = u - tile * k_iters;
+            const int64_t it_end = k_iters < u1 - tile * k_iters ? k_iters : u1 - tile * k_iters;
+            const int64_t n_it = it_end - it_begin;
+            CHECK(n_it > 0, "%s: empty segment", what);
+            if (n_it <= 0) return -1;
+            u += n_it;
+            done[tile] += n_it;
+            if (n_it < k_iters && !split[tile]) {
+                split[tile] = 1;
+                n_split++;
+                const int64_t s = sm90::stream_slot(tile, k_iters, units, ctas);
+                CHECK(s >= 0 && s < ctas, "%s: tile %lld slot %lld outside [0, %lld)", what, (long long)tile,
+                      (long long)s, (long long)ctas);
+                if (s < 0 || s >= ctas) continue;
+                CHECK(slot_tile[s] == -1, "%s: tiles %lld and %lld share slot %lld", what, (long long)slot_tile[s],
+                      (long long)tile, (long long)s);
+                slot_tile[s] = tile;
+            }
+        }
+    }
+    CHECK(next == units, "%s: the CTAs end at unit %lld of %lld", what, (long long)next, (long long)units);
+    for (int64_t t = 0; t < tiles; t++)
+        CHECK(done[t] == k_iters, "%s: tile %lld got %lld of %lld k iterations", what, (long long)t,
+              (long long)done[t], (long long)k_iters);
+    return n_split;
+}
+
+static void test_stream_partitions(void)
+{
+    const int64_t tiles_list[] = {1, 2, 3, 5, 22, 43, 64, 131, 132, 133, 299, 448, 1024};
+    const int64_t k_list[] = {1, 2, 3, 7, 8, 21, 64, 128, 224};
+    const int64_t ctas_list[] = {1, 2, 7, 66, 131, 132};
+    int64_t cases = 0, splits = 0;
+    char what[96];
+    for (int64_t tiles : tiles_list)
+        for (int64_t k : k_list)
+            for (int64_t c : ctas_list) {
+                const int64_t ctas = c < tiles * k ? c : tiles * k;
+                snprintf(what, sizeof what, "stream-K tiles=%lld k_iters=%lld ctas=%lld", (long long)tiles,
+                         (long long)k, (long long)ctas);
+                const int64_t n = replay_stream(tiles, k, ctas, what);
+                if (n > 0) splits += n;
+                cases++;
+            }
+    printf("stream-K partitions: %lld cases, %lld split tiles checked\n", (long long)cases, (long long)splits);
+}
+
+/* plan() on the H100's 132 SMs for the tiles of every configuration shape. */
+static void test_plans(void)
+{
+    w4a16_device_info info = {};
+    info.cc_major = 9;
+    info.sm_count = 132;
+    info.smem_optin_bytes = 232448;
+    info.l2_bytes = 50 << 20;
+    const struct { int bw, bt, bk; } tiles[] = {{192, 16, 128}, {128, 32, 128}, {128, 64, 128}, {128, 128, 64},
+                                                {128, 256, 64}};
+    const int64_t ms[] = {1, 16, 64, 256, 1024, 4096};
+    const int64_t nks[][2] = {{4096, 4096}, {8192, 8192}, {8192, 28672}, {57344, 8192}, {200, 384}, {264, 72}};
+    int64_t plans = 0, streams = 0;
+    char what[128];
+    for (const auto &t : tiles)
+        for (int64_t m : ms)
+            for (const auto &nk : nks) {
+                w4a16_problem p;
+                if (w4a16_problem_init(&p, m, nk[0], nk[1], W4A16_DTYPE_FP16, 64, W4A16_ZEROS_NONE)) continue;
+                const sm90::Plan pl = sm90::plan(&p, &info, t.bw, t.bt, t.bk);
+                snprintf(what, sizeof what, "plan bw=%d bt=%d bk=%d M=%lld N=%lld K=%lld", t.bw, t.bt, t.bk,
+                         (long long)m, (long long)nk[0], (long long)nk[1]);
+                const int64_t tiles_total = (int64_t)pl.tiles_n * pl.tiles_m;
+                CHECK(pl.tiles_n == (nk[0] + t.bw - 1) / t.bw && pl.tiles_m == (m + t.bt - 1) / t.bt &&
+                          pl.k_iters == (nk[1] + t.bk - 1) / t.bk,
+                      "%s: tile counts", what);
+                const size_t ws = sm90::workspace_bytes(&p, &info, t.bw, t.bt, t.bk);
+                CHECK(ws == (size_t)pl.slots * ((size_t)t.bw * t.bt * 4 + 4), "%s: workspace %zu for %lld slots", what,
+                      ws, (long long)pl.slots);
+                plans++;
+                if (pl.stream) {
+                    streams++;
+                    CHECK(pl.ctas >= 1 && pl.ctas <= info.sm_count, "%s: %d stream-K CTAs", what, pl.ctas);
+                    const int64_t n_split = replay_stream(tiles_total, pl.k_iters, pl.ctas, what);
+                    CHECK(pl.slots == 0 || pl.slots == pl.ctas, "%s: %lld slots for %d CTAs", what,
+                          (long long)pl.slots, pl.ctas);
+                    CHECK(n_split == 0 || pl.slots == pl.ctas, "%s: split tiles but no slots", what);
+                } else {
+                    CHECK(pl.splits >= 1 && pl.iters_per_split >= 1, "%s: splits %d of %d", what, pl.splits,
+                          pl.iters_per_split);
+                    CHECK((int64_t)(pl.splits - 1) * pl.iters_per_split < pl.k_iters &&
+                              (int64_t)pl.splits * pl.iters_per_split >= pl.k_iters,
+                          "%s: %d splits of %d iterations for %d", what, pl.splits, pl.iters_per_split, pl.k_iters);
+                    CHECK(pl.splits == 1 || tiles_total * pl.splits <= info.sm_count,
+                          "%s: %d splits of %lld tiles exceed the SMs", what, pl.splits, (long long)tiles_total);
+                    CHECK(pl.slots == (pl.splits > 1 ? tiles_total : 0), "%s: %lld slots", what, (long long)pl.slots);
+                    CHECK(pl.ctas == tiles_total * pl.splits, "%s: %d CTAs", what, pl.ctas);
+                }
+            }
+    printf("plans: %lld checked, %lld of them stream-K\n", (long long)plans, (long long)streams);
+    CHECK(streams > 0, "no shape chose stream-K: the stream-K plan checks did not run");
+}
+
+int main(void)
+{
+    test_stream_partitions();
+    test_plans();
+    return check_exit_code("test_schedule");
+}
