@@ -440,7 +440,7 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
             const int n0 = (int)(tile % p.tiles_n) * BW, m0 = (int)(tile / p.tiles_n) * BT;
             const bool wg_valid = n0 / 64 + c_wg < (p.n + 63) / 64;
             float acc[BT / 2];
-    #pragma unroll
+#pragma unroll
             for (int r = 0; r < BT / 2; r++) acc[r] = 0.0f;
 
             /* NOTE: small token tiles consume stages two at a time so that the fragment buffers
@@ -487,7 +487,7 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                 wgmma_wait<0>();
                 release(i_end - 1);
             }
-    #pragma unroll
+#pragma unroll
             for (int r = 0; r < BT / 2; r++) fence_reg(acc[r]);
 
             /* ---------------- partial tiles: meet in the workspace ---------------- */
@@ -504,7 +504,7 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                 __shared__ int last_flag;
                 /* NOTE: every CTA adds into the workspace and counts its k iterations; the one that
                  * completes the count reads the sum back and finishes the tile. */
-    #pragma unroll
+#pragma unroll
                 for (int q = 0; q < BT / 8; q++)
                     red_add_v4_f32(&part[512 * q + 4 * t], acc[4 * q], acc[4 * q + 1], acc[4 * q + 2], acc[4 * q + 3]);
                 __threadfence();
@@ -516,7 +516,7 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                 asm volatile("bar.sync 1, %0;\n" ::"n"(128 * NWG) : "memory");
                 if (!last_flag) continue;
                 __threadfence();
-    #pragma unroll
+#pragma unroll
                 for (int q = 0; q < BT / 8; q++) {
                     float4 *pq = reinterpret_cast<float4 *>(&part[512 * q + 4 * t]);
                     const float4 v = __ldcg(pq);
@@ -532,12 +532,12 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
             /* ---------------- epilogue: D[token][n] = alpha * acc + bias ---------------- */
             T *d = reinterpret_cast<T *>(p.d);
             const T *bias = reinterpret_cast<const T *>(p.bias);
-    #pragma unroll
+#pragma unroll
             for (int h = 0; h < 2; h++) {
                 const int n = n0 + row0 + 8 * h;
                 if (n >= p.n) continue;
                 const float b = bias ? to_f32(__ldg(bias + n)) : 0.0f;
-    #pragma unroll
+#pragma unroll
                 for (int r = 0; r < BT / 2; r++) {
                     if (((r >> 1) & 1) != h) continue;
                     const int m = m0 + 8 * (r >> 2) + 2 * (lane % 4) + (r & 1);
