@@ -3,7 +3,7 @@
  * back-to-back launches of: every compiled configuration (through w4a16_gemm, forced), the
  * "memory only" variant of a few tiles (same producer and ring, consumers only wait and
  * release: sm90_gemm.cuh VARIANT 1), and cuBLAS fp16 on the dequantized weights.
- *   pipe_probe M N K       (fp16, group 128, no zeros)
+ *   pipe_probe M N K       (fp16, group 128, no zeros; PIPE_PROBE_QUICK=1: see below)
  * Prints per-launch mean time (batches of 20 launches, best of 5 batches), effective GB/s as
  * TARGETS.md counts bytes and, for every variant that computes D, max |D - cuBLAS| / max |cuBLAS|
  * of its last launch ("BAD" above 2e-2 or for a NaN). A developer's probe, not the benchmark.
@@ -25,8 +25,17 @@ struct Set {
     void *w, *s, *wdq;
 };
 
+/* PIPE_PROBE_QUICK=1: one weight set and one launch per measurement, for compute-sanitizer
+ * runs of the variants (the timings then mean nothing). */
+static const bool quick = getenv("PIPE_PROBE_QUICK") != nullptr;
+
 template <typename F> static float time_batches(F launch, int nsets)
 {
+    if (quick) {
+        launch(0);
+        CK(cudaDeviceSynchronize());
+        return 0.0f;
+    }
     cudaEvent_t e0, e1;
     CK(cudaEventCreate(&e0));
     CK(cudaEventCreate(&e1));
@@ -63,6 +72,7 @@ int main(int argc, char **argv)
     const size_t per_set = pbytes + G * N * 2 + N * K * 2;
     int nsets = (int)(2.0 * info.l2_bytes / (double)(pbytes + G * N * 2)) + 2;
     if (nsets > 48) nsets = 48;
+    if (quick) nsets = 1;
     /* random nibbles and scales: every set holds the same values (the timing does not care) */
     std::vector<uint8_t> q(N * K / 2);
     std::vector<uint16_t> sc(G * N), a(M * K);
@@ -75,6 +85,8 @@ int main(int argc, char **argv)
     CK(cudaMemcpy(dq, q.data(), q.size(), cudaMemcpyHostToDevice));
     std::vector<Set> sets(nsets);
     int ndq = (int)(2.0 * info.l2_bytes / (double)(N * K * 2)) + 2;
+    if (ndq > nsets) ndq = nsets; /* the dequantized copies live in the first ndq sets */
+    if (quick) ndq = 1;
     for (int i = 0; i < nsets; i++) {
         CK(cudaMalloc(&sets[i].w, pbytes));
         CK(cudaMalloc(&sets[i].s, G * N * 2));
