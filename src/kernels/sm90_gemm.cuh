@@ -196,6 +196,22 @@ __device__ __forceinline__ uint64_t b_desc(uint64_t d0, int kb, int j)
     return d0 + (uint64_t)((kb * BT * 128 + 32 * j) >> 4);
 }
 
+/* This thread's part of 64-k block kb of stage s (first k: k0): its four packed words (one
+ * 16-byte load) and the group constants of its two weight rows. */
+template <typename T, int BT, int BK, int STAGES, int NW>
+__device__ __forceinline__ GroupConsts<T> load_block(const Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, int s,
+                                                     int kb, int k0, int c_wg, int t, int row0, bool wg_valid, int n0,
+                                                     uint32_t (&words)[4])
+{
+    const uint4 wq = *reinterpret_cast<const uint4 *>(&sm.w[s][c_wg][kb * W4A16_PACK_TILE_BYTES + 16 * t]);
+    words[0] = wq.x;
+    words[1] = wq.y;
+    words[2] = wq.z;
+    words[3] = wq.w;
+    return group_consts<T, BT, BK, STAGES, NW>(sm, p, s, kb, k0, k0 >> p.gshift, row0, wg_valid && k0 + 64 * kb < p.k,
+                                               n0);
+}
+
 /* A consumer warp is done with stage i % STAGES (one arrival per warp). */
 template <typename T, int BT, int BK, int STAGES, int NW>
 __device__ __forceinline__ void release_stage(Smem<T, BT, BK, STAGES, NW> &sm, int i, int lane)
@@ -216,15 +232,14 @@ __device__ __forceinline__ void consume_stage_steps(Smem<T, BT, BK, STAGES, NW> 
     constexpr int KB = BK / 64;
     const int s = i % STAGES;
     mbar_wait(&sm.full[s], (i / STAGES) & 1);
-    const int k0 = it * BK, g0 = k0 >> p.gshift;
+    const int k0 = it * BK;
     const uint64_t d0 = smem_desc_sw128(&sm.a[s][0][0]);
     uint32_t frag[2][4];
 #pragma unroll
     for (int kb = 0; kb < KB; kb++) {
-        const uint4 wq = *reinterpret_cast<const uint4 *>(&sm.w[s][c_wg][kb * W4A16_PACK_TILE_BYTES + 16 * t]);
+        uint32_t words[4];
         const GroupConsts<T> gc =
-            group_consts<T, BT, BK, STAGES, NW>(sm, p, s, kb, k0, g0, row0, wg_valid && k0 + 64 * kb < p.k, n0);
-        const uint32_t words[4] = {wq.x, wq.y, wq.z, wq.w};
+            load_block<T, BT, BK, STAGES, NW>(sm, p, s, kb, k0, c_wg, t, row0, wg_valid, n0, words);
 #pragma unroll
         for (int j = 0; j < 4; j++) {
             uint32_t(&a)[4] = frag[(kb * 4 + j) & 1];
@@ -251,13 +266,12 @@ __device__ __forceinline__ void consume_stage(Smem<T, BT, BK, STAGES, NW> &sm, c
     constexpr int KB = BK / 64;
     const int s = i % STAGES;
     mbar_wait(&sm.full[s], (i / STAGES) & 1);
-    const int k0 = it * BK, g0 = k0 >> p.gshift;
+    const int k0 = it * BK;
 #pragma unroll
     for (int kb = 0; kb < KB; kb++) {
-        const uint4 wq = *reinterpret_cast<const uint4 *>(&sm.w[s][c_wg][kb * W4A16_PACK_TILE_BYTES + 16 * t]);
+        uint32_t words[4];
         const GroupConsts<T> gc =
-            group_consts<T, BT, BK, STAGES, NW>(sm, p, s, kb, k0, g0, row0, wg_valid && k0 + 64 * kb < p.k, n0);
-        const uint32_t words[4] = {wq.x, wq.y, wq.z, wq.w};
+            load_block<T, BT, BK, STAGES, NW>(sm, p, s, kb, k0, c_wg, t, row0, wg_valid, n0, words);
 #pragma unroll
         for (int j = 0; j < 4; j++) dequant_word<T>(words[j], gc, F[kb * 4 + j]);
     }
