@@ -222,3 +222,11 @@ void workspace_free(gpu_workspace *ws)
     cudaFree(ws->dev);
     memset(ws, 0, sizeof *ws);
 }
+
+void weights_make(gpu_weights *w, int64_t n, int64_t k, int64_t group, w4a16_zero_mode mode, w4a16_dtype dtype,
+                  ref_rng *rng)
+{
+    weights_alloc(w, n, k, group, mode, dtype);
+    weights_random(w, rng);
+    weights_upload(w);
+}

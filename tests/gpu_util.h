@@ -47,6 +47,9 @@ void weights_alloc(gpu_weights *w, int64_t n, int64_t k, int64_t group, w4a16_ze
 void weights_random(gpu_weights *w, ref_rng *rng);
 /* Packs on the host and copies q, packed, scales and zeros to the device. */
 void weights_upload(gpu_weights *w);
+/* weights_alloc, weights_random and weights_upload in one call. */
+void weights_make(gpu_weights *w, int64_t n, int64_t k, int64_t group, w4a16_zero_mode mode, w4a16_dtype dtype,
+                  ref_rng *rng);
 void weights_free(gpu_weights *w);
 
 

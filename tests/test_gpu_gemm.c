@@ -109,9 +109,7 @@ static void run_setup(const shape *s, w4a16_dtype dtype, w4a16_zero_mode mode, c
                       ref_rng *rng, int *variant)
 {
     gpu_weights w;
-    weights_alloc(&w, s->n, s->k, s->group, mode, dtype);
-    weights_random(&w, rng);
-    weights_upload(&w);
+    weights_make(&w, s->n, s->k, s->group, mode, dtype, rng);
     const int before = check_failures;
     double worst = 0.0;
     const clock_t t0 = clock();
@@ -186,9 +184,7 @@ int main(int argc, char **argv)
         };
         for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
             gpu_weights w;
-            weights_alloc(&w, big[i].s.n, big[i].s.k, big[i].s.group, big[i].z, big[i].t);
-            weights_random(&w, &rng);
-            weights_upload(&w);
+            weights_make(&w, big[i].s.n, big[i].s.k, big[i].s.group, big[i].z, big[i].t, &rng);
             double worst = 0.0;
             const int before = check_failures;
             run_case(&w, 8192, big[i].bias, big[i].alpha, big[i].sa, big[i].sd, &rng, &worst);

@@ -34,9 +34,7 @@ int main(void)
     int replays = 0;
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         gpu_weights w;
-        weights_alloc(&w, cases[ci].n, cases[ci].k, cases[ci].g, cases[ci].z, cases[ci].t);
-        weights_random(&w, &rng);
-        weights_upload(&w);
+        weights_make(&w, cases[ci].n, cases[ci].k, cases[ci].g, cases[ci].z, cases[ci].t, &rng);
         w4a16_problem p;
         W4_OK(w4a16_problem_init(&p, cases[ci].m, w.n, w.k, w.dtype, w.group, w.mode));
         p.alpha = cases[ci].alpha;

@@ -127,9 +127,7 @@ int main(int argc, char **argv)
         for (int dt = 0; dt < 2; dt++) {
             const w4a16_zero_mode mode = (w4a16_zero_mode)((si + (size_t)dt) % 3);
             gpu_weights w;
-            weights_alloc(&w, shapes[si].n, shapes[si].k, shapes[si].group, mode, (w4a16_dtype)dt);
-            weights_random(&w, &rng);
-            weights_upload(&w);
+            weights_make(&w, shapes[si].n, shapes[si].k, shapes[si].group, mode, (w4a16_dtype)dt, &rng);
             for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++) run_case(&w, ms[mi], variant++ & 1, &rng);
             weights_free(&w);
         }
