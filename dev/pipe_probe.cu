@@ -162,44 +162,70 @@ int main(int argc, char **argv)
         report(w4a16_config_name(c), us, check_last());
     }
     /* kernel variants launched directly: the packed data starts after the 256-byte header */
-    auto direct = [&](const char *name, int (*fn)(const w4a16_gemm_args *, int), int force_stream = -1,
-                      bool computes = true) {
+    auto direct = [&](const char *name, int (*fn)(const w4a16_gemm_args *, int, int), int force_stream = -1,
+                      bool computes = true, int force_csplit = -1) {
         const float us = time_batches(
             [&](int i) {
                 w4a16_gemm_args ga = {&p, da, (const uint8_t *)sets[i].w + W4A16_PACK_HEADER_BYTES, sets[i].s,
                                       nullptr, nullptr, dd, ws, wsmax, 0, &info};
-                CK((cudaError_t)fn(&ga, force_stream));
+                CK((cudaError_t)fn(&ga, force_stream, force_csplit));
             },
             nsets);
         report(name, us, computes ? check_last() : -2.0);
     };
-    auto dev_only = [&](const char *name, int (*fn)(const w4a16_gemm_args *, int)) { direct(name, fn, -1, false); };
+    auto dev_only = [&](const char *name, int (*fn)(const w4a16_gemm_args *, int, int)) {
+        direct(name, fn, -1, false);
+    };
+    /* split-K partial sums through the workspace (gsplit) or a cluster's shared memory (csplit) */
+    auto both_splits = [&](const char *tile, int (*fn)(const w4a16_gemm_args *, int, int), bool computes = true) {
+        char name[96];
+        snprintf(name, sizeof name, "%sgsplit %s", computes ? "" : "memonly ", tile);
+        direct(name, fn, 0, computes, 0);
+        snprintf(name, sizeof name, "%scsplit %s", computes ? "" : "memonly ", tile);
+        direct(name, fn, 0, computes, 1);
+    };
     if (M <= 64) {
-        direct("splitk t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 0>, 0);
+        both_splits("t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 0>);
         direct("stream t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 0>, 1);
-        direct("splitk t64_w2_k128_s8", sm90::launch_typed<__half, 64, 128, 8, 2, 0>, 0);
+        both_splits("t64_w2_k128_s8", sm90::launch_typed<__half, 64, 128, 8, 2, 0>);
         direct("stream t64_w2_k128_s8", sm90::launch_typed<__half, 64, 128, 8, 2, 0>, 1);
+        both_splits("t32_w2_k128_s10", sm90::launch_typed<__half, 32, 128, 10, 2, 0>);
     } else {
-        direct("splitk t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 0>, 0);
+        both_splits("t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 0>);
         direct("stream t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 0>, 1);
-        direct("splitk t128_w2_k64_s8", sm90::launch_typed<__half, 128, 64, 8, 2, 0>, 0);
+        both_splits("t128_w2_k64_s8", sm90::launch_typed<__half, 128, 64, 8, 2, 0>);
         direct("stream t128_w2_k64_s8", sm90::launch_typed<__half, 128, 64, 8, 2, 0>, 1);
+        both_splits("t64_w2_k128_s8", sm90::launch_typed<__half, 64, 128, 8, 2, 0>);
     }
-    dev_only("memonly t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 1>);
+    both_splits("t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 1>, false);
     direct("memonly t16_w3_k128_s10 stream", sm90::launch_typed<__half, 16, 128, 10, 3, 1>, 1, false);
     dev_only("memonly-notail t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 3>);
     dev_only("empty t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 4>);
     if (M >= 128) {
-        dev_only("memonly t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 1>);
+        both_splits("t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 1>, false);
         dev_only("memonly-notail t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 3>);
         dev_only("empty t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 4>);
         direct("other-loop t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 2>);
         direct("multicast t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 5>);
+        direct("cluster2x1 t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 6>);
         direct("multicast t128_w2_k64_s8", sm90::launch_typed<__half, 128, 64, 8, 2, 5>);
+        direct("cluster2x1 t128_w2_k64_s8", sm90::launch_typed<__half, 128, 64, 8, 2, 6>);
         direct("other-loop t128_w2_k64_s8", sm90::launch_typed<__half, 128, 64, 8, 2, 2>);
     }
     const float us = time_batches([&](int i) { cublas_gemm(sets[i % ndq].wdq, dd); }, ndq);
     report("cublas fp16", us);
+    /* after the launches above: each kernel's smem attribute is set, as the query needs */
+    int c16[9] = {0}, c64[9] = {0}, c256[9] = {0};
+    auto k16 = sm90::gemm_kernel<__half, 16, 128, 10, 3, 0>;
+    auto k64 = sm90::gemm_kernel<__half, 64, 128, 8, 2, 0>;
+    auto k256 = sm90::gemm_kernel<__half, 256, 64, 6, 2, 0>;
+    const size_t s16 = sm90::smem_bytes<16, 128, 10, 3>(), s64 = sm90::smem_bytes<64, 128, 8, 2>(),
+                 s256 = sm90::smem_bytes<256, 64, 6, 2>();
+    printf("clusters resident at once: t16_w3 x2 %d x3 %d x4 %d, t64 x2 %d x3 %d, t256 x2 %d x3 %d\n",
+           sm90::max_clusters(k16, 2, s16, 512, c16), sm90::max_clusters(k16, 3, s16, 512, c16),
+           sm90::max_clusters(k16, 4, s16, 512, c16), sm90::max_clusters(k64, 2, s64, 384, c64),
+           sm90::max_clusters(k64, 3, s64, 384, c64), sm90::max_clusters(k256, 2, s256, 384, c256),
+           sm90::max_clusters(k256, 3, s256, 384, c256));
     cublasDestroy(cb);
     return 0;
 }

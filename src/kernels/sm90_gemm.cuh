@@ -51,6 +51,9 @@ struct Params {
      * tile. stream = 1 (stream-K): a 1-D persistent grid, CTA c takes units
      * [c U / G, (c + 1) U / G) of all U = tiles x k_iters, crossing tile boundaries. */
     int tiles_n, tiles_m, stream;
+    /* csplit = 1 (split-K grid only): the splits of a tile form one (1, 1, splits) cluster and
+     * add their partial sums through distributed shared memory instead of the workspace. */
+    int csplit;
     int64_t ldd;
     float alpha;
     const uint8_t *w;   /* packed data (after the header) */
@@ -290,6 +293,40 @@ __device__ __forceinline__ void consume_stage(Smem<T, BT, BK, STAGES, NW> &sm, c
     wgmma_commit();
 }
 
+/* Split-K through distributed shared memory (Params::csplit): the csz CTAs of one cluster hold
+ * partial sums of the same tile. Each stores its accumulators into its own (now idle) ring, then
+ * CTA `rank` sums token groups [qb, qe) (8 tokens each) over all of them, for its share of the
+ * epilogue. Returns with the second cluster barrier arrived but not waited: the caller waits
+ * after its epilogue, before exiting, so that no CTA's shared memory goes while a peer reads it.
+ * Every thread of the cluster, the producers' too, takes part in both barriers. */
+template <int BT, int NW>
+__device__ __forceinline__ void cluster_reduce(float4 *buf, float (&acc)[BT / 2], int c_wg, int t, int rank, int csz,
+                                               int qb, int qe)
+{
+    constexpr int Q = BT / 8;
+    /* the other warpgroups' last wgmmas may still read the ring this overwrites */
+    asm volatile("bar.sync 1, %0;\n" ::"n"(128 * NW) : "memory");
+    float4 *mine = buf + (size_t)c_wg * Q * 128 + t;
+#pragma unroll
+    for (int q = 0; q < Q; q++) mine[q * 128] = make_float4(acc[4 * q], acc[4 * q + 1], acc[4 * q + 2], acc[4 * q + 3]);
+    ptx::barrier_cluster_arrive(ptx::sem_release);
+    ptx::barrier_cluster_wait(ptx::sem_acquire);
+    for (int d = 1; d < csz; d++) {
+        const float4 *peer =
+            static_cast<const float4 *>(__cluster_map_shared_rank((void *)mine, (unsigned)((rank + d) % csz)));
+#pragma unroll
+        for (int q = 0; q < Q; q++) {
+            if (q < qb || q >= qe) continue;
+            const float4 v = peer[q * 128];
+            acc[4 * q] += v.x;
+            acc[4 * q + 1] += v.y;
+            acc[4 * q + 2] += v.z;
+            acc[4 * q + 3] += v.w;
+        }
+    }
+    ptx::barrier_cluster_arrive(ptx::sem_release);
+}
+
 /* VARIANT 0 is the product. dev/pipe_probe only: VARIANT 1 keeps the producer and the ring but
  * its consumers only wait for each stage and release it (the memory pipeline's own speed);
  * VARIANT 2 makes large token tiles use the small tiles' per-stage loop; VARIANT 3 is 1
@@ -306,6 +343,7 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
     constexpr int KB = S::KB;
     static_assert(BT % 8 == 0 && BT >= 8 && BT <= 256, "wgmma N must be a multiple of 8 in [8, 256]");
     static_assert(BK == 64 || BK == 128, "a stage holds one or two 64-wide k blocks");
+    static_assert(sizeof(S) >= sizeof(float) * BW * BT, "cluster_reduce stores a whole tile in the ring");
     /* Align by pointer arithmetic on the __shared__ array (not through an integer) so that the
      * compiler keeps the shared window: through uintptr_t the scale loads became generic LD.E
      * with 64-bit address arithmetic (ncu source view, H100). */
@@ -420,6 +458,11 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
             ptx::barrier_cluster_arrive(ptx::sem_release);
             ptx::barrier_cluster_wait(ptx::sem_acquire);
         }
+        if (p.csplit) /* the two barriers of cluster_reduce and the final wait */
+            for (int b = 0; b < 2; b++) {
+                ptx::barrier_cluster_arrive(ptx::sem_release);
+                ptx::barrier_cluster_wait(ptx::sem_acquire);
+            }
         return;
     }
 
@@ -504,8 +547,14 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
 #pragma unroll
             for (int r = 0; r < BT / 2; r++) fence_reg(acc[r]);
 
-            /* ---------------- partial tiles: meet in the workspace ---------------- */
-            if (n_it < k_iters) {
+            /* ---------------- partial tiles: meet in a cluster or the workspace ---------------- */
+            int qb = 0, qe = BT / 8; /* token groups this CTA stores */
+            if (n_it < k_iters && p.csplit) {
+                const int csz = (int)gridDim.z, rank = (int)blockIdx.z; /* cluster (1, 1, splits) */
+                qb = rank * (BT / 8) / csz;
+                qe = (rank + 1) * (BT / 8) / csz;
+                cluster_reduce<BT, NW>(reinterpret_cast<float4 *>(smem_raw + pad), acc, c_wg, t, rank, csz, qb, qe);
+            } else if (n_it < k_iters) {
                 /* The slot of a split tile: the tile itself for a split-K grid; for stream-K the CTA
                  * that owns the tile's first unit (at most one split tile starts in each CTA). */
                 const int64_t slot =
@@ -553,11 +602,12 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                 const float b = bias ? to_f32(__ldg(bias + n)) : 0.0f;
 #pragma unroll
                 for (int r = 0; r < BT / 2; r++) {
-                    if (((r >> 1) & 1) != h) continue;
+                    if (((r >> 1) & 1) != h || (r >> 2) < qb || (r >> 2) >= qe) continue;
                     const int m = m0 + 8 * (r >> 2) + 2 * (lane % 4) + (r & 1);
                     if (m < p.m) d[(int64_t)m * p.ldd + n] = from_f32<T>(fmaf(p.alpha, acc[r], b));
                 }
             }
+            if (n_it < k_iters && p.csplit) ptx::barrier_cluster_wait(ptx::sem_acquire);
         }
     }
     if constexpr (MC) {

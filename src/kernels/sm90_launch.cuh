@@ -34,6 +34,17 @@ inline int stream_env()
     return v;
 }
 
+/* Debug switch W4A16_SM90_CSPLIT=0|1: split-K partial sums through the workspace always (0) or
+ * through a cluster's distributed shared memory wherever the splits fit one cluster (1). */
+inline int csplit_env()
+{
+    static const int v = [] {
+        const char *e = getenv("W4A16_SM90_CSPLIT");
+        return e && (e[0] == '0' || e[0] == '1') && !e[1] ? e[0] - '0' : -1;
+    }();
+    return v;
+}
+
 /* force_stream: -1 lets the plan choose, 0 / 1 forces the split-K grid / stream-K
  * (dev/pipe_probe compares them). */
 inline Plan plan(const w4a16_problem *p, const w4a16_device_info *info, int bw, int bt, int bk, int force_stream = -1)
@@ -130,14 +141,43 @@ inline int encode(CUtensorMap *tm, CUtensorMapDataType type, int rank, const voi
     return r == CUDA_SUCCESS ? 0 : (int)cudaErrorInvalidValue;
 }
 
+/* How many clusters of csz CTAs of `kernel` can run at once (cudaOccupancyMaxActiveClusters: it
+ * depends on the GPU's GPC layout and the kernel's shared memory); 0 if none or csz is not in
+ * [2, 8]. cache[csz] keeps the answer (0: not asked yet, -1: the query failed); each kernel has
+ * its own cache. */
+template <typename K> inline int max_clusters(K kernel, int csz, size_t smem, int threads, int (&cache)[9])
+{
+    if (csz < 2 || csz > 8) return 0;
+    if (!cache[csz]) {
+        cudaLaunchAttribute attr[1];
+        attr[0].id = cudaLaunchAttributeClusterDimension;
+        attr[0].val.clusterDim.x = 1;
+        attr[0].val.clusterDim.y = 1;
+        attr[0].val.clusterDim.z = (unsigned)csz;
+        cudaLaunchConfig_t cfg = {};
+        cfg.gridDim = dim3(1, 1, (unsigned)csz);
+        cfg.blockDim = dim3((unsigned)threads);
+        cfg.dynamicSmemBytes = smem;
+        cfg.attrs = attr;
+        cfg.numAttrs = 1;
+        int n = 0;
+        cache[csz] = cudaOccupancyMaxActiveClusters(&n, kernel, &cfg) == cudaSuccess && n > 0 ? n : -1;
+        (void)cudaGetLastError();
+    }
+    return cache[csz] > 0 ? cache[csz] : 0;
+}
+
+/* force_csplit: -1 lets the launch choose (W4A16_SM90_CSPLIT), 0 / 1 forces the workspace /
+ * the cluster reduction for split-K grids (1 still needs splits <= 8, all clusters resident). */
 template <typename T, int BT, int BK, int STAGES, int NW, int VARIANT = 0>
-int launch_typed(const w4a16_gemm_args *g, int force_stream = -1)
+int launch_typed(const w4a16_gemm_args *g, int force_stream = -1, int force_csplit = -1)
 {
     constexpr int BW = Shape<NW>::BW;
     const w4a16_problem &pr = *g->p;
     constexpr bool MC = VARIANT == 5; /* dev: 2x1 clusters, activation box multicast */
-    const Plan pl = plan(g->p, g->info, BW, BT, BK, MC ? 0 : force_stream);
-    if (MC && pl.tiles_n % 2) return (int)cudaErrorInvalidValue; /* pairs of n tiles only */
+    constexpr bool CL2 = MC || VARIANT == 6; /* dev: 2x1 clusters (6: without multicast) */
+    const Plan pl = plan(g->p, g->info, BW, BT, BK, CL2 ? 0 : force_stream);
+    if (CL2 && pl.tiles_n % 2) return (int)cudaErrorInvalidValue; /* pairs of n tiles only */
     const CUtensorMapDataType tt = std::is_same<T, __half>::value ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16
                                                                    : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
     CUtensorMap tm_a, tm_s, tm_z;
@@ -185,12 +225,26 @@ int launch_typed(const w4a16_gemm_args *g, int force_stream = -1)
     cudaError_t ce = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (ce != cudaSuccess) return (int)ce;
     const dim3 grid = pl.stream ? dim3((unsigned)pl.ctas) : dim3((unsigned)pl.tiles_n, (unsigned)pl.tiles_m, (unsigned)pl.splits);
-    if constexpr (MC) {
+    /* Split-K partial sums through a cluster's shared memory (VARIANT 3 and 4 skip the tail, 5
+     * has its own clusters). */
+    if (force_csplit == -1) force_csplit = csplit_env();
+    p.csplit = 0;
+    if (VARIANT <= 2 && !pl.stream && pl.splits > 1 && force_csplit != 0) {
+        static int cache[9]; /* per kernel (this instantiation) */
+        const int64_t fit = max_clusters(kernel, pl.splits, smem, Shape<NW>::THREADS, cache);
+        /* by default only when every tile's cluster is resident at once (one wave) */
+        p.csplit = force_csplit == 1 ? fit > 0 : fit >= (int64_t)pl.tiles_n * pl.tiles_m;
+    }
+    if (getenv("W4A16_DEBUG")) /* debug switch: the plan of every launch */
+        fprintf(stderr, "w4a16: sm90 t%d_w%d_k%d_s%d v%d: tiles %d x %d, k_iters %d, %s %d, csplit %d\n", BT, NW, BK,
+                STAGES, VARIANT, pl.tiles_n, pl.tiles_m, pl.k_iters, pl.stream ? "stream-K ctas" : "splits",
+                pl.stream ? pl.ctas : pl.splits, p.csplit);
+    if (CL2 || p.csplit) {
         cudaLaunchAttribute attr[1];
         attr[0].id = cudaLaunchAttributeClusterDimension;
-        attr[0].val.clusterDim.x = 2;
+        attr[0].val.clusterDim.x = CL2 ? 2 : 1;
         attr[0].val.clusterDim.y = 1;
-        attr[0].val.clusterDim.z = 1;
+        attr[0].val.clusterDim.z = CL2 ? 1 : (unsigned)pl.splits;
         cudaLaunchConfig_t cfg = {};
         cfg.gridDim = grid;
         cfg.blockDim = dim3(Shape<NW>::THREADS);
