@@ -226,7 +226,11 @@ __device__ __forceinline__ void release_stage(Smem<T, BT, BK, STAGES, NW> &sm, i
 /* Large token tiles: one k16 step at a time, two fragment buffers, wgmma_wait<1> after each
  * commit; the caller drains (wait<0>) and releases the stage. Releasing it one step later
  * instead, without draining, made ptxas serialize the wgmmas (C7513: the fragment buffers'
- * reuse across the loop's back edge is beyond its analysis). */
+ * reuse across the loop's back edge is beyond its analysis). Draining only every second or
+ * fourth stage (stage groups in straight-line code, no C7513), and three fragment buffers with
+ * wgmma_wait<2>, were within 1% of this loop at M = 256 and 1024 on 8192^2 (t256 and t128,
+ * H100, dev/pipe_probe, same run; draining every second stage: 749 vs 767 us at M = 4096 in
+ * another run), so the drain is not what holds large tiles back. */
 template <typename T, int BT, int BK, int STAGES, int NW>
 __device__ __forceinline__ void consume_stage_steps(Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, int i, int it,
                                                     float (&acc)[BT / 2], int c_wg, int t, int row0, bool wg_valid,
@@ -332,7 +336,9 @@ __device__ __forceinline__ void cluster_reduce(float4 *buf, float (&acc)[BT / 2]
  * VARIANT 2 makes large token tiles use the small tiles' per-stage loop; VARIANT 3 is 1
  * without the split-K tail and the epilogue; VARIANT 4 launches the same grid with no work
  * (launch, prologue and exit: the fixed cost); VARIANT 5 is the product with 2x1 clusters and
- * the activation box multicast (untested on a GPU as of 2026-11-25). */
+ * the activation box multicast (correct; no faster than VARIANT 6, H100: t256 at M = 1024 on
+ * 8192^2 199 us vs 195 us, 192 us without clusters); VARIANT 6 launches the product in 2x1
+ * clusters without multicast. */
 template <typename T, int BT, int BK, int STAGES, int NW, int VARIANT = 0>
 __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
     gemm_kernel(const __grid_constant__ CUtensorMap tm_a, const __grid_constant__ CUtensorMap tm_s,
@@ -475,9 +481,7 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
     auto release = [&](int i) {
         release_stage(sm, i, lane);
         if constexpr (MC) /* the peer's producer also refills this stage of ours */
-            if (lane == 0)
-                ptx::mbarrier_arrive(ptx::sem_release, ptx::scope_cluster, ptx::space_cluster,
-                                     (uint64_t *)__cluster_map_shared_rank(&sm.empty[i % STAGES], crank ^ 1u));
+            if (lane == 0) mbar_arrive_cluster(&sm.empty[i % STAGES], crank ^ 1u);
     };
     if constexpr (VARIANT == 3) {
         /* dev: the ring alone, without the split-K tail and the epilogue */
