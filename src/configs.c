@@ -17,11 +17,19 @@ static size_t no_workspace(const w4a16_problem *p, const w4a16_device_info *info
     return 0;
 }
 
+static int no_split(const w4a16_problem *p, const w4a16_device_info *info)
+{
+    (void)p;
+    (void)info;
+    return 1;
+}
+
 #define W4A16_SM90_NAME(what, BT, BK, S, NW) w4a16_sm90_##what##_t##BT##_w##NW##_k##BK##_s##S
 #define X(BT, BK, S, NW)                                                                                  \
     int W4A16_SM90_NAME(launch, BT, BK, S, NW)(const w4a16_gemm_args *g);                                  \
     int W4A16_SM90_NAME(supports, BT, BK, S, NW)(const w4a16_problem *p, const w4a16_device_info *info);   \
-    size_t W4A16_SM90_NAME(workspace, BT, BK, S, NW)(const w4a16_problem *p, const w4a16_device_info *info);
+    size_t W4A16_SM90_NAME(workspace, BT, BK, S, NW)(const w4a16_problem *p, const w4a16_device_info *info); \
+    int W4A16_SM90_NAME(ksplits, BT, BK, S, NW)(const w4a16_problem *p, const w4a16_device_info *info);
 #include "w4a16_configs.def"
 #undef X
 
@@ -31,10 +39,11 @@ typedef struct {
 } config_entry;
 
 static const config_entry configs[] = {
-    {{"simt_ref", w4a16_launch_simt, simt_supports, no_workspace}, 0},
+    {{"simt_ref", w4a16_launch_simt, simt_supports, no_workspace, no_split}, 0},
 #define X(BT, BK, S, NW)                                                                                  \
     {{"sm90_t" #BT "_w" #NW "_k" #BK "_s" #S, W4A16_SM90_NAME(launch, BT, BK, S, NW),                      \
-      W4A16_SM90_NAME(supports, BT, BK, S, NW), W4A16_SM90_NAME(workspace, BT, BK, S, NW)},                \
+      W4A16_SM90_NAME(supports, BT, BK, S, NW), W4A16_SM90_NAME(workspace, BT, BK, S, NW),                 \
+      W4A16_SM90_NAME(ksplits, BT, BK, S, NW)},                                                            \
      BT},
 #include "w4a16_configs.def"
 #undef X
@@ -49,17 +58,25 @@ const char *w4a16_config_name(int index)
 
 const w4a16_config *w4a16_get_config(int index) { return &configs[index].c; }
 
-/* First heuristic: the smallest token tile that covers M (fewest wasted MMA columns); for
- * M beyond the largest tile, the largest. Falls back to the reference kernel when no Hopper
+/* The smallest token tile that covers M (fewest wasted MMA columns); for M beyond the largest
+ * tile, the largest. Past M = 64, a tile whose grid would split K more than two ways (two-way
+ * splits meet in a cluster's shared memory, more go through the workspace) gives way to the
+ * 64-token tile if that one splits K at most two ways: on 4096x4096 (H100, dev/pipe_probe,
+ * fp16) M = 128 took 21.9 us with t128 (4 splits) and 16.7 us with t64 (2), M = 256 31.4 us with
+ * t256 (4) and 24.8 us with t64 (none). Falls back to the reference kernel when no Hopper
  * configuration can run the problem. */
 int w4a16_heuristic(const w4a16_problem *p, const w4a16_device_info *info)
 {
-    int best = -1, largest = -1;
+    int best = -1, largest = -1, t64 = -1;
     for (int i = 1; i < w4a16_config_count(); i++) {
         if (!configs[i].c.supports(p, info)) continue;
         if (largest < 0 || configs[i].tokens > configs[largest].tokens) largest = i;
         if (configs[i].tokens >= p->m && (best < 0 || configs[i].tokens < configs[best].tokens)) best = i;
+        if (configs[i].tokens == 64 && t64 < 0) t64 = i;
     }
-    if (best >= 0) return best;
-    return largest >= 0 ? largest : 0;
+    if (best < 0) best = largest;
+    if (best >= 0 && p->m > 64 && t64 >= 0 && configs[best].tokens > 64 && configs[best].c.ksplits(p, info) > 2 &&
+        configs[t64].c.ksplits(p, info) <= 2)
+        best = t64;
+    return best >= 0 ? best : 0;
 }

@@ -84,11 +84,15 @@ typedef int (*w4a16_launch_fn)(const w4a16_gemm_args *args);
 typedef int (*w4a16_supports_fn)(const w4a16_problem *p, const w4a16_device_info *info);
 typedef size_t (*w4a16_workspace_fn)(const w4a16_problem *p, const w4a16_device_info *info);
 
+/* How many ways the configuration's grid splits K for the problem (1: whole tiles, including
+ * stream-K's persistent grid). The heuristic reads it; it touches no GPU. */
+typedef int (*w4a16_ksplits_fn)(const w4a16_problem *p, const w4a16_device_info *info);
 typedef struct w4a16_config {
     const char *name;
     w4a16_launch_fn launch;
     w4a16_supports_fn supports;
     w4a16_workspace_fn workspace;
+    w4a16_ksplits_fn ksplits;
 } w4a16_config;
 
 const w4a16_config *w4a16_get_config(int index);

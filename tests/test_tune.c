@@ -28,6 +28,45 @@ static void write_file(const char *path, const char *text)
     fclose(f);
 }
 
+static int config_index(const char *name)
+{
+    for (int i = 0; i < w4a16_config_count(); i++)
+        if (strcmp(w4a16_config_name(i), name) == 0) return i;
+    return -1;
+}
+
+/* The heuristic on a 132-SM H100 (no tuning cache), where the configurations it names were
+ * compiled (W4A16_CONFIGS may build a subset): the smallest token tile covering M, except that
+ * past M = 64 a tile splitting K more than two ways gives way to t64 (configs.c). */
+static void check_heuristic(w4a16_handle h)
+{
+    static const struct {
+        int64_t m, n, k;
+        const char *want;
+    } cases[] = {
+        {16, 8192, 8192, "sm90_t16_w3_k128_s10"},   {64, 4096, 4096, "sm90_t64_w2_k128_s8"},
+        {128, 4096, 4096, "sm90_t64_w2_k128_s8"},   /* t128 would split K 4 ways */
+        {256, 4096, 4096, "sm90_t64_w2_k128_s8"},   /* t256 would split K 4 ways */
+        {256, 8192, 8192, "sm90_t256_w2_k64_s6"},   /* 2 ways: the cluster split */
+        {128, 8192, 8192, "sm90_t128_w2_k64_s8"},   {1024, 4096, 4096, "sm90_t256_w2_k64_s6"},
+        {4096, 8192, 8192, "sm90_t256_w2_k64_s6"},
+    };
+    const int t64 = config_index("sm90_t64_w2_k128_s8");
+    int checked = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int want = config_index(cases[i].want);
+        if (want < 0 || t64 < 0) continue;
+        w4a16_problem p;
+        w4a16_problem_init(&p, cases[i].m, cases[i].n, cases[i].k, W4A16_DTYPE_FP16, 128, W4A16_ZEROS_NONE);
+        int chosen = -1;
+        CHECK(w4a16_select_config(h, &p, &chosen) == W4A16_SUCCESS && chosen == want,
+              "M=%lld N=%lld K=%lld: chose %s, want %s", (long long)p.m, (long long)p.n, (long long)p.k,
+              chosen >= 0 ? w4a16_config_name(chosen) : "none", cases[i].want);
+        checked++;
+    }
+    printf("heuristic: %d of %d cases checked\n", checked, (int)(sizeof cases / sizeof cases[0]));
+}
+
 int main(void)
 {
     char path[] = "/tmp/w4a16_tune_XXXXXX";
@@ -129,6 +168,9 @@ int main(void)
     CHECK(w4a16_tune(h, &p, fake, fake, fake, NULL, NULL, fake, fake, 1 << 30, 10, NULL, &best, NULL) ==
               W4A16_ERROR_NO_DEVICE, "offline: %s", w4a16_last_error());
 
+    w4a16_handle hh = offline(132);
+    check_heuristic(hh);
+    w4a16_destroy(hh);
     w4a16_destroy(h);
     w4a16_destroy(h2);
     w4a16_destroy(h3);

@@ -279,4 +279,10 @@ int launch_typed(const w4a16_gemm_args *g, int force_stream = -1, int force_cspl
                                                                 const w4a16_device_info *info)              \
     {                                                                                                       \
         return sm90::workspace_bytes(p, info, sm90::Shape<NW>::BW, BT, BK);                                 \
+    }                                                                                                       \
+    extern "C" int W4A16_SM90_NAME(ksplits, BT, BK, S, NW)(const w4a16_problem *p,                          \
+                                                           const w4a16_device_info *info)                   \
+    {                                                                                                       \
+        const sm90::Plan pl = sm90::plan(p, info, sm90::Shape<NW>::BW, BT, BK);                             \
+        return pl.stream ? 1 : pl.splits;                                                                   \
     }
