@@ -39,5 +39,6 @@ if [[ $what == *check* ]]; then
   echo "quick_check: $(./$B/dev/quick_check --no-time 2>&1 | tail -1)"
   echo "quick_check, stream-K forced: $(W4A16_SM90_STREAM=1 ./$B/dev/quick_check --no-time 2>&1 | tail -1)"
   echo "quick_check, cluster split-K forced: $(W4A16_SM90_CSPLIT=1 ./$B/dev/quick_check --no-time 2>&1 | tail -1)"
+  echo "quick_check, direct stores: $(W4A16_SM90_TMA_STORE=0 ./$B/dev/quick_check --no-time 2>&1 | tail -1)"
   ctest --test-dir $B -L gpu -E memcheck --output-on-failure > "$out/ctest.log" 2>&1; tail -4 "$out/ctest.log"
 fi

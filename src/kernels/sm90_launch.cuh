@@ -45,6 +45,16 @@ inline int csplit_env()
     return v;
 }
 
+/* Debug switch W4A16_SM90_TMA_STORE=0: the epilogue's direct stores everywhere. */
+inline int tma_env()
+{
+    static const int v = [] {
+        const char *e = getenv("W4A16_SM90_TMA_STORE");
+        return e && e[0] == '0' && !e[1] ? 0 : 1;
+    }();
+    return v;
+}
+
 /* force_stream: -1 lets the plan choose, 0 / 1 forces the split-K grid / stream-K
  * (dev/pipe_probe compares them). */
 inline Plan plan(const w4a16_problem *p, const w4a16_device_info *info, int bw, int bt, int bk, int force_stream = -1)
@@ -200,6 +210,10 @@ int launch_typed(const w4a16_gemm_args *g, int force_stream = -1, int force_cspl
     } else {
         tm_z = tm_s; /* unused */
     }
+    /* D through TMA stores (store_tile_tma) where its rows are 16-byte aligned; stream-K keeps the
+     * direct stores, and so do cluster splits whose CTAs' token ranges are uneven. */
+    CUtensorMap tm_d = tm_s;
+    int tma_d = !pl.stream && (uintptr_t)g->d % 16 == 0 && (pr.ldd * sizeof(T)) % 16 == 0;
     Params p;
     p.m = (int)pr.m;
     p.n = (int)pr.n;
@@ -235,10 +249,20 @@ int launch_typed(const w4a16_gemm_args *g, int force_stream = -1, int force_cspl
         /* by default only when every tile's cluster is resident at once (one wave) */
         p.csplit = force_csplit == 1 ? fit > 0 : fit >= (int64_t)pl.tiles_n * pl.tiles_m;
     }
+    const int box_rows = p.csplit ? BT / pl.splits : BT;
+    tma_d = tma_d && VARIANT != 3 && VARIANT != 4 && (!p.csplit || (BT / 8) % pl.splits == 0) && tma_env() != 0;
+    if (tma_d) {
+        const uint64_t dims[2] = {(uint64_t)pr.n, (uint64_t)pr.m};
+        const uint64_t strides[1] = {(uint64_t)pr.ldd * sizeof(T)};
+        const uint32_t box[2] = {64, (uint32_t)box_rows};
+        if ((e = encode(&tm_d, tt, 2, g->d, dims, strides, box, CU_TENSOR_MAP_SWIZZLE_128B))) return e;
+    }
+    p.tma_d = tma_d;
     if (getenv("W4A16_DEBUG")) /* debug switch: the plan of every launch */
-        fprintf(stderr, "w4a16: sm90 t%d_w%d_k%d_s%d v%d: tiles %d x %d, k_iters %d, %s %d, csplit %d\n", BT, NW, BK,
+        fprintf(stderr, "w4a16: sm90 t%d_w%d_k%d_s%d v%d: tiles %d x %d, k_iters %d, %s %d, csplit %d, tma_d %d\n",
+                BT, NW, BK,
                 STAGES, VARIANT, pl.tiles_n, pl.tiles_m, pl.k_iters, pl.stream ? "stream-K ctas" : "splits",
-                pl.stream ? pl.ctas : pl.splits, p.csplit);
+                pl.stream ? pl.ctas : pl.splits, p.csplit, p.tma_d);
     if (CL2 || p.csplit) {
         cudaLaunchAttribute attr[1];
         attr[0].id = cudaLaunchAttributeClusterDimension;
@@ -252,10 +276,10 @@ int launch_typed(const w4a16_gemm_args *g, int force_stream = -1, int force_cspl
         cfg.stream = g->stream;
         cfg.attrs = attr;
         cfg.numAttrs = 1;
-        const cudaError_t le = cudaLaunchKernelEx(&cfg, kernel, tm_a, tm_s, tm_z, p);
+        const cudaError_t le = cudaLaunchKernelEx(&cfg, kernel, tm_a, tm_s, tm_z, tm_d, p);
         if (le != cudaSuccess) return (int)le;
     } else {
-        kernel<<<grid, Shape<NW>::THREADS, smem, g->stream>>>(tm_a, tm_s, tm_z, p);
+        kernel<<<grid, Shape<NW>::THREADS, smem, g->stream>>>(tm_a, tm_s, tm_z, tm_d, p);
     }
     return launch_status();
 }
