@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One full H100 pass: build, correctness (quick_check with the plan's choice and with stream-K
-# forced, ctest -L gpu), demo, the TARGETS sweep, SASS facts, sanitizers on small shapes.
+# One full H100 pass: build, correctness (quick_check with the plan's choice, and with stream-K,
+# the cluster split and the direct stores forced; ctest -L gpu), demo, the TARGETS sweep, SASS
+# facts, sanitizers on small shapes.
 # Everything lands in ./out-final and, as one archive (the device tool returns at most 8
 # files), in $OUT/final.tgz.
 set -uo pipefail
@@ -12,6 +13,8 @@ cmake --build $B -j16 > "$out/build.log" 2>&1 || { grep -E "error" -A3 "$out/bui
 echo "C75 notes: $(grep -c C75 "$out/build.log")"
 echo "quick_check: $(./$B/dev/quick_check --no-time 2>&1 | tee "$out/quick.log" | tail -1)"
 echo "quick_check, stream-K forced: $(W4A16_SM90_STREAM=1 ./$B/dev/quick_check --no-time 2>&1 | tee "$out/quick-stream.log" | tail -1)"
+echo "quick_check, cluster split-K forced: $(W4A16_SM90_CSPLIT=1 ./$B/dev/quick_check --no-time 2>&1 | tee "$out/quick-csplit.log" | tail -1)"
+echo "quick_check, direct stores: $(W4A16_SM90_TMA_STORE=0 ./$B/dev/quick_check --no-time 2>&1 | tee "$out/quick-direct.log" | tail -1)"
 ctest --test-dir $B -L gpu -E memcheck --output-on-failure > "$out/ctest.txt" 2>&1; grep -E "tests passed|Failed|Total Test" "$out/ctest.txt"
 ./$B/examples/w4a16-demo > "$out/demo.txt" 2>&1; tail -4 "$out/demo.txt"
 so=$(ls $B/src/libw4a16.so.*.* | head -1)
@@ -22,8 +25,12 @@ for tool in memcheck racecheck synccheck; do
   timeout 90 compute-sanitizer --tool $tool --error-exitcode 9 ./$B/tests/test_gpu_gemm --small > "$out/san-$tool.txt" 2>&1
   echo "compute-sanitizer $tool: rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/san-$tool.txt" | tail -1)"
 done
-W4A16_SM90_STREAM=1 timeout 90 compute-sanitizer --tool memcheck --error-exitcode 9 ./$B/tests/test_gpu_gemm --small > "$out/san-memcheck-stream.txt" 2>&1
-echo "compute-sanitizer memcheck, stream-K forced: rc=$? $(grep -E 'ERROR SUMMARY' "$out/san-memcheck-stream.txt" | tail -1)"
+for mode in W4A16_SM90_STREAM=1 W4A16_SM90_CSPLIT=1; do
+  for tool in memcheck racecheck; do
+    env $mode timeout 90 compute-sanitizer --tool $tool --error-exitcode 9 ./$B/tests/test_gpu_gemm --small > "$out/san-$tool-$mode.txt" 2>&1
+    echo "compute-sanitizer $tool, $mode: rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/san-$tool-$mode.txt" | tail -1)"
+  done
+done
 # SM clock, power and temperature every 500 ms during the sweep (dev/NOTES.md: the sweep once
 # timed both kernels 17-26% slower at M >= 256 than pipe_probe runs on other machines), then
 # pipe_probe on two of the same problems on this machine for comparison.
