@@ -45,6 +45,13 @@ inline int csplit_env()
     return v;
 }
 
+/* Debug switch W4A16_DEBUG (set): print each launch's plan to stderr. */
+inline bool debug_env()
+{
+    static const bool v = getenv("W4A16_DEBUG") != nullptr;
+    return v;
+}
+
 /* Debug switch W4A16_SM90_TMA_STORE=0: the epilogue's direct stores everywhere. */
 inline int tma_env()
 {
@@ -145,7 +152,7 @@ inline int encode(CUtensorMap *tm, CUtensorMapDataType type, int rank, const voi
     CUresult r = fn(tm, type, (cuuint32_t)rank, const_cast<void *>(base), dims, strides ? strides : no_strides, box,
                     estr, CU_TENSOR_MAP_INTERLEAVE_NONE, swz, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
                     CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-    if (r != CUDA_SUCCESS && getenv("W4A16_DEBUG")) /* debug switch: say which map the driver refused */
+    if (r != CUDA_SUCCESS && debug_env()) /* debug switch: say which map the driver refused */
         fprintf(stderr, "w4a16: cuTensorMapEncodeTiled(rank %d, type %d, dim0 %llu, box0 %u, swizzle %d) = %d\n", rank,
                 (int)type, (unsigned long long)dims[0], box[0], (int)swz, (int)r);
     return r == CUDA_SUCCESS ? 0 : (int)cudaErrorInvalidValue;
@@ -171,8 +178,9 @@ template <typename K> inline int max_clusters(K kernel, int csz, size_t smem, in
         cfg.attrs = attr;
         cfg.numAttrs = 1;
         int n = 0;
-        cache[csz] = cudaOccupancyMaxActiveClusters(&n, kernel, &cfg) == cudaSuccess && n > 0 ? n : -1;
-        (void)cudaGetLastError();
+        const cudaError_t q = cudaOccupancyMaxActiveClusters(&n, kernel, &cfg);
+        if (q != cudaSuccess) (void)cudaGetLastError(); /* this query's error only: no cluster split */
+        cache[csz] = q == cudaSuccess && n > 0 ? n : -1;
     }
     return cache[csz] > 0 ? cache[csz] : 0;
 }
@@ -210,10 +218,6 @@ int launch_typed(const w4a16_gemm_args *g, int force_stream = -1, int force_cspl
     } else {
         tm_z = tm_s; /* unused */
     }
-    /* D through TMA stores (store_tile_tma) where its rows are 16-byte aligned; stream-K keeps the
-     * direct stores, and so do cluster splits whose CTAs' token ranges are uneven. */
-    CUtensorMap tm_d = tm_s;
-    int tma_d = !pl.stream && (uintptr_t)g->d % 16 == 0 && (pr.ldd * sizeof(T)) % 16 == 0;
     Params p;
     p.m = (int)pr.m;
     p.n = (int)pr.n;
@@ -249,20 +253,22 @@ int launch_typed(const w4a16_gemm_args *g, int force_stream = -1, int force_cspl
         /* by default only when every tile's cluster is resident at once (one wave) */
         p.csplit = force_csplit == 1 ? fit > 0 : fit >= (int64_t)pl.tiles_n * pl.tiles_m;
     }
-    const int box_rows = p.csplit ? BT / pl.splits : BT;
-    tma_d = tma_d && VARIANT != 3 && VARIANT != 4 && (!p.csplit || (BT / 8) % pl.splits == 0) && tma_env() != 0;
-    if (tma_d) {
+    /* D through TMA stores (store_tile_tma) where its rows are 16-byte aligned; stream-K keeps the
+     * direct stores (its ring is busy with the next tile), and so do cluster splits whose CTAs'
+     * token ranges would be uneven (each CTA stores BT / splits token rows). */
+    CUtensorMap tm_d = tm_s; /* unused unless p.tma_d */
+    p.tma_d = !pl.stream && (uintptr_t)g->d % 16 == 0 && (pr.ldd * sizeof(T)) % 16 == 0 && VARIANT != 3 &&
+              VARIANT != 4 && (!p.csplit || (BT / 8) % pl.splits == 0) && tma_env() != 0;
+    if (p.tma_d) {
         const uint64_t dims[2] = {(uint64_t)pr.n, (uint64_t)pr.m};
         const uint64_t strides[1] = {(uint64_t)pr.ldd * sizeof(T)};
-        const uint32_t box[2] = {64, (uint32_t)box_rows};
+        const uint32_t box[2] = {64, (uint32_t)(p.csplit ? BT / pl.splits : BT)};
         if ((e = encode(&tm_d, tt, 2, g->d, dims, strides, box, CU_TENSOR_MAP_SWIZZLE_128B))) return e;
     }
-    p.tma_d = tma_d;
-    if (getenv("W4A16_DEBUG")) /* debug switch: the plan of every launch */
+    if (debug_env())
         fprintf(stderr, "w4a16: sm90 t%d_w%d_k%d_s%d v%d: tiles %d x %d, k_iters %d, %s %d, csplit %d, tma_d %d\n",
-                BT, NW, BK,
-                STAGES, VARIANT, pl.tiles_n, pl.tiles_m, pl.k_iters, pl.stream ? "stream-K ctas" : "splits",
-                pl.stream ? pl.ctas : pl.splits, p.csplit, p.tma_d);
+                BT, NW, BK, STAGES, VARIANT, pl.tiles_n, pl.tiles_m, pl.k_iters,
+                pl.stream ? "stream-K ctas" : "splits", pl.stream ? pl.ctas : pl.splits, p.csplit, p.tma_d);
     if (CL2 || p.csplit) {
         cudaLaunchAttribute attr[1];
         attr[0].id = cudaLaunchAttributeClusterDimension;
