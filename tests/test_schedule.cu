@@ -9,7 +9,8 @@
  *     counter target the kernel's last CTA waits for);
  *   - under stream-K, every split tile's slot is in [0, ctas) and no two split tiles share one;
  *   - plan() keeps split-K grids within the SMs and its workspace covers every slot it uses;
- *     stream-K plans without slots split no tile.
+ *     stream-K plans without slots split no tile;
+ *   - a cluster split's CTAs store disjoint token ranges that cover the tile (csplit_range).
  */
 #include <stdio.h>
 #include <vector>
@@ -131,8 +132,38 @@ static void test_plans(void)
     CHECK(streams > 0, "no shape chose stream-K: the stream-K plan checks did not run");
 }
 
+/* The cluster split's token groups: for every tile width and cluster size the CTAs' ranges
+ * [qb, qe) partition [0, BT / 8), and where BT / 8 divides evenly (the launch then stores with
+ * a TMA box of BT / csz rows) each range has exactly BT / 8 / csz groups. */
+static void test_csplit_ranges()
+{
+    int cases = 0;
+    for (int bt = 8; bt <= 256; bt += 8)
+        for (int csz = 2; csz <= 8; csz++) {
+            const int q_count = bt / 8;
+            std::vector<int> owner(q_count, -1);
+            for (int rank = 0; rank < csz; rank++) {
+                int qb, qe;
+                sm90::csplit_range(rank, csz, q_count, &qb, &qe);
+                CHECK(0 <= qb && qb <= qe && qe <= q_count, "BT %d csz %d rank %d: [%d, %d)", bt, csz, rank, qb, qe);
+                if (q_count % csz == 0)
+                    CHECK(qe - qb == q_count / csz, "BT %d csz %d rank %d: %d groups, TMA box has %d", bt, csz, rank,
+                          qe - qb, q_count / csz);
+                for (int q = qb; q < qe && q >= 0 && q < q_count; q++) {
+                    CHECK(owner[q] == -1, "BT %d csz %d: group %d stored by ranks %d and %d", bt, csz, q, owner[q],
+                          rank);
+                    owner[q] = rank;
+                }
+            }
+            for (int q = 0; q < q_count; q++) CHECK(owner[q] >= 0, "BT %d csz %d: group %d stored by no rank", bt, csz, q);
+            cases++;
+        }
+    printf("cluster split ranges: %d (BT, cluster size) cases\n", cases);
+}
+
 int main(void)
 {
+    test_csplit_ranges();
     test_stream_partitions();
     test_plans();
     return check_exit_code("test_schedule");

@@ -82,6 +82,16 @@ __host__ __device__ __forceinline__ int64_t stream_slot(int64_t tile, int64_t k_
     return ((tile * k_iters + 1) * ctas - 1) / units;
 }
 
+/* Under a cluster split (Params::csplit) CTA `rank` of the csz in a cluster sums and stores
+ * token groups [*qb, *qe) of the tile's q_count (8 tokens each); tests/test_schedule checks
+ * that the ranges partition the tile, and that they are equal whenever q_count % csz == 0 (the
+ * TMA store's box then has BT / csz rows). */
+__host__ __device__ __forceinline__ void csplit_range(int rank, int csz, int q_count, int *qb, int *qe)
+{
+    *qb = rank * q_count / csz;
+    *qe = (rank + 1) * q_count / csz;
+}
+
 template <typename T, int BT, int BK, int STAGES, int NW> struct Smem {
     static constexpr int KB = BK / 64;
     static constexpr int BW = Shape<NW>::BW; /* 64-wide k blocks per stage; also max groups per stage */
@@ -599,8 +609,7 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
             int qb = 0, qe = BT / 8; /* token groups this CTA stores */
             if (n_it < k_iters && p.csplit) {
                 const int csz = (int)gridDim.z, rank = (int)blockIdx.z; /* cluster (1, 1, splits) */
-                qb = rank * (BT / 8) / csz;
-                qe = (rank + 1) * (BT / 8) / csz;
+                csplit_range(rank, csz, BT / 8, &qb, &qe);
                 cluster_reduce<BT, NW>(reinterpret_cast<float4 *>(smem_raw + pad), acc, c_wg, t, rank, csz, qb, qe);
             } else if (n_it < k_iters) {
                 /* The slot of a split tile: the tile itself for a split-K grid; for stream-K the CTA
