@@ -199,6 +199,16 @@ int main(int argc, char **argv)
         direct("stream t128_w2_k64_s8", sm90::launch_typed<__half, 128, 64, 8, 2, 0>, 1);
         both_splits("t64_w2_k128_s8", sm90::launch_typed<__half, 64, 128, 8, 2, 0>);
     }
+    /* the consumer without dequantization (7) and also without weight/scale loads (8) */
+    if (M <= 64) {
+        dev_only("nodequant t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 7>);
+        dev_only("noloads t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 8>);
+        dev_only("nodequant t64_w2_k128_s8", sm90::launch_typed<__half, 64, 128, 8, 2, 7>);
+    } else {
+        dev_only("nodequant t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 7>);
+        dev_only("noloads t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 8>);
+        dev_only("nodequant t128_w2_k64_s8", sm90::launch_typed<__half, 128, 64, 8, 2, 7>);
+    }
     both_splits("t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 1>, false);
     direct("memonly t16_w3_k128_s10 stream", sm90::launch_typed<__half, 16, 128, 10, 3, 1>, 1, false);
     dev_only("memonly-notail t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 3>);

@@ -229,6 +229,36 @@ __device__ __forceinline__ GroupConsts<T> load_block(const Smem<T, BT, BK, STAGE
                                                n0);
 }
 
+/* dev VARIANT 7 / 8 (pipe_probe, results not checked): DQ = 1 skips the dequantization (the
+ * packed words go to the tensor cores as they are), DQ = 2 also skips the shared-memory loads
+ * of weights and scales (fragments from the thread index). With them, the rest of the consumer
+ * (the wgmma pipeline, the ring, the tail) is timed alone. */
+template <typename T, int DQ>
+__device__ __forceinline__ void fragment_words(uint32_t q, const GroupConsts<T> &gc, uint32_t (&a)[4])
+{
+    if constexpr (DQ == 0) {
+        dequant_word<T>(q, gc, a);
+    } else {
+#pragma unroll
+        for (int r = 0; r < 4; r++) a[r] = q ^ (uint32_t)r;
+    }
+}
+
+/* load_block, or for dev VARIANT 8 (DQ = 2) words from the thread index and no loads. */
+template <typename T, int BT, int BK, int STAGES, int NW, int DQ>
+__device__ __forceinline__ GroupConsts<T> load_block_dev(const Smem<T, BT, BK, STAGES, NW> &sm, const Params &p,
+                                                         int s, int kb, int k0, int c_wg, int t, int row0,
+                                                         bool wg_valid, int n0, uint32_t (&words)[4])
+{
+    if constexpr (DQ < 2) {
+        return load_block<T, BT, BK, STAGES, NW>(sm, p, s, kb, k0, c_wg, t, row0, wg_valid, n0, words);
+    } else {
+#pragma unroll
+        for (int j = 0; j < 4; j++) words[j] = (uint32_t)(t + j);
+        return GroupConsts<T>{};
+    }
+}
+
 /* A consumer warp is done with stage i % STAGES (one arrival per warp). */
 template <typename T, int BT, int BK, int STAGES, int NW>
 __device__ __forceinline__ void release_stage(Smem<T, BT, BK, STAGES, NW> &sm, int i, int lane)
@@ -245,7 +275,7 @@ __device__ __forceinline__ void release_stage(Smem<T, BT, BK, STAGES, NW> &sm, i
  * wgmma_wait<2>, were within 1% of this loop at M = 256 and 1024 on 8192^2 (t256 and t128,
  * H100, dev/pipe_probe, same run; draining every second stage: 749 vs 767 us at M = 4096 in
  * another run), so the drain is not what holds large tiles back. */
-template <typename T, int BT, int BK, int STAGES, int NW>
+template <typename T, int BT, int BK, int STAGES, int NW, int DQ = 0>
 __device__ __forceinline__ void consume_stage_steps(Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, int i, int it,
                                                     float (&acc)[BT / 2], int c_wg, int t, int row0, bool wg_valid,
                                                     int n0)
@@ -260,11 +290,11 @@ __device__ __forceinline__ void consume_stage_steps(Smem<T, BT, BK, STAGES, NW> 
     for (int kb = 0; kb < KB; kb++) {
         uint32_t words[4];
         const GroupConsts<T> gc =
-            load_block<T, BT, BK, STAGES, NW>(sm, p, s, kb, k0, c_wg, t, row0, wg_valid, n0, words);
+            load_block_dev<T, BT, BK, STAGES, NW, DQ>(sm, p, s, kb, k0, c_wg, t, row0, wg_valid, n0, words);
 #pragma unroll
         for (int j = 0; j < 4; j++) {
             uint32_t(&a)[4] = frag[(kb * 4 + j) & 1];
-            dequant_word<T>(words[j], gc, a);
+            fragment_words<T, DQ>(words[j], gc, a);
 #pragma unroll
             for (int r = 0; r < 4; r++) fence_reg(a[r]);
             wgmma_fence();
@@ -279,7 +309,7 @@ __device__ __forceinline__ void consume_stage_steps(Smem<T, BT, BK, STAGES, NW> 
 /* Consumer step for one stage: wait until it is full, dequantize its weights into the fragment
  * buffer F (all k16 steps of the stage), then issue the stage's wgmmas and commit them as one
  * group. The caller waits and releases the stage. */
-template <typename T, int BT, int BK, int STAGES, int NW>
+template <typename T, int BT, int BK, int STAGES, int NW, int DQ = 0>
 __device__ __forceinline__ void consume_stage(Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, int i, int it,
                                               float (&acc)[BT / 2], uint32_t (&F)[BK / 16][4], int c_wg, int t,
                                               int row0, bool wg_valid, int n0)
@@ -292,9 +322,9 @@ __device__ __forceinline__ void consume_stage(Smem<T, BT, BK, STAGES, NW> &sm, c
     for (int kb = 0; kb < KB; kb++) {
         uint32_t words[4];
         const GroupConsts<T> gc =
-            load_block<T, BT, BK, STAGES, NW>(sm, p, s, kb, k0, c_wg, t, row0, wg_valid, n0, words);
+            load_block_dev<T, BT, BK, STAGES, NW, DQ>(sm, p, s, kb, k0, c_wg, t, row0, wg_valid, n0, words);
 #pragma unroll
-        for (int j = 0; j < 4; j++) dequant_word<T>(words[j], gc, F[kb * 4 + j]);
+        for (int j = 0; j < 4; j++) fragment_words<T, DQ>(words[j], gc, F[kb * 4 + j]);
     }
 #pragma unroll
     for (int j = 0; j < KB * 4; j++)
@@ -391,7 +421,8 @@ __device__ __forceinline__ void store_tile_tma(uint8_t *stage, const CUtensorMap
  * (launch, prologue and exit: the fixed cost); VARIANT 5 is the product with 2x1 clusters and
  * the activation box multicast (correct; no faster than VARIANT 6, H100: t256 at M = 1024 on
  * 8192^2 199 us vs 195 us, 192 us without clusters); VARIANT 6 launches the product in 2x1
- * clusters without multicast. */
+ * clusters without multicast; VARIANT 7 skips the dequantization, 8 also the weight and scale
+ * loads from shared memory (fragment_words). */
 template <typename T, int BT, int BK, int STAGES, int NW, int VARIANT = 0>
 __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
     gemm_kernel(const __grid_constant__ CUtensorMap tm_a, const __grid_constant__ CUtensorMap tm_s,
@@ -567,6 +598,7 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
              * 171 vs 174 us at M=1024 and 62.0 vs 63.3 us at M=256 with it (an earlier run, before
              * stream-K, had 696 vs 677 us at M=4096: within the run-to-run spread there). */
             constexpr bool PER_STEP = (BT >= 128) != (VARIANT == 2);
+            constexpr int DQ = VARIANT == 7 ? 1 : VARIANT == 8 ? 2 : 0;
             if constexpr (VARIANT == 1) {
                 for (int i = i0; i < i0 + n_it; i++) {
                     mbar_wait(&sm.full[i % STAGES], (i / STAGES) & 1);
@@ -574,8 +606,8 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                 } /* then the split-K reduction and the epilogue, with zero accumulators */
             } else if constexpr (PER_STEP) {
                 for (int i = i0; i < i0 + n_it; i++) {
-                    consume_stage_steps<T, BT, BK, STAGES, NW>(sm, p, i, it_begin + i - i0, acc, c_wg, t, row0,
-                                                               wg_valid, n0);
+                    consume_stage_steps<T, BT, BK, STAGES, NW, DQ>(sm, p, i, it_begin + i - i0, acc, c_wg, t, row0,
+                                                                   wg_valid, n0);
                     wgmma_wait<0>();
                     release(i);
                 }
@@ -584,18 +616,18 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                 int i = i0;
                 const int i_end = i0 + n_it;
                 for (; i + 1 < i_end; i += 2) {
-                    consume_stage<T, BT, BK, STAGES, NW>(sm, p, i, it_begin + i - i0, acc, F0, c_wg, t, row0,
-                                                         wg_valid, n0);
+                    consume_stage<T, BT, BK, STAGES, NW, DQ>(sm, p, i, it_begin + i - i0, acc, F0, c_wg, t, row0,
+                                                             wg_valid, n0);
                     wgmma_wait<1>();
                     if (i > i0) release(i - 1);
-                    consume_stage<T, BT, BK, STAGES, NW>(sm, p, i + 1, it_begin + i + 1 - i0, acc, F1, c_wg, t, row0,
-                                                         wg_valid, n0);
+                    consume_stage<T, BT, BK, STAGES, NW, DQ>(sm, p, i + 1, it_begin + i + 1 - i0, acc, F1, c_wg, t,
+                                                             row0, wg_valid, n0);
                     wgmma_wait<1>();
                     release(i);
                 }
                 if (i < i_end) {
-                    consume_stage<T, BT, BK, STAGES, NW>(sm, p, i, it_begin + i - i0, acc, F0, c_wg, t, row0,
-                                                         wg_valid, n0);
+                    consume_stage<T, BT, BK, STAGES, NW, DQ>(sm, p, i, it_begin + i - i0, acc, F0, c_wg, t, row0,
+                                                             wg_valid, n0);
                     wgmma_wait<1>();
                     if (i > i0) release(i - 1);
                 }

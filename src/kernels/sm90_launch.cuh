@@ -247,7 +247,7 @@ int launch_typed(const w4a16_gemm_args *g, int force_stream = -1, int force_cspl
      * has its own clusters). */
     if (force_csplit == -1) force_csplit = csplit_env();
     p.csplit = 0;
-    if (VARIANT <= 2 && !pl.stream && pl.splits > 1 && force_csplit != 0) {
+    if ((VARIANT <= 2 || VARIANT >= 7) && !pl.stream && pl.splits > 1 && force_csplit != 0) {
         static int cache[9]; /* per kernel (this instantiation) */
         const int64_t fit = max_clusters(kernel, pl.splits, smem, Shape<NW>::THREADS, cache);
         /* by default only when every tile's cluster is resident at once (one wave) */
