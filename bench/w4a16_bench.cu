@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <string>
 #include <vector>
@@ -30,6 +31,19 @@
 struct bench_error : std::runtime_error {
     explicit bench_error(const std::string &m) : std::runtime_error(m) {}
 };
+
+/* Local wall-clock time as HH:MM:SS.mmm. */
+static std::string clock_text()
+{
+    const auto now = std::chrono::system_clock::now();
+    const time_t t = std::chrono::system_clock::to_time_t(now);
+    const long ms = (long)(std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000);
+    struct tm tmv;
+    localtime_r(&t, &tmv);
+    char buf[32];
+    snprintf(buf, sizeof buf, "%02d:%02d:%02d.%03ld", tmv.tm_hour, tmv.tm_min, tmv.tm_sec, ms);
+    return buf;
+}
 
 static std::string strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static std::string strf(const char *fmt, ...)
@@ -641,12 +655,16 @@ static void run_shape(bench &b, const bench_shape &sh, int64_t group_opt, int dt
             }
             set_message(row, BENCH_ROW_ERROR, e.what());
         }
+        /* progress lines carry the wall-clock time, so that a clock/power log taken beside the
+         * run (scripts/gpu-final.sh's nvidia-smi) can be matched to the rows */
+        const std::string when = clock_text();
         if (row.status == BENCH_ROW_OK)
-            fprintf(stderr, "[%3d/%d] %s: %.2f us (%s), cuBLAS %.2f us, x%.3f\n", b.problem_index, b.problem_total,
-                    problem_text(row).c_str(), row.us, row.config, row.cublas_us, row.cublas_us / row.us);
+            fprintf(stderr, "%s [%3d/%d] %s: %.2f us (%s), cuBLAS %.2f us, x%.3f\n", when.c_str(), b.problem_index,
+                    b.problem_total, problem_text(row).c_str(), row.us, row.config, row.cublas_us,
+                    row.cublas_us / row.us);
         else
-            fprintf(stderr, "[%3d/%d] %s: %s: %s\n", b.problem_index, b.problem_total, problem_text(row).c_str(),
-                    row.status == BENCH_ROW_ERROR ? "ERROR" : "SKIP", row.message);
+            fprintf(stderr, "%s [%3d/%d] %s: %s: %s\n", when.c_str(), b.problem_index, b.problem_total,
+                    problem_text(row).c_str(), row.status == BENCH_ROW_ERROR ? "ERROR" : "SKIP", row.message);
     }
     b.mem_budget = saved_budget;
 }

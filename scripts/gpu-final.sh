@@ -34,13 +34,15 @@ done
 # SM clock, power and temperature every 500 ms during the sweep (dev/NOTES.md: the sweep once
 # timed both kernels 17-26% slower at M >= 256 than pipe_probe runs on other machines), then
 # pipe_probe on two of the same problems on this machine for comparison.
-nvidia-smi --query-gpu=timestamp,clocks.sm,power.draw,temperature.gpu,clocks_throttle_reasons.active \
+# (line-buffered: in session 3 the log, block-buffered and then killed, kept only its first 13 s;
+# the bench's progress lines in targets.log carry wall-clock times to match against it)
+stdbuf -oL nvidia-smi --query-gpu=timestamp,clocks.sm,power.draw,temperature.gpu,clocks_throttle_reasons.active \
     --format=csv -lms 500 > "$out/clocks.csv" 2>/dev/null &
 smi=$!
 W4A16_BENCH=./$B/bench/w4a16-bench timeout ${BENCH_TIMEOUT:-330} scripts/bench-targets.sh "$out/targets" --iters 30 > "$out/bench.stdout" 2>&1
 echo "bench rc=$?"
-kill $smi 2>/dev/null
-awk -F', ' 'NR > 1 { n++; c += $2; if (min == "" || $2 + 0 < min) min = $2 + 0 } END { if (n) printf "SM clock during the sweep: mean %.0f MHz, min %d MHz (%d samples)\n", c / n, min, n }' "$out/clocks.csv"
+kill -INT $smi 2>/dev/null; sleep 1
+awk -F', ' 'NR > 1 { n++; c += $2; p += $3; if ($5 != "0x0000000000000000") capped++; if (min == "" || $2 + 0 < min) min = $2 + 0 } END { if (n) printf "SM clock during the sweep: mean %.0f MHz, min %d MHz; power mean %.0f W; throttled in %d of %d samples\n", c / n, min, p / n, capped, n }' "$out/clocks.csv"
 for s in "1024 8192 8192" "256 57344 8192"; do ./$B/dev/pipe_probe $s; done > "$out/probe.txt" 2>&1
 grep -E "heuristic|cublas|t256_w2_k64_s6 " "$out/probe.txt"
 tar czf "${OUT:-.}/final.tgz" -C "$out" .
