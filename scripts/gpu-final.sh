@@ -6,6 +6,9 @@
 # files), in $OUT/final.tgz.
 set -uo pipefail
 out=./out-final; rm -rf "$out"; mkdir -p "$out"
+# Everything this script prints also goes to summary.txt in the archive: the device tool
+# returns only the last 12,000 characters of output, and in session 3 the SASS line fell out.
+exec > >(tee "$out/summary.txt") 2>&1
 B=build-gpu
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,temperature.gpu,power.draw,driver_version --format=csv,noheader | tee "$out/gpu.txt"
 cmake -S . -B $B -DCMAKE_CUDA_ARCHITECTURES=90a -DCMAKE_BUILD_TYPE=Release -DW4A16_BUILD_TOOLS=OFF >/dev/null 2>&1
@@ -45,5 +48,6 @@ kill -INT $smi 2>/dev/null; sleep 1
 awk -F', ' 'NR > 1 { n++; c += $2; p += $3; if ($5 != "0x0000000000000000") capped++; if (min == "" || $2 + 0 < min) min = $2 + 0 } END { if (n) printf "SM clock during the sweep: mean %.0f MHz, min %d MHz; power mean %.0f W; throttled in %d of %d samples\n", c / n, min, p / n, capped, n }' "$out/clocks.csv"
 for s in "1024 8192 8192" "256 57344 8192"; do ./$B/dev/pipe_probe $s; done > "$out/probe.txt" 2>&1
 grep -E "heuristic|cublas|t256_w2_k64_s6 " "$out/probe.txt"
-tar czf "${OUT:-.}/final.tgz" -C "$out" .
 tail -80 "$out/targets/targets.txt" 2>/dev/null || tail -30 "$out/bench.stdout"
+sleep 1 # let tee write the lines above into summary.txt
+tar czf "${OUT:-.}/final.tgz" -C "$out" .
