@@ -414,6 +414,28 @@ __device__ __forceinline__ void store_tile_tma(uint8_t *stage, const CUtensorMap
     }
 }
 
+/* The epilogue's direct stores (stream-K, unaligned D, W4A16_SM90_TMA_STORE=0): this thread's
+ * two weight rows n and n + 8 of token groups [qb, qe), alpha * acc + bias, one element each. */
+template <typename T, int BT>
+__device__ __forceinline__ void store_tile_direct(const Params &p, const float (&acc)[BT / 2], int lane, int n_row0,
+                                                  int m0, int qb, int qe)
+{
+    T *d = reinterpret_cast<T *>(p.d);
+    const T *bias = reinterpret_cast<const T *>(p.bias);
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        const int n = n_row0 + 8 * h;
+        if (n >= p.n) continue;
+        const float b = bias ? to_f32(__ldg(bias + n)) : 0.0f;
+#pragma unroll
+        for (int r = 0; r < BT / 2; r++) {
+            if (((r >> 1) & 1) != h || (r >> 2) < qb || (r >> 2) >= qe) continue;
+            const int m = m0 + 8 * (r >> 2) + 2 * (lane % 4) + (r & 1);
+            if (m < p.m) d[(int64_t)m * p.ldd + n] = from_f32<T>(fmaf(p.alpha, acc[r], b));
+        }
+    }
+}
+
 /* VARIANT 0 is the product. dev/pipe_probe only: VARIANT 1 keeps the producer and the ring but
  * its consumers only wait for each stage and release it (the memory pipeline's own speed);
  * VARIANT 2 makes large token tiles use the small tiles' per-stage loop; VARIANT 3 is 1
@@ -682,26 +704,11 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
             }
 
             /* ---------------- epilogue: D[token][n] = alpha * acc + bias ---------------- */
-            if (p.tma_d) {
+            if (p.tma_d)
                 store_tile_tma<T, BT, NW>(smem_raw + pad + sizeof(float) * BW * BT, &tm_d, p, acc, c_wg, t, n0, m0, qb,
                                           qe, wg_valid);
-                if (n_it < k_iters && p.csplit) ptx::barrier_cluster_wait(ptx::sem_acquire);
-                continue;
-            }
-            T *d = reinterpret_cast<T *>(p.d);
-            const T *bias = reinterpret_cast<const T *>(p.bias);
-#pragma unroll
-            for (int h = 0; h < 2; h++) {
-                const int n = n0 + row0 + 8 * h;
-                if (n >= p.n) continue;
-                const float b = bias ? to_f32(__ldg(bias + n)) : 0.0f;
-#pragma unroll
-                for (int r = 0; r < BT / 2; r++) {
-                    if (((r >> 1) & 1) != h || (r >> 2) < qb || (r >> 2) >= qe) continue;
-                    const int m = m0 + 8 * (r >> 2) + 2 * (lane % 4) + (r & 1);
-                    if (m < p.m) d[(int64_t)m * p.ldd + n] = from_f32<T>(fmaf(p.alpha, acc[r], b));
-                }
-            }
+            else
+                store_tile_direct<T, BT>(p, acc, lane, n0 + row0, m0, qb, qe);
             if (n_it < k_iters && p.csplit) ptx::barrier_cluster_wait(ptx::sem_acquire);
         }
     }

@@ -23,14 +23,19 @@ struct Plan {
     int64_t slots; /* workspace slots for split tiles (0: no tile is split) */
 };
 
+/* A debug switch NAME=0|1 read once per call site's static: 0 or 1, or -1 when unset or
+ * anything else. */
+inline int env_switch(const char *name)
+{
+    const char *e = getenv(name);
+    return e && (e[0] == '0' || e[0] == '1') && !e[1] ? e[0] - '0' : -1;
+}
+
 /* Debug switch W4A16_SM90_STREAM=0|1: force the split-K grid or stream-K everywhere (the GPU
  * tests run once with stream-K forced, so that small problems exercise it too). */
 inline int stream_env()
 {
-    static const int v = [] {
-        const char *e = getenv("W4A16_SM90_STREAM");
-        return e && (e[0] == '0' || e[0] == '1') && !e[1] ? e[0] - '0' : -1;
-    }();
+    static const int v = env_switch("W4A16_SM90_STREAM");
     return v;
 }
 
@@ -38,10 +43,14 @@ inline int stream_env()
  * through a cluster's distributed shared memory wherever the splits fit one cluster (1). */
 inline int csplit_env()
 {
-    static const int v = [] {
-        const char *e = getenv("W4A16_SM90_CSPLIT");
-        return e && (e[0] == '0' || e[0] == '1') && !e[1] ? e[0] - '0' : -1;
-    }();
+    static const int v = env_switch("W4A16_SM90_CSPLIT");
+    return v;
+}
+
+/* Debug switch W4A16_SM90_TMA_STORE=0: the epilogue's direct stores everywhere. */
+inline bool tma_env()
+{
+    static const bool v = env_switch("W4A16_SM90_TMA_STORE") != 0;
     return v;
 }
 
@@ -49,16 +58,6 @@ inline int csplit_env()
 inline bool debug_env()
 {
     static const bool v = getenv("W4A16_DEBUG") != nullptr;
-    return v;
-}
-
-/* Debug switch W4A16_SM90_TMA_STORE=0: the epilogue's direct stores everywhere. */
-inline int tma_env()
-{
-    static const int v = [] {
-        const char *e = getenv("W4A16_SM90_TMA_STORE");
-        return e && e[0] == '0' && !e[1] ? 0 : 1;
-    }();
     return v;
 }
 
@@ -258,7 +257,7 @@ int launch_typed(const w4a16_gemm_args *g, int force_stream = -1, int force_cspl
      * token ranges would be uneven (each CTA stores BT / splits token rows). */
     CUtensorMap tm_d = tm_s; /* unused unless p.tma_d */
     p.tma_d = !pl.stream && (uintptr_t)g->d % 16 == 0 && (pr.ldd * sizeof(T)) % 16 == 0 && VARIANT != 3 &&
-              VARIANT != 4 && (!p.csplit || (BT / 8) % pl.splits == 0) && tma_env() != 0;
+              VARIANT != 4 && (!p.csplit || (BT / 8) % pl.splits == 0) && tma_env();
     if (p.tma_d) {
         const uint64_t dims[2] = {(uint64_t)pr.n, (uint64_t)pr.m};
         const uint64_t strides[1] = {(uint64_t)pr.ldd * sizeof(T)};
