@@ -47,6 +47,23 @@ __device__ __forceinline__ uint64_t smem_desc_sw128(const void *smem_ptr)
            ((uint64_t)1 << 62);
 }
 
+/* barrier.cluster.arrive.release.aligned / barrier.cluster.wait.acquire.aligned (9.7.13.3):
+ * every thread of the warp executes them together (callers reconverge the warp first). cuda::ptx
+ * offers only the non-.aligned forms, around which ptxas adds divergence handling
+ * (WARPSYNC.COLLECTIVE, BRA.DIV). */
+__device__ __forceinline__ void cluster_arrive_aligned()
+{
+    asm volatile("barrier.cluster.arrive.release.aligned;\n" ::: "memory");
+}
+__device__ __forceinline__ void cluster_arrive_relaxed_aligned()
+{
+    asm volatile("barrier.cluster.arrive.relaxed.aligned;\n" ::: "memory");
+}
+__device__ __forceinline__ void cluster_wait_aligned()
+{
+    asm volatile("barrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+}
+
 /* Spin on an mbarrier phase (try_wait suspends in hardware for a while, so this is cheap). */
 __device__ __forceinline__ void mbar_wait(uint64_t *bar, uint32_t parity)
 {
@@ -66,6 +83,24 @@ __device__ __forceinline__ void mbar_arrive_cluster(const uint64_t *bar, uint32_
     uint32_t r;
     asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(r) : "r"(a), "r"(cta));
     asm volatile("mbarrier.arrive.shared::cluster.b64 _, [%0];\n" ::"r"(r) : "memory");
+}
+
+/* mbarrier.arrive.release.cluster on the barrier at the same shared-memory offset in CTA `cta`
+ * of the cluster: this thread's earlier memory operations (and those ordered before them by a
+ * CTA barrier) become visible to a thread of that CTA that waits with acquire.cluster. */
+__device__ __forceinline__ void mbar_arrive_remote_release(const uint64_t *bar, uint32_t cta)
+{
+    const uint32_t a = (uint32_t)__cvta_generic_to_shared(bar);
+    uint32_t r;
+    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(r) : "r"(a), "r"(cta));
+    asm volatile("mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%0];\n" ::"r"(r) : "memory");
+}
+
+/* Spin on an mbarrier phase with acquire.cluster semantics (the arrivals came from peer CTAs). */
+__device__ __forceinline__ void mbar_wait_cluster(uint64_t *bar, uint32_t parity)
+{
+    while (!ptx::mbarrier_try_wait_parity(ptx::sem_acquire, ptx::scope_cluster, bar, parity)) {
+    }
 }
 
 /* red.global.add.v4.f32 (PTX 8.1, sm_90): four adjacent floats in one reduction request. */
