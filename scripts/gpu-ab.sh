@@ -1,23 +1,49 @@
 #!/usr/bin/env bash
-# A/B timing of two trees on the same H100 in one device call: the working tree and a base
-# revision unpacked into ab-base/ (the device machine's .git may be stale, so the base travels
-# as files: ab-base/ is git-ignored, pass it in the device call's carry list). Prepare it here,
-# then run this script on the device:
+# A/B timing of several trees on the same H100 in one device call: the working tree and base
+# revisions or patched copies unpacked into ab-*/ (the device machine's .git may be stale, so
+# they travel as files: ab-*/ is git-ignored, pass each in the device call's carry list).
+# Prepare them here, then run this script on the device:
 #   rm -rf ab-base && mkdir ab-base && git archive REV | tar -x -C ab-base
 #   scripts/gpu-ab.sh ["M N K,M N K,..."]      (default: decode and prefill shapes of 8192^2)
-# Prints dev/pipe_probe's heuristic, configuration and cuBLAS rows of both trees, alternating
-# base and working tree per shape. ab-base/ is not part of the project: delete it afterwards.
+# AB_TREES (default "ab-base .") lists the trees in order. Default mode: dev/pipe_probe's
+# heuristic, configuration and cuBLAS rows of every tree, alternating trees per shape.
+# AB_TIME="CFG M N K,..." instead builds only quick_check with the configurations AB_CONFIGS
+# (a W4A16_CONFIGS list; CFG indexes it, -1: the heuristic) and prints quick_check --time for
+# each case and tree, AB_ROUNDS (default 2) rounds of all trees. ab-*/ is not part of the
+# project: delete it afterwards.
 set -uo pipefail
-[[ -d ab-base/src ]] || { echo "gpu-ab.sh: ab-base/ missing (see the header)"; exit 2; }
+trees=${AB_TREES:-ab-base .}
 shapes=${1:-16 8192 8192,64 8192 8192,256 8192 8192,1024 8192 8192}
-for t in ab-base .; do
-  cmake -S $t -B $t/build-ab -DCMAKE_CUDA_ARCHITECTURES=90a -DCMAKE_BUILD_TYPE=Release -DW4A16_BUILD_TOOLS=OFF \
-      -DW4A16_BUILD_TESTS=OFF >/dev/null 2>&1 && cmake --build $t/build-ab -j16 --target pipe_probe >/dev/null 2>&1 ||
-      { echo "gpu-ab.sh: build of $t failed"; exit 1; }
+target=pipe_probe
+extra=()
+if [[ -n ${AB_TIME:-} ]]; then
+  target=quick_check
+  extra=(-DW4A16_CONFIGS="${AB_CONFIGS:-t16_w3_k128_s10;t128_w2_k64_s8;t256_w2_k64_s6}")
+fi
+t0=$(date +%s)
+for t in $trees; do
+  [[ -d $t/src ]] || { echo "gpu-ab.sh: $t/ missing (see the header)"; exit 2; }
+  ( cmake -S $t -B $t/build-ab -DCMAKE_CUDA_ARCHITECTURES=90a -DCMAKE_BUILD_TYPE=Release -DW4A16_BUILD_TOOLS=OFF \
+      -DW4A16_BUILD_TESTS=OFF "${extra[@]}" >/dev/null 2>&1 && cmake --build $t/build-ab -j8 --target $target \
+      >$t/build-ab.log 2>&1 || echo "gpu-ab.sh: build of $t failed" ) &
 done
+wait
+echo "builds: $(( $(date +%s) - t0 )) s"
+if [[ -n ${AB_TIME:-} ]]; then
+  IFS=, read -ra cases <<< "$AB_TIME"
+  for round in $(seq "${AB_ROUNDS:-2}"); do
+    for c in "${cases[@]}"; do
+      for t in $trees; do
+        printf '%-8s r%d ' "$t" "$round"
+        ./$t/build-ab/dev/quick_check --time $c 2>&1 | tail -1
+      done
+    done
+  done
+  exit 0
+fi
 IFS=, read -ra list <<< "$shapes"
 for s in "${list[@]}"; do
-  for t in ab-base .; do
+  for t in $trees; do
     echo "== $t: $s"
     ./$t/build-ab/dev/pipe_probe $s 2>&1 | grep -E "^(heuristic|sm90_|cublas)"
   done
