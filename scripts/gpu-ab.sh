@@ -8,7 +8,8 @@
 # AB_TREES (default "ab-base .") lists the trees in order. Default mode: dev/pipe_probe's
 # heuristic, configuration and cuBLAS rows of every tree, alternating trees per shape.
 # AB_TIME="CFG M N K,..." instead builds only quick_check with the configurations AB_CONFIGS
-# (a W4A16_CONFIGS list; CFG indexes it, -1: the heuristic) and prints quick_check --time for
+# (a W4A16_CONFIGS list; CFG is the library's configuration index: 0 the SIMT reference, then
+# AB_CONFIGS in configs.def order; -1 the heuristic) and prints quick_check --time for
 # each case and tree, AB_ROUNDS (default 2) rounds of all trees. ab-*/ is not part of the
 # project: delete it afterwards.
 set -uo pipefail

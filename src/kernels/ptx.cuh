@@ -71,6 +71,15 @@ __device__ __forceinline__ void mbar_wait(uint64_t *bar, uint32_t parity)
     }
 }
 
+/* mapa (9.7.9.22): the shared::cluster address of `p`'s shared-memory offset in CTA `cta`. */
+__device__ __forceinline__ uint32_t peer_shared_addr(const void *p, uint32_t cta)
+{
+    const uint32_t a = (uint32_t)__cvta_generic_to_shared(p);
+    uint32_t r;
+    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(r) : "r"(a), "r"(cta));
+    return r;
+}
+
 /* mbarrier.arrive (9.7.13.15.13) on the barrier at the same shared-memory offset in CTA `cta` of
  * the cluster (mapa, 9.7.9.22), with the default .release.cta semantics. cuda::ptx offers only
  * .release.cluster and .relaxed.cluster for remote barriers; with .release.cluster every
@@ -79,21 +88,16 @@ __device__ __forceinline__ void mbar_wait(uint64_t *bar, uint32_t parity)
  * another H100). */
 __device__ __forceinline__ void mbar_arrive_cluster(const uint64_t *bar, uint32_t cta)
 {
-    const uint32_t a = (uint32_t)__cvta_generic_to_shared(bar);
-    uint32_t r;
-    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(r) : "r"(a), "r"(cta));
-    asm volatile("mbarrier.arrive.shared::cluster.b64 _, [%0];\n" ::"r"(r) : "memory");
+    asm volatile("mbarrier.arrive.shared::cluster.b64 _, [%0];\n" ::"r"(peer_shared_addr(bar, cta)) : "memory");
 }
 
 /* mbarrier.arrive.release.cluster on the barrier at the same shared-memory offset in CTA `cta`
- * of the cluster: this thread's earlier memory operations (and those ordered before them by a
- * CTA barrier) become visible to a thread of that CTA that waits with acquire.cluster. */
+ * of the cluster: this thread's earlier memory operations become visible to a thread of that
+ * CTA that waits with acquire.cluster. */
 __device__ __forceinline__ void mbar_arrive_remote_release(const uint64_t *bar, uint32_t cta)
 {
-    const uint32_t a = (uint32_t)__cvta_generic_to_shared(bar);
-    uint32_t r;
-    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(r) : "r"(a), "r"(cta));
-    asm volatile("mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%0];\n" ::"r"(r) : "memory");
+    asm volatile("mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%0];\n" ::"r"(peer_shared_addr(bar, cta))
+                 : "memory");
 }
 
 /* Spin on an mbarrier phase with acquire.cluster semantics (the arrivals came from peer CTAs). */
