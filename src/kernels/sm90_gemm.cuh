@@ -100,7 +100,7 @@ template <typename T, int BT, int BK, int STAGES, int NW> struct Smem {
     alignas(16) T scales[STAGES][KB][BW];
     alignas(16) T zeros[STAGES][KB][BW];       /* float offsets, or uint8 integer zeros */
     uint64_t full[STAGES], empty[STAGES];
-    uint64_t peers_ready, peers_done; /* cluster split (Params::csplit): see cluster_reduce */
+    uint64_t peers_ready; /* cluster split (Params::csplit): see cluster_reduce */
 };
 
 /* fp16/bf16 specifics of the magic-number conversion (HOPPER-NOTES section 8): OR a nibble into
@@ -346,20 +346,18 @@ __device__ __forceinline__ void consume_stage(Smem<T, BT, BK, STAGES, NW> &sm, c
  * partial sums of the same tile. Each stores its accumulators into its own (now idle) ring, then
  * CTA `rank` sums token groups [qb, qe) (8 tokens each) over all of them, for its share of the
  * epilogue. Only the consumers take part: every consumer thread tells each peer through the
- * peer's `ready` mbarrier (release.cluster) that its partial sums are stored, and through `done`
- * that it has read the peer's; the consumers wait for `done` before the CTA exits (the caller),
- * so that no CTA's shared memory goes while a peer reads it. Per thread rather than one thread
- * after a CTA barrier: compute-sanitizer racecheck (cluster split forced, test_gpu_gemm
- * --small) reported 9737 store/read hazards with the one-thread form and none with this one,
- * at the same speed (H100, 8192^2 M=256 t256 62.4-62.6 vs 62.6-62.9 us). It still warns that a
- * peer "might have already exited" (9600 reports): it does not see the `done` wait.
- * Cluster barriers (barrier.cluster) did the same job, but every thread, the producer's too,
- * had to take part, and the barriers in the producer's exit path changed how ptxas compiled its
- * loop: every tile ran 7-27% slower, cluster split or not (H100, 8192^2, one run: t128 at
- * M = 1024 331.9 vs 270.7 us without them, t16 1010.7 vs 858.7 us). */
+ * peer's `ready` mbarrier (release.cluster) that its partial sums are stored; a consumer-only
+ * cluster barrier before exit (the caller) keeps each CTA's shared memory until its peers have
+ * read it. Per thread rather than one thread after a CTA barrier: compute-sanitizer racecheck
+ * (cluster split forced, test_gpu_gemm --small) reported 9737 store/read hazards with the
+ * one-thread form and none with this one, at the same speed (H100, 8192^2 M=256 t256 62.4-62.6
+ * vs 62.6-62.9 us). Cluster barriers in place of `ready` did the same job, but then every thread,
+ * the producer's too, had to take part, and the barriers in the producer's exit path changed
+ * how ptxas compiled its loop: every tile ran 7-27% slower, cluster split or not (H100, 8192^2,
+ * one run: t128 at M = 1024 331.9 vs 270.7 us without them, t16 1010.7 vs 858.7 us). */
 template <int BT, int NW>
-__device__ __forceinline__ void cluster_reduce(float4 *buf, uint64_t *ready, uint64_t *done, float (&acc)[BT / 2],
-                                               int c_wg, int t, int rank, int csz, int qb, int qe)
+__device__ __forceinline__ void cluster_reduce(float4 *buf, uint64_t *ready, float (&acc)[BT / 2], int c_wg, int t,
+                                               int rank, int csz, int qb, int qe)
 {
     constexpr int Q = BT / 8;
     /* the other warpgroups' last wgmmas may still read the ring this overwrites */
@@ -382,7 +380,6 @@ __device__ __forceinline__ void cluster_reduce(float4 *buf, uint64_t *ready, uin
             acc[4 * q + 3] += v.w;
         }
     }
-    for (int d = 1; d < csz; d++) mbar_arrive_remote_release(done, (uint32_t)((rank + d) % csz));
 }
 
 /* The epilogue through shared memory: this warpgroup's 64 x BT tile, alpha * acc + bias in the
@@ -501,7 +498,6 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
         }
         if (p.csplit) { /* one arrival from each consumer thread of each peer CTA (cluster_reduce) */
             ptx::mbarrier_init(&sm.peers_ready, (gridDim.z - 1) * NWG * 128);
-            ptx::mbarrier_init(&sm.peers_done, (gridDim.z - 1) * NWG * 128);
         }
         ptx::fence_mbarrier_init(ptx::sem_release, ptx::scope_cluster);
     }
@@ -673,8 +669,8 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
             if (n_it < k_iters && p.csplit) {
                 const int csz = (int)gridDim.z, rank = (int)blockIdx.z; /* cluster (1, 1, splits) */
                 csplit_range(rank, csz, BT / 8, &qb, &qe);
-                cluster_reduce<BT, NW>(reinterpret_cast<float4 *>(smem_raw + pad), &sm.peers_ready, &sm.peers_done,
-                                       acc, c_wg, t, rank, csz, qb, qe);
+                cluster_reduce<BT, NW>(reinterpret_cast<float4 *>(smem_raw + pad), &sm.peers_ready, acc, c_wg, t,
+                                       rank, csz, qb, qe);
             } else if (n_it < k_iters) {
                 /* The slot of a split tile: the tile itself for a split-K grid; for stream-K the CTA
                  * that owns the tile's first unit (at most one split tile starts in each CTA). */
@@ -721,10 +717,18 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                 store_tile_direct<T, BT>(p, acc, lane, n0 + row0, m0, qb, qe);
         }
     }
-    /* A cluster split's CTA (one tile each) leaves only when its peers have read its partial sums.
-     * Here, out of the tile loop, and by every consumer thread: a one-thread wait inside the loop
-     * made ptxas keep the ring's address out of uniform registers in the main loop (SASS). */
-    if (p.csplit) mbar_wait_cluster(&sm.peers_done, 0);
+    /* A cluster split's CTA (one tile each) leaves only when its peers have read its partial sums:
+     * a cluster barrier of the consumers alone. The producer warpgroup has returned, and exited
+     * threads do not hold up barrier.cluster (PTX ISA, `exit`). Out of the tile loop: a one-thread
+     * mbarrier wait inside it made ptxas keep the ring's address out of uniform registers in the
+     * main loop (SASS). An mbarrier (`done`, arrived on remotely after the reads) did this job
+     * before at the same speed, but compute-sanitizer racecheck does not follow it and warned
+     * that a peer "might have already exited" (9600 warnings on test_gpu_gemm --small, split
+     * forced). */
+    if (p.csplit) {
+        cluster_arrive_aligned();
+        cluster_wait_aligned();
+    }
     if constexpr (MC) {
         cluster_arrive_aligned();
         cluster_wait_aligned();
