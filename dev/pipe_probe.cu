@@ -4,6 +4,9 @@
  * "memory only" variant of a few tiles (same producer and ring, consumers only wait and
  * release: sm90_gemm.cuh VARIANT 1), and cuBLAS fp16 on the dequantized weights.
  *   pipe_probe M N K       (fp16, group 128, no zeros; PIPE_PROBE_QUICK=1: see below)
+ *   PIPE_PROBE_STAMPS=1 pipe_probe M N K: instead, where the time of one launch goes, from the
+ *   time stamps of the kernel's VARIANT 9 (entry, first data, main loop, split-K, epilogue, exit;
+ *   per CTA, as min / median / max over the CTAs) for the tiles the probe compares.
  * Prints per-launch mean time (batches of 20 launches, best of 5 batches), effective GB/s as
  * TARGETS.md counts bytes and, for every variant that computes D, max |D - cuBLAS| / max |cuBLAS|
  * of its last launch ("BAD" above 2e-2 or for a NaN). A developer's probe, not the benchmark.
@@ -13,6 +16,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <algorithm>
 #include <vector>
 
 #include "internal.h"
@@ -146,6 +150,70 @@ int main(int argc, char **argv)
         else if (err >= 0.0) printf("  err %.1e%s", err, err > 2e-2 ? ": BAD" : "");
         printf("\n");
     };
+    if (getenv("PIPE_PROBE_STAMPS")) {
+        const size_t cap = (size_t)65536 * sm90::STAMP_SLOTS;
+        CK(cudaMalloc(&sm90::dev_stamps(), cap * 8));
+        std::vector<unsigned long long> st(cap);
+        auto stamped = [&](const char *name, int (*fn)(const w4a16_gemm_args *, int, int), int force_csplit) {
+            auto launch = [&](int i) {
+                w4a16_gemm_args ga = {&p, da, (const uint8_t *)sets[i].w + W4A16_PACK_HEADER_BYTES, sets[i].s,
+                                      nullptr, nullptr, dd, ws, wsmax, 0, &info};
+                CK((cudaError_t)fn(&ga, -1, force_csplit));
+            };
+            for (int i = 0; i < 200; i++) launch(i % nsets); /* back to back, as the timings run */
+            CK(cudaMemset(sm90::dev_stamps(), 0, cap * 8));
+            cudaEvent_t e0, e1;
+            CK(cudaEventCreate(&e0));
+            CK(cudaEventCreate(&e1));
+            for (int i = 0; i < 3; i++) launch((10 + i) % nsets);
+            CK(cudaEventRecord(e0));
+            launch(13 % nsets);
+            CK(cudaEventRecord(e1));
+            CK(cudaEventSynchronize(e1));
+            float ms;
+            CK(cudaEventElapsedTime(&ms, e0, e1));
+            CK(cudaMemcpy(st.data(), sm90::dev_stamps(), cap * 8, cudaMemcpyDeviceToHost));
+            const char *what[sm90::STAMP_SLOTS] = {"entry", "first data", "WG0 loop done", "WG1 loop done",
+                                                   "split: WG bar", "split: stored", "split: peers", "split: met",
+                                                   "epi: WG bar", "epi: staged", "epilogue done", "exit"};
+            unsigned long long t0 = ~0ull;
+            int ctas = 0;
+            for (size_t c = 0; c < cap / sm90::STAMP_SLOTS; c++)
+                if (st[c * sm90::STAMP_SLOTS]) {
+                    ctas++;
+                    t0 = st[c * sm90::STAMP_SLOTS] < t0 ? st[c * sm90::STAMP_SLOTS] : t0;
+                }
+            printf("%s M=%lld N=%lld K=%lld: %.2f us (event pair, back to back), %d CTAs; us from the first "
+                   "CTA's entry: min / median / max over CTAs | us since the previous point: median / max\n",
+                   name, (long long)M, (long long)N, (long long)K, ms * 1e3, ctas);
+            for (int sl = 0; sl < sm90::STAMP_SLOTS; sl++) {
+                std::vector<double> at, dt;
+                for (size_t c = 0; c < cap / sm90::STAMP_SLOTS; c++) {
+                    const unsigned long long *r = &st[c * sm90::STAMP_SLOTS];
+                    if (!r[0] || !r[sl]) continue;
+                    at.push_back((r[sl] - t0) * 1e-3);
+                    int pv = sl - 1; /* the previous point this CTA stamped */
+                    while (pv > 0 && !r[pv]) pv--;
+                    if (sl > 0) dt.push_back(((double)r[sl] - (double)r[pv]) * 1e-3);
+                }
+                if (at.empty()) continue;
+                std::sort(at.begin(), at.end());
+                std::sort(dt.begin(), dt.end());
+                printf("  %-15s %4zu CTAs  at %8.2f %8.2f %8.2f", what[sl], at.size(), at[0], at[at.size() / 2],
+                       at.back());
+                if (!dt.empty()) printf("  | +%8.2f %8.2f", dt[dt.size() / 2], dt.back());
+                printf("\n");
+            }
+        };
+        if (M <= 64) {
+            stamped("stamps t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 9>, -1);
+            stamped("stamps t64_w2_k128_s8", sm90::launch_typed<__half, 64, 128, 8, 2, 9>, -1);
+        } else {
+            stamped("stamps t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 9>, -1);
+            stamped("stamps t128_w2_k64_s8", sm90::launch_typed<__half, 128, 64, 8, 2, 9>, -1);
+        }
+        return 0;
+    }
     int heur;
     CW(w4a16_select_config(H, &p, &heur));
     printf("heuristic: %s; %d weight sets, %d dequantized sets\n", w4a16_config_name(heur), nsets, ndq);

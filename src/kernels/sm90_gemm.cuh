@@ -64,8 +64,26 @@ struct Params {
     const void *bias;   /* [n] or NULL */
     void *d;
     float *partials;    /* split tiles: [slots][BW * BT] fp32, zero between calls */
+    unsigned long long *stamps; /* dev VARIANT 9 only: [CTA][STAMP_SLOTS] %globaltimer values */
     int *counters;      /* split tiles: [slots] k iterations added so far, zero between calls */
 };
+
+/* dev VARIANT 9: %globaltimer (ns) at points of the first consumer thread's way through its
+ * CTA, into p.stamps[CTA * STAMP_SLOTS + slot] (enum Stamp, in order along the way; dev/pipe_probe
+ * prints where the time goes). Thread 128 (warpgroup 0's first) stamps, except WG1_DONE (256). */
+enum Stamp {
+    ST_ENTRY, ST_FIRST_DATA, ST_LOOP_DONE, ST_WG1_DONE, ST_RED_BAR, ST_RED_STORED, ST_RED_READY, ST_RED_DONE,
+    ST_EPI_BAR, ST_EPI_STAGED, ST_EPI_DONE, ST_EXIT, STAMP_SLOTS
+};
+template <int VARIANT> __device__ __forceinline__ void stamp(const Params &p, int slot)
+{
+    if constexpr (VARIANT == 9) {
+        unsigned long long ns;
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(ns));
+        const unsigned cta = blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);
+        if (p.stamps) p.stamps[(size_t)cta * STAMP_SLOTS + slot] = ns;
+    }
+}
 
 /* Stream-K's partition of `units` (tiles x k iterations) over `ctas` CTAs: CTA c takes units
  * [stream_unit_begin(c), stream_unit_begin(c + 1)). */
@@ -355,18 +373,21 @@ __device__ __forceinline__ void consume_stage(Smem<T, BT, BK, STAGES, NW> &sm, c
  * the producer's too, had to take part, and the barriers in the producer's exit path changed
  * how ptxas compiled its loop: every tile ran 7-27% slower, cluster split or not (H100, 8192^2,
  * one run: t128 at M = 1024 331.9 vs 270.7 us without them, t16 1010.7 vs 858.7 us). */
-template <int BT, int NW>
+template <int BT, int NW, int VARIANT = 0>
 __device__ __forceinline__ void cluster_reduce(float4 *buf, uint64_t *ready, float (&acc)[BT / 2], int c_wg, int t,
-                                               int rank, int csz, int qb, int qe)
+                                               int rank, int csz, int qb, int qe, const Params &p)
 {
     constexpr int Q = BT / 8;
     /* the other warpgroups' last wgmmas may still read the ring this overwrites */
     asm volatile("bar.sync 1, %0;\n" ::"n"(128 * NW) : "memory");
+    if (threadIdx.x == 128) stamp<VARIANT>(p, ST_RED_BAR);
     float4 *mine = buf + (size_t)c_wg * Q * 128 + t;
 #pragma unroll
     for (int q = 0; q < Q; q++) mine[q * 128] = make_float4(acc[4 * q], acc[4 * q + 1], acc[4 * q + 2], acc[4 * q + 3]);
     for (int d = 1; d < csz; d++) mbar_arrive_remote_release(ready, (uint32_t)((rank + d) % csz));
+    if (threadIdx.x == 128) stamp<VARIANT>(p, ST_RED_STORED);
     mbar_wait_cluster(ready, 0);
+    if (threadIdx.x == 128) stamp<VARIANT>(p, ST_RED_READY);
     for (int d = 1; d < csz; d++) {
         const float4 *peer =
             static_cast<const float4 *>(__cluster_map_shared_rank((void *)mine, (unsigned)((rank + d) % csz)));
@@ -389,7 +410,7 @@ __device__ __forceinline__ void cluster_reduce(float4 *buf, uint64_t *ready, flo
  * stores it replaces write 16-byte pieces of four rows per instruction. Measured against them
  * (H100, 8192^2, t256, dev/pipe_probe, same run): M = 1024 188.7 vs 190.4 us, M = 256 55.5 vs
  * 55.9 us. */
-template <typename T, int BT, int NW>
+template <typename T, int BT, int NW, int VARIANT = 0>
 __device__ __forceinline__ void store_tile_tma(uint8_t *stage, const CUtensorMap *tm_d, const Params &p,
                                                const float (&acc)[BT / 2], int c_wg, int t, int n0, int m0, int qb,
                                                int qe, bool wg_valid)
@@ -399,6 +420,7 @@ __device__ __forceinline__ void store_tile_tma(uint8_t *stage, const CUtensorMap
     const T *bias = reinterpret_cast<const T *>(p.bias);
     /* every warpgroup's last wgmmas have left the ring this overwrites */
     asm volatile("bar.sync 1, %0;\n" ::"n"(128 * NW) : "memory");
+    if (threadIdx.x == 128) stamp<VARIANT>(p, ST_EPI_BAR);
 #pragma unroll
     for (int h = 0; h < 2; h++) {
         const int nl = 16 * warp + lane / 4 + 8 * h, n = n0 + c_wg * 64 + nl;
@@ -413,6 +435,7 @@ __device__ __forceinline__ void store_tile_tma(uint8_t *stage, const CUtensorMap
     }
     ptx::fence_proxy_async(ptx::space_shared); /* the writes above, visible to the TMA unit */
     asm volatile("bar.sync %0, 128;\n" ::"r"(2 + c_wg) : "memory");
+    if (threadIdx.x == 128) stamp<VARIANT>(p, ST_EPI_STAGED);
     if (t == 0 && wg_valid && qe > qb) {
         const int32_t c[2] = {n0 + c_wg * 64, m0 + 8 * qb};
         ptx::cp_async_bulk_tensor(ptx::space_global, ptx::space_shared, tm_d, c, tile + qb * 1024);
@@ -451,7 +474,7 @@ __device__ __forceinline__ void store_tile_direct(const Params &p, const float (
  * the activation box multicast (correct; no faster than VARIANT 6, H100: t256 at M = 1024 on
  * 8192^2 199 us vs 195 us, 192 us without clusters); VARIANT 6 launches the product in 2x1
  * clusters without multicast; VARIANT 7 skips the dequantization, 8 also the weight and scale
- * loads from shared memory (fragment_words). */
+ * loads from shared memory (fragment_words); VARIANT 9 is the product with time stamps. */
 template <typename T, int BT, int BK, int STAGES, int NW, int VARIANT = 0>
 __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
     gemm_kernel(const __grid_constant__ CUtensorMap tm_a, const __grid_constant__ CUtensorMap tm_s,
@@ -491,6 +514,7 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
     uint32_t crank = 0;
     if constexpr (MC) crank = ptx::get_sreg_cluster_ctarank();
 
+    if (threadIdx.x == 128) stamp<VARIANT>(p, ST_ENTRY);
     if (threadIdx.x == 0) {
         for (int s = 0; s < STAGES; s++) {
             ptx::mbarrier_init(&sm.full[s], 1);
@@ -626,6 +650,10 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
              * stream-K, had 696 vs 677 us at M=4096: within the run-to-run spread there). */
             constexpr bool PER_STEP = (BT >= 128) != (VARIANT == 2);
             constexpr int DQ = VARIANT == 7 ? 1 : VARIANT == 8 ? 2 : 0;
+            if constexpr (VARIANT == 9) { /* the first stage's data (waiting twice on a phase is harmless) */
+                mbar_wait(&sm.full[i0 % STAGES], (i0 / STAGES) & 1);
+                if (threadIdx.x == 128 && i0 == 0) stamp<VARIANT>(p, ST_FIRST_DATA);
+            }
             if constexpr (VARIANT == 1) {
                 for (int i = i0; i < i0 + n_it; i++) {
                     mbar_wait(&sm.full[i % STAGES], (i / STAGES) & 1);
@@ -663,14 +691,16 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
             }
 #pragma unroll
             for (int r = 0; r < BT / 2; r++) fence_reg(acc[r]);
+            if (threadIdx.x == 128) stamp<VARIANT>(p, ST_LOOP_DONE);
+            if (threadIdx.x == 256) stamp<VARIANT>(p, ST_WG1_DONE);
 
             /* ---------------- partial tiles: meet in a cluster or the workspace ---------------- */
             int qb = 0, qe = BT / 8; /* token groups this CTA stores */
             if (n_it < k_iters && p.csplit) {
                 const int csz = (int)gridDim.z, rank = (int)blockIdx.z; /* cluster (1, 1, splits) */
                 csplit_range(rank, csz, BT / 8, &qb, &qe);
-                cluster_reduce<BT, NW>(reinterpret_cast<float4 *>(smem_raw + pad), &sm.peers_ready, acc, c_wg, t,
-                                       rank, csz, qb, qe);
+                cluster_reduce<BT, NW, VARIANT>(reinterpret_cast<float4 *>(smem_raw + pad), &sm.peers_ready, acc,
+                                                c_wg, t, rank, csz, qb, qe, p);
             } else if (n_it < k_iters) {
                 /* The slot of a split tile: the tile itself for a split-K grid; for stream-K the CTA
                  * that owns the tile's first unit (at most one split tile starts in each CTA). */
@@ -709,12 +739,14 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                 if (threadIdx.x == 128) p.counters[slot] = 0;
             }
 
+            if (threadIdx.x == 128) stamp<VARIANT>(p, ST_RED_DONE);
             /* ---------------- epilogue: D[token][n] = alpha * acc + bias ---------------- */
             if (p.tma_d)
-                store_tile_tma<T, BT, NW>(smem_raw + pad + sizeof(float) * BW * BT, &tm_d, p, acc, c_wg, t, n0, m0, qb,
-                                          qe, wg_valid);
+                store_tile_tma<T, BT, NW, VARIANT>(smem_raw + pad + sizeof(float) * BW * BT, &tm_d, p, acc, c_wg, t,
+                                                   n0, m0, qb, qe, wg_valid);
             else
                 store_tile_direct<T, BT>(p, acc, lane, n0 + row0, m0, qb, qe);
+            if (threadIdx.x == 128) stamp<VARIANT>(p, ST_EPI_DONE);
         }
     }
     /* A cluster split's CTA (one tile each) leaves only when its peers have read its partial sums:
@@ -733,6 +765,7 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
         cluster_arrive_aligned();
         cluster_wait_aligned();
     }
+    if (threadIdx.x == 128) stamp<VARIANT>(p, ST_EXIT);
 }
 
 } // namespace sm90

@@ -54,6 +54,13 @@ inline bool tma_env()
     return v;
 }
 
+/* dev/pipe_probe's buffer for VARIANT 9's time stamps ([CTAs][STAMP_SLOTS]); no product use. */
+inline unsigned long long *&dev_stamps()
+{
+    static unsigned long long *buf = nullptr;
+    return buf;
+}
+
 /* Debug switch W4A16_DEBUG (set): print each launch's plan to stderr. */
 inline bool debug_env()
 {
@@ -235,6 +242,7 @@ int launch_typed(const w4a16_gemm_args *g, int force_stream = -1, int force_cspl
     p.bias = g->bias;
     p.d = g->d;
     p.partials = (float *)g->workspace;
+    p.stamps = VARIANT == 9 ? dev_stamps() : nullptr;
     p.counters = pl.slots ? (int *)((char *)g->workspace + (size_t)pl.slots * BW * BT * sizeof(float)) : nullptr;
 
     auto kernel = gemm_kernel<T, BT, BK, STAGES, NW, VARIANT>;
