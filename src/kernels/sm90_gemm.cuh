@@ -421,16 +421,24 @@ __device__ __forceinline__ void store_tile_tma(uint8_t *stage, const CUtensorMap
     /* every warpgroup's last wgmmas have left the ring this overwrites */
     asm volatile("bar.sync 1, %0;\n" ::"n"(128 * NW) : "memory");
     if (threadIdx.x == 128) stamp<VARIANT>(p, ST_EPI_BAR);
+    /* Every token row is staged, [qb, qe) or not (only those go out): with a condition per
+     * token group ptxas made each group a branch that recomputed the address, ~30 instructions
+     * per two stores. Time stamps (dev/pipe_probe, H100, 8192^2 t256) put the staging at 3.6 us
+     * at M = 1024 and 3.1 us at M = 256 with the condition, 0.8 us without; the same machine
+     * (scripts/gpu-ab.sh) timed t256 at 167.2 -> 161.6 us at M = 1024, 49.9 -> 46.9 us at
+     * M = 256, 669.4 -> 648.5 us at M = 4096. Row ml = 8 q + 2 (lane % 4) + r1 has
+     * ml % 8 = 2 (lane % 4) + r1, so its address is a base per (h, r1) plus q * 1024. */
 #pragma unroll
     for (int h = 0; h < 2; h++) {
         const int nl = 16 * warp + lane / 4 + 8 * h, n = n0 + c_wg * 64 + nl;
         const float b = bias && n < p.n ? to_f32(__ldg(bias + n)) : 0.0f;
 #pragma unroll
-        for (int r = 0; r < BT / 2; r++) {
-            if (((r >> 1) & 1) != h || (r >> 2) < qb || (r >> 2) >= qe) continue;
-            const int ml = 8 * (r >> 2) + 2 * (lane % 4) + (r & 1);
-            *reinterpret_cast<T *>(tile + ml * 128 + (((nl >> 3) ^ (ml & 7)) << 4) + (nl & 7) * 2) =
-                from_f32<T>(fmaf(p.alpha, acc[r], b));
+        for (int r1 = 0; r1 < 2; r1++) {
+            const int m8 = 2 * (lane % 4) + r1;
+            uint8_t *base = tile + m8 * 128 + (((nl >> 3) ^ m8) << 4) + (nl & 7) * 2;
+#pragma unroll
+            for (int q = 0; q < BT / 8; q++)
+                *reinterpret_cast<T *>(base + q * 1024) = from_f32<T>(fmaf(p.alpha, acc[4 * q + 2 * h + r1], b));
         }
     }
     ptx::fence_proxy_async(ptx::space_shared); /* the writes above, visible to the TMA unit */
@@ -457,6 +465,23 @@ __device__ __forceinline__ void store_tile_direct(const Params &p, const float (
         const int n = n_row0 + 8 * h;
         if (n >= p.n) continue;
         const float b = bias ? to_f32(__ldg(bias + n)) : 0.0f;
+        /* Whole tiles without a branch per token group (see store_tile_tma; stream-K at M = 256 on
+         * 57344x8192, t256, H100: 317.9 -> 313.4 us). Not for small tiles: in t16_w3 the extra
+         * path changed the main loop's SASS (12 -> 9 uniform instructions), for two groups. */
+        if (BT >= 64 && qb == 0 && qe == BT / 8) {
+#pragma unroll
+            for (int r1 = 0; r1 < 2; r1++) {
+                const int m = m0 + 2 * (lane % 4) + r1;
+                T *dm = d + (int64_t)m * p.ldd + n;
+                const int64_t step = 8 * p.ldd;
+#pragma unroll
+                for (int q = 0; q < BT / 8; q++, dm += step) {
+                    const T v = from_f32<T>(fmaf(p.alpha, acc[4 * q + 2 * h + r1], b));
+                    if (m + 8 * q < p.m) *dm = v;
+                }
+            }
+            continue;
+        }
 #pragma unroll
         for (int r = 0; r < BT / 2; r++) {
             if (((r >> 1) & 1) != h || (r >> 2) < qb || (r >> 2) >= qe) continue;
