@@ -4,7 +4,10 @@
 # facts, sanitizers on small shapes.
 # Everything lands in ./out-final and, as one archive (the device tool returns at most 8
 # files), in $OUT/final.tgz.
+#   scripts/gpu-final.sh [all|check|bench]   check: up to the sanitizers; bench: the build, the
+#   sweep and pipe_probe (the two halves fit the device tool's 10-minute command limit apart)
 set -uo pipefail
+what=${1:-all}
 out=./out-final; rm -rf "$out"; mkdir -p "$out"
 # Everything this script prints also goes to summary.txt in the archive: the device tool
 # returns only the last 12,000 characters of output, and in session 3 the SASS line fell out.
@@ -13,7 +16,8 @@ B=build-gpu
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,temperature.gpu,power.draw,driver_version --format=csv,noheader | tee "$out/gpu.txt"
 cmake -S . -B $B -DCMAKE_CUDA_ARCHITECTURES=90a -DCMAKE_BUILD_TYPE=Release -DW4A16_BUILD_TOOLS=OFF >/dev/null 2>&1
 cmake --build $B -j16 > "$out/build.log" 2>&1 || { grep -E "error" -A3 "$out/build.log" | head -30; exit 1; }
-echo "C75 notes: $(grep -c C75 "$out/build.log")"
+echo "C75 notes: $(grep -c C75 "$out/build.log"); spill or local-memory warnings: $(grep -ciE 'spill|local memory' "$out/build.log")"
+if [[ $what != bench ]]; then
 echo "quick_check: $(./$B/dev/quick_check --no-time 2>&1 | tee "$out/quick.log" | tail -1)"
 echo "quick_check, stream-K forced: $(W4A16_SM90_STREAM=1 ./$B/dev/quick_check --no-time 2>&1 | tee "$out/quick-stream.log" | tail -1)"
 echo "quick_check, cluster split-K forced: $(W4A16_SM90_CSPLIT=1 ./$B/dev/quick_check --no-time 2>&1 | tee "$out/quick-csplit.log" | tail -1)"
@@ -34,6 +38,8 @@ for mode in W4A16_SM90_STREAM=1 W4A16_SM90_CSPLIT=1; do
     echo "compute-sanitizer $tool, $mode: rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/san-$tool-$mode.txt" | tail -1)"
   done
 done
+fi
+if [[ $what != check ]]; then
 # SM clock, power and temperature every 500 ms during the sweep (dev/NOTES.md: the sweep once
 # timed both kernels 17-26% slower at M >= 256 than pipe_probe runs on other machines), then
 # pipe_probe on two of the same problems on this machine for comparison.
@@ -47,7 +53,9 @@ echo "bench rc=$?"
 kill -INT $smi 2>/dev/null; sleep 1
 awk -F', ' 'NR > 1 { n++; c += $2; p += $3; if ($5 != "0x0000000000000000") capped++; if (min == "" || $2 + 0 < min) min = $2 + 0 } END { if (n) printf "SM clock during the sweep: mean %.0f MHz, min %d MHz; power mean %.0f W; throttled in %d of %d samples\n", c / n, min, p / n, capped, n }' "$out/clocks.csv"
 for s in "1024 8192 8192" "256 57344 8192"; do ./$B/dev/pipe_probe $s; done > "$out/probe.txt" 2>&1
+PIPE_PROBE_STAMPS=1 ./$B/dev/pipe_probe 256 8192 8192 > "$out/stamps.txt" 2>&1
 grep -E "heuristic|cublas|t256_w2_k64_s6 " "$out/probe.txt"
 tail -80 "$out/targets/targets.txt" 2>/dev/null || tail -30 "$out/bench.stdout"
+fi
 sleep 1 # let tee write the lines above into summary.txt
 tar czf "${OUT:-.}/final.tgz" -C "$out" .
