@@ -48,8 +48,8 @@ void bench_print_header(FILE *f, const bench_header *h)
             h->driver_version / 1000, h->driver_version % 1000 / 10, h->runtime_version / 1000,
             h->runtime_version % 1000 / 10, h->cublas_version / 10000, h->cublas_version % 10000 / 100,
             h->cublas_version % 100, h->config_count, h->config_mode);
-    fprintf(f, "Timing: %s queued behind a launch gate (GPU time), median of %d, each between its own event "
-               "pair; weights %s; results %s\n",
+    fprintf(f, "Timing: %s queued behind a launch gate (GPU time), median of 2 windows of %d, each call between "
+               "its own event pair, in the order cuBLAS, ours, ours, cuBLAS; weights %s; results %s\n",
             h->graph ? "CUDA-graph replays of one call" : "stream launches", h->iters,
             h->warm_l2 ? "NOT rotated (--warm-l2: may be served from L2)" : "rotated through sets of >= 2x L2",
             h->check ? "verified against an fp32-accumulated cuBLAS reference" : "NOT verified (--no-check)");
