@@ -4,6 +4,8 @@
  * "memory only" variant of a few tiles (same producer and ring, consumers only wait and
  * release: sm90_gemm.cuh VARIANT 1), and cuBLAS fp16 on the dequantized weights.
  *   pipe_probe M N K       (fp16, group 128, no zeros; PIPE_PROBE_QUICK=1: see below)
+ *   PIPE_PROBE_SUSTAIN=S pipe_probe M N K: instead, the heuristic's kernel and cuBLAS each
+ *   back to back for S seconds (for an nvidia-smi power log: scripts/gpu-power.sh).
  *   PIPE_PROBE_STAMPS=1 pipe_probe M N K: instead, where the time of one launch goes, from the
  *   time stamps of the kernel's VARIANT 9 (entry, first data, main loop, split-K, epilogue, exit;
  *   per CTA, as min / median / max over the CTAs) for the tiles the probe compares.
@@ -17,6 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <algorithm>
+#include <functional>
+#include <time.h>
+#include <unistd.h>
 #include <vector>
 
 #include "internal.h"
@@ -150,6 +155,33 @@ int main(int argc, char **argv)
         else if (err >= 0.0) printf("  err %.1e%s", err, err > 2e-2 ? ": BAD" : "");
         printf("\n");
     };
+    if (const char *sus = getenv("PIPE_PROBE_SUSTAIN")) {
+        /* each of the heuristic's kernel and cuBLAS alone, back to back for `sus` seconds after a
+         * second of idling, with wall-clock marks to match an nvidia-smi power log against */
+        const double secs = atof(sus);
+        auto sustain = [&](const char *name, const std::function<void(int)> &launch, int sets_n) {
+            CK(cudaDeviceSynchronize());
+            usleep(1000000);
+            auto now_s = [] {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                return ts.tv_sec + ts.tv_nsec * 1e-9;
+            };
+            const double t0 = now_s();
+            long n = 0;
+            while (now_s() - t0 < secs) {
+                for (int i = 0; i < 50; i++, n++) launch((int)(n % sets_n));
+                CK(cudaDeviceSynchronize());
+            }
+            const double t1 = now_s();
+            printf("sustain %-24s M=%lld N=%lld K=%lld: %ld launches, %.2f us each, wall %.3f .. %.3f (epoch s)\n", name,
+                   (long long)M, (long long)N, (long long)K, n, (t1 - t0) / n * 1e6, t0, t1);
+        };
+        sustain("w4a16 (heuristic)",
+                [&](int i) { CW(w4a16_gemm(H, &p, da, sets[i].w, sets[i].s, NULL, NULL, dd, ws, wsmax, 0)); }, nsets);
+        sustain("cublas fp16", [&](int i) { cublas_gemm(sets[i].wdq, dd); }, ndq);
+        return 0;
+    }
     if (getenv("PIPE_PROBE_STAMPS")) {
         const size_t cap = (size_t)65536 * sm90::STAMP_SLOTS;
         CK(cudaMalloc(&sm90::dev_stamps(), cap * 8));
