@@ -360,27 +360,29 @@ __device__ __forceinline__ void consume_stage(Smem<T, BT, BK, STAGES, NW> &sm, c
     wgmma_commit();
 }
 
-/* Split-K through distributed shared memory (Params::csplit): the csz CTAs of one cluster hold
- * partial sums of the same tile. Each stores its accumulators into its own (now idle) ring, then
- * CTA `rank` sums token groups [qb, qe) (8 tokens each) over all of them, for its share of the
- * epilogue. Only the consumers take part: every consumer thread tells each peer through the
- * peer's `ready` mbarrier (release.cluster) that its partial sums are stored; a consumer-only
- * cluster barrier before exit (the caller) keeps each CTA's shared memory until its peers have
- * read it. Per thread rather than one thread after a CTA barrier: compute-sanitizer racecheck
- * (cluster split forced, test_gpu_gemm --small) reported 9737 store/read hazards with the
- * one-thread form and none with this one, at the same speed (H100, 8192^2 M=256 t256 62.4-62.6
- * vs 62.6-62.9 us). Cluster barriers in place of `ready` did the same job, but then every thread,
- * the producer's too, had to take part, and the barriers in the producer's exit path changed
- * how ptxas compiled its loop: every tile ran 7-27% slower, cluster split or not (H100, 8192^2,
- * one run: t128 at M = 1024 331.9 vs 270.7 us without them, t16 1010.7 vs 858.7 us). */
 /* cluster_reduce's partial sums of token groups [Q0, Q1), thread t's at mine[q * 128] */
 template <int BT, int Q0, int Q1>
 __device__ __forceinline__ void store_groups(float4 *mine, const float (&acc)[BT / 2])
 {
 #pragma unroll
-    for (int q = Q0; q < Q1; q++) mine[q * 128] = make_float4(acc[4 * q], acc[4 * q + 1], acc[4 * q + 2], acc[4 * q + 3]);
+    for (int q = Q0; q < Q1; q++)
+        mine[q * 128] = make_float4(acc[4 * q], acc[4 * q + 1], acc[4 * q + 2], acc[4 * q + 3]);
 }
 
+/* Split-K through distributed shared memory (Params::csplit): the csz CTAs of one cluster hold
+ * partial sums of the same tile. Each stores the accumulators its peers sum into its own (now
+ * idle) ring, then CTA `rank` sums token groups [qb, qe) (8 tokens each) over all of them, for
+ * its share of the epilogue. Only the consumers take part: every consumer thread tells each peer
+ * through the peer's `ready` mbarrier (release.cluster) that its partial sums are stored; a
+ * consumer-only cluster barrier, arrived on here after the reads and waited for before exit (the
+ * caller), keeps each CTA's shared memory until its peers have read it. Per thread rather than
+ * one thread after a CTA barrier: compute-sanitizer racecheck (cluster split forced,
+ * test_gpu_gemm --small) reported 9737 store/read hazards with the one-thread form and none with
+ * this one, at the same speed (H100, 8192^2 M=256 t256 62.4-62.6 vs 62.6-62.9 us). Cluster
+ * barriers in place of `ready` did the same job, but then every thread, the producer's too, had
+ * to take part, and the barriers in the producer's exit path changed how ptxas compiled its loop:
+ * every tile ran 7-27% slower, cluster split or not (H100, 8192^2, one run: t128 at M = 1024
+ * 331.9 vs 270.7 us without them, t16 1010.7 vs 858.7 us). */
 template <int BT, int NW, int VARIANT = 0>
 __device__ __forceinline__ void cluster_reduce(float4 *buf, uint64_t *ready, float (&acc)[BT / 2], int c_wg, int t,
                                                int rank, int csz, int qb, int qe, const Params &p)
