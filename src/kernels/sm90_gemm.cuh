@@ -369,32 +369,6 @@ __device__ __forceinline__ void store_groups(float4 *mine, const float (&acc)[BT
         mine[q * 128] = make_float4(acc[4 * q], acc[4 * q + 1], acc[4 * q + 2], acc[4 * q + 3]);
 }
 
-/* cluster_reduce's sums of token groups [Q0, Q1) over the peer's partial sums (thread t's at
- * peer[q * 128]): straight-line code, B loads in flight at a time. The loop it replaces (a
- * runtime range test per group) kept ~5 remote loads in flight, ptxas rotating five register
- * quads through them: the pair's exchange read 64 KB per CTA in 2-2.8 us (time stamps, H100,
- * 8192^2 M=256 t256). */
-template <int BT, int Q0, int Q1>
-__device__ __forceinline__ void add_groups(const float4 *peer, float (&acc)[BT / 2])
-{
-    constexpr int B = 8;
-#pragma unroll
-    for (int b = Q0; b < Q1; b += B) {
-        float4 v[B];
-#pragma unroll
-        for (int j = 0; j < B; j++)
-            if (b + j < Q1) v[j] = peer[(b + j) * 128];
-#pragma unroll
-        for (int j = 0; j < B; j++) {
-            if (b + j >= Q1) continue;
-            acc[4 * (b + j)] += v[j].x;
-            acc[4 * (b + j) + 1] += v[j].y;
-            acc[4 * (b + j) + 2] += v[j].z;
-            acc[4 * (b + j) + 3] += v[j].w;
-        }
-    }
-}
-
 /* Split-K through distributed shared memory (Params::csplit): the csz CTAs of one cluster hold
  * partial sums of the same tile. Each stores the accumulators its peers sum into its own (now
  * idle) ring, then CTA `rank` sums token groups [qb, qe) (8 tokens each) over all of them, for
@@ -432,25 +406,17 @@ __device__ __forceinline__ void cluster_reduce(float4 *buf, uint64_t *ready, flo
     if (threadIdx.x == 128) stamp<VARIANT>(p, ST_RED_STORED);
     mbar_wait_cluster(ready, 0);
     if (threadIdx.x == 128) stamp<VARIANT>(p, ST_RED_READY);
-    if (csz == 2 && Q % 2 == 0) { /* a pair: rank r sums half r (csplit_range) */
-        const float4 *peer = static_cast<const float4 *>(__cluster_map_shared_rank((void *)mine, (unsigned)(rank ^ 1)));
-        if (rank == 0)
-            add_groups<BT, 0, Q / 2>(peer, acc);
-        else
-            add_groups<BT, Q / 2, Q>(peer, acc);
-    } else {
-        for (int d = 1; d < csz; d++) {
-            const float4 *peer =
+    for (int d = 1; d < csz; d++) {
+        const float4 *peer =
             static_cast<const float4 *>(__cluster_map_shared_rank((void *)mine, (unsigned)((rank + d) % csz)));
 #pragma unroll
-            for (int q = 0; q < Q; q++) {
-                if (q < qb || q >= qe) continue;
-                const float4 v = peer[q * 128];
-                acc[4 * q] += v.x;
-                acc[4 * q + 1] += v.y;
-                acc[4 * q + 2] += v.z;
-                acc[4 * q + 3] += v.w;
-            }
+        for (int q = 0; q < Q; q++) {
+            if (q < qb || q >= qe) continue;
+            const float4 v = peer[q * 128];
+            acc[4 * q] += v.x;
+            acc[4 * q + 1] += v.y;
+            acc[4 * q + 2] += v.z;
+            acc[4 * q + 3] += v.w;
         }
     }
     /* done with the peers' shared memory: the first half of the exit barrier (the caller waits
