@@ -114,9 +114,9 @@ __device__ __forceinline__ void red_add_v4_f32(float *p, float a, float b, float
                  : "memory");
 }
 
-/* atom.add.acq_rel.gpu.s32 (9.7.13.5): returns the old value; release orders every write that
- * happens before it (the CTA's, through a preceding bar.sync) before the add, acquire orders
- * the add before every read after it (the CTA's, through a following bar.sync). */
+/* atom.acq_rel.gpu.global.add.s32 (PTX ISA, "atom"): returns the old value; release orders
+ * every write that happens before it (the CTA's, through a preceding bar.sync) before the add,
+ * acquire orders the add before every read after it (the CTA's, through a following bar.sync). */
 __device__ __forceinline__ int atom_add_acq_rel_gpu(int *p, int v)
 {
     int old;
