@@ -36,15 +36,16 @@ static int no_split(const w4a16_problem *p, const w4a16_device_info *info)
 typedef struct {
     w4a16_config c;
     int tokens; /* tokens per tile (0 for the reference kernel) */
+    int bk, nw; /* k per stage, consumer warpgroups */
 } config_entry;
 
 static const config_entry configs[] = {
-    {{"simt_ref", w4a16_launch_simt, simt_supports, no_workspace, no_split}, 0},
+    {{"simt_ref", w4a16_launch_simt, simt_supports, no_workspace, no_split}, 0, 0, 0},
 #define X(BT, BK, S, NW)                                                                                  \
     {{"sm90_t" #BT "_w" #NW "_k" #BK "_s" #S, W4A16_SM90_NAME(launch, BT, BK, S, NW),                      \
       W4A16_SM90_NAME(supports, BT, BK, S, NW), W4A16_SM90_NAME(workspace, BT, BK, S, NW),                 \
       W4A16_SM90_NAME(ksplits, BT, BK, S, NW)},                                                            \
-     BT},
+     BT, BK, NW},
 #include "w4a16_configs.def"
 #undef X
 };
@@ -57,6 +58,17 @@ const char *w4a16_config_name(int index)
 }
 
 const w4a16_config *w4a16_get_config(int index) { return &configs[index].c; }
+
+/* A three-warpgroup tile (192 weight rows) whose K splits would keep fewer than 8 stages each:
+ * a line with as many tokens and two warpgroups is taken instead where there is one (H100,
+ * dev/pipe_probe, fp16: M=32 on 4096^2 t32_w3 10.41 us with 6 splits of <= 6 stages, t32_w2
+ * 9.84 us; on the larger shapes t32_w3 won, configs.def). */
+static int thin_splits(const config_entry *e, const w4a16_problem *p, const w4a16_device_info *info)
+{
+    if (e->nw != 3) return 0;
+    const int64_t iters = (p->k + e->bk - 1) / e->bk;
+    return iters / e->c.ksplits(p, info) < 8;
+}
 
 /* The smallest token tile that covers M (fewest wasted MMA columns); for M beyond the largest
  * tile, the largest. Past M = 64, a tile whose grid would split K more than two ways (two-way
@@ -71,7 +83,11 @@ int w4a16_heuristic(const w4a16_problem *p, const w4a16_device_info *info)
     for (int i = 1; i < w4a16_config_count(); i++) {
         if (!configs[i].c.supports(p, info)) continue;
         if (largest < 0 || configs[i].tokens > configs[largest].tokens) largest = i;
-        if (configs[i].tokens >= p->m && (best < 0 || configs[i].tokens < configs[best].tokens)) best = i;
+        if (configs[i].tokens >= p->m &&
+            (best < 0 || configs[i].tokens < configs[best].tokens ||
+             (configs[i].tokens == configs[best].tokens && thin_splits(&configs[best], p, info) &&
+              !thin_splits(&configs[i], p, info))))
+            best = i;
         if (configs[i].tokens == 64 && t64 < 0) t64 = i;
     }
     if (best < 0) best = largest;
