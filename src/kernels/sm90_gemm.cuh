@@ -28,7 +28,11 @@ namespace sm90 {
 
 /* NW consumer warpgroups (2 or 3), 64 weight rows each: a tile holds BW = 64 NW weight rows
  * and the CTA 128 (NW + 1) threads. Registers after setmaxnreg: producer 40, consumers
- * 232 (NW = 2) or 152 (NW = 3); 128*40 + 128*NW*R <= 65536. */
+ * 232 (NW = 2) or 152 (NW = 3). setmaxnreg.inc waits until the CTA's own pool, what the
+ * launch allocated (THREADS x the kernel's count, at most 65536 / THREADS rounded down to a
+ * multiple of 8), covers every warpgroup's new count: 128*40 + 128*NW*R <= THREADS * that.
+ * NW = 2: 64512 <= 384 * 168; NW = 3: 63488 <= 512 * 128. (NW = 4 with R = 112 asks 62464
+ * of 640 * 96 = 61440: a t16_w4 tried in session 6 hung in setmaxnreg, dev/NOTES.md.) */
 template <int NW> struct Shape {
     static_assert(NW == 2 || NW == 3, "two or three consumer warpgroups");
     static constexpr int BW = 64 * NW;
