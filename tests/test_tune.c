@@ -46,7 +46,7 @@ static void check_heuristic(w4a16_handle h)
         const char *want;
     } cases[] = {
         {16, 8192, 8192, "sm90_t16_w3_k128_s10"},   {64, 4096, 4096, "sm90_t64_w2_k128_s8"},
-        {32, 8192, 8192, "sm90_t32_w3_k128_s9"},    {32, 8192, 28672, "sm90_t32_w3_k128_s9"},
+        {32, 8192, 8192, "sm90_t32_w3_k256_s5"},    {32, 8192, 28672, "sm90_t32_w3_k256_s5"},
         {32, 4096, 4096, "sm90_t32_w2_k128_s10"},   /* t32_w3 would keep <= 6 stages per split */
         {128, 4096, 4096, "sm90_t64_w2_k128_s8"},   /* t128 would split K 4 ways */
         {256, 4096, 4096, "sm90_t64_w2_k128_s8"},   /* t256 would split K 4 ways */

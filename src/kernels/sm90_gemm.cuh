@@ -332,22 +332,24 @@ __device__ __forceinline__ void consume_stage_steps(Smem<T, BT, BK, STAGES, NW> 
 /* Consumer step for one stage: wait until it is full, dequantize its weights into the fragment
  * buffer F (all k16 steps of the stage), then issue the stage's wgmmas and commit them as one
  * group. The caller waits and releases the stage. */
-template <typename T, int BT, int BK, int STAGES, int NW, int DQ = 0>
+template <typename T, int BT, int BK, int STAGES, int NW, int DQ = 0, int KB0 = 0, int KBN = 0>
 __device__ __forceinline__ void consume_stage(Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, int i, int it,
-                                              float (&acc)[BT / 2], uint32_t (&F)[BK / 16][4], int c_wg, int t,
+                                              float (&acc)[BT / 2],
+                                              uint32_t (&F)[(KBN > 0 ? KBN * 64 : BK) / 16][4], int c_wg, int t,
                                               int row0, bool wg_valid, int n0)
 {
-    constexpr int KB = BK / 64;
+    constexpr int KB = KBN > 0 ? KBN : BK / 64;
     const int s = i % STAGES;
-    mbar_wait(&sm.full[s], (i / STAGES) & 1);
+    if (KB0 == 0) mbar_wait(&sm.full[s], (i / STAGES) & 1);
     const int k0 = it * BK;
 #pragma unroll
-    for (int kb = 0; kb < KB; kb++) {
+    for (int kb_ = 0; kb_ < KB; kb_++) {
+        const int kb = KB0 + kb_;
         uint32_t words[4];
         const GroupConsts<T> gc =
             load_block_dev<T, BT, BK, STAGES, NW, DQ>(sm, p, s, kb, k0, c_wg, t, row0, wg_valid, n0, words);
 #pragma unroll
-        for (int j = 0; j < 4; j++) fragment_words<T, DQ>(words[j], gc, F[kb * 4 + j]);
+        for (int j = 0; j < 4; j++) fragment_words<T, DQ>(words[j], gc, F[kb_ * 4 + j]);
     }
 #pragma unroll
     for (int j = 0; j < KB * 4; j++)
@@ -356,11 +358,11 @@ __device__ __forceinline__ void consume_stage(Smem<T, BT, BK, STAGES, NW> &sm, c
     wgmma_fence();
     const uint64_t d0 = smem_desc_sw128(&sm.a[s][0][0]);
 #pragma unroll
-    for (int kb = 0; kb < KB; kb++)
+    for (int kb_ = 0; kb_ < KB; kb_++)
 #pragma unroll
         for (int j = 0; j < 4; j++)
-            wgmma_rs<BT, std::is_same<T, __nv_bfloat16>::value>::mma(acc, F[kb * 4 + j],
-                                                                     b_desc<T, BT, BK, STAGES, NW>(d0, kb, j), 1);
+            wgmma_rs<BT, std::is_same<T, __nv_bfloat16>::value>::mma(acc, F[kb_ * 4 + j],
+                                                                     b_desc<T, BT, BK, STAGES, NW>(d0, KB0 + kb_, j), 1);
     wgmma_commit();
 }
 
@@ -537,7 +539,7 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
     constexpr int BW = Shape<NW>::BW, NWG = NW, ZBOX_INT = Shape<NW>::ZBOX_INT;
     constexpr int KB = S::KB;
     static_assert(BT % 8 == 0 && BT >= 8 && BT <= 256, "wgmma N must be a multiple of 8 in [8, 256]");
-    static_assert(BK == 64 || BK == 128, "a stage holds one or two 64-wide k blocks");
+    static_assert(BK == 64 || BK == 128 || (BK == 256 && BT < 128), "a stage holds one, two (or four) 64-k blocks");
     static_assert(sizeof(S) >= (sizeof(float) + sizeof(T)) * BW * BT,
                   "cluster_reduce's fp32 tile and store_tile_tma's staging tile fit in the ring");
     /* Align by pointer arithmetic on the __shared__ array (not through an integer) so that the
@@ -712,6 +714,25 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                     mbar_wait(&sm.full[i % STAGES], (i / STAGES) & 1);
                     release(i);
                 } /* then the split-K reduction and the epilogue, with zero accumulators */
+            } else if constexpr (BK == 256) {
+                /* four 64-k blocks a stage, in two halves (fragment buffers F0, F1): a stage's
+                 * second half runs on the tensor cores while the next stage's first half is
+                 * dequantized. Half the stages of BK = 128 for the same bytes: t32_w3 at M=32
+                 * took 20.13 vs 21.84 us on 8192^2 and 50.84 vs 58.69 us on 8192x28672 (H100,
+                 * dev/pipe_probe, one run); smaller stages cost more (configs.def). */
+                constexpr int KH = KB / 2;
+                uint32_t F0[KH * 4][4], F1[KH * 4][4];
+                for (int i = i0; i < i0 + n_it; i++) {
+                    consume_stage<T, BT, BK, STAGES, NW, DQ, 0, KH>(sm, p, i, it_begin + i - i0, acc, F0, c_wg, t, row0,
+                                                                    wg_valid, n0);
+                    wgmma_wait<1>();
+                    if (i > i0) release(i - 1);
+                    consume_stage<T, BT, BK, STAGES, NW, DQ, KH, KH>(sm, p, i, it_begin + i - i0, acc, F1, c_wg, t,
+                                                                     row0, wg_valid, n0);
+                    wgmma_wait<1>();
+                }
+                wgmma_wait<0>(); /* unconditionally: else ptxas injects a wait itself (C7517) */
+                release(i0 + n_it - 1);
             } else if constexpr (PER_STEP) {
                 for (int i = i0; i < i0 + n_it; i++) {
                     consume_stage_steps<T, BT, BK, STAGES, NW, DQ>(sm, p, i, it_begin + i - i0, acc, c_wg, t, row0,
