@@ -340,7 +340,7 @@ __device__ __forceinline__ void consume_stage(Smem<T, BT, BK, STAGES, NW> &sm, c
 {
     constexpr int KB = KBN > 0 ? KBN : BK / 64;
     const int s = i % STAGES;
-    if (KB0 == 0) mbar_wait(&sm.full[s], (i / STAGES) & 1);
+    if constexpr (KB0 == 0) mbar_wait(&sm.full[s], (i / STAGES) & 1);
     const int k0 = it * BK;
 #pragma unroll
     for (int kb_ = 0; kb_ < KB; kb_++) {
