@@ -59,15 +59,17 @@ const char *w4a16_config_name(int index)
 
 const w4a16_config *w4a16_get_config(int index) { return &configs[index].c; }
 
-/* A three-warpgroup tile (192 weight rows) whose K splits would keep fewer than 8 stages each:
- * a line with as many tokens and two warpgroups is taken instead where there is one (H100,
- * dev/pipe_probe, fp16: M=32 on 4096^2 t32_w3 10.41 us with 6 splits of <= 6 stages, t32_w2
- * 9.84 us; on the larger shapes t32_w3 won, configs.def). */
+/* A three-warpgroup tile (192 weight rows) whose K splits would keep few stages each: the next
+ * line with as many tokens is taken instead where there is one (so the first line that is not
+ * thin, else the last) (H100, dev/pipe_probe, fp16:
+ * M=32 on 4096^2 t32_w3 10.41 us with 6 splits of <= 6 stages, t32_w2 9.84 us; t16_w3 with
+ * 256-k stages lost to 128-k ones with three splits of ~11 stages on 8192^2 at M=1 and won
+ * with >= 32 stages; configs.def has the numbers). Few: < 8, or < 16 for t16's 256-k stages. */
 static int thin_splits(const config_entry *e, const w4a16_problem *p, const w4a16_device_info *info)
 {
     if (e->nw != 3) return 0;
     const int64_t iters = (p->k + e->bk - 1) / e->bk;
-    return iters / e->c.ksplits(p, info) < 8;
+    return iters / e->c.ksplits(p, info) < (e->tokens == 16 && e->bk == 256 ? 16 : 8);
 }
 
 /* The smallest token tile that covers M (fewest wasted MMA columns); for M beyond the largest
@@ -85,8 +87,7 @@ int w4a16_heuristic(const w4a16_problem *p, const w4a16_device_info *info)
         if (largest < 0 || configs[i].tokens > configs[largest].tokens) largest = i;
         if (configs[i].tokens >= p->m &&
             (best < 0 || configs[i].tokens < configs[best].tokens ||
-             (configs[i].tokens == configs[best].tokens && thin_splits(&configs[best], p, info) &&
-              !thin_splits(&configs[i], p, info))))
+             (configs[i].tokens == configs[best].tokens && thin_splits(&configs[best], p, info))))
             best = i;
         if (configs[i].tokens == 64 && t64 < 0) t64 = i;
     }

@@ -38,7 +38,7 @@ static int config_index(const char *name)
 /* The heuristic on a 132-SM H100 (no tuning cache), where the configurations it names were
  * compiled (W4A16_CONFIGS may build a subset): the smallest token tile covering M, except that
  * past M = 64 a tile splitting K more than two ways gives way to t64, and a three-warpgroup tile
- * whose splits keep fewer than 8 stages to a two-warpgroup one (configs.c). */
+ * whose splits keep few stages to the next line with as many tokens (configs.c). */
 static void check_heuristic(w4a16_handle h)
 {
     static const struct {
@@ -46,6 +46,8 @@ static void check_heuristic(w4a16_handle h)
         const char *want;
     } cases[] = {
         {16, 8192, 8192, "sm90_t16_w3_k128_s10"},   {64, 4096, 4096, "sm90_t64_w2_k128_s8"},
+        {16, 8192, 28672, "sm90_t16_w3_k256_s6"},   {1, 57344, 8192, "sm90_t16_w3_k256_s6"},
+        {1, 4096, 4096, "sm90_t16_w3_k128_s10"},    /* t16_w3_k256 would keep < 16 stages */
         {32, 8192, 8192, "sm90_t32_w3_k256_s5"},    {32, 8192, 28672, "sm90_t32_w3_k256_s5"},
         {32, 4096, 4096, "sm90_t32_w2_k128_s10"},   /* t32_w3 would keep <= 6 stages per split */
         {128, 4096, 4096, "sm90_t64_w2_k128_s8"},   /* t128 would split K 4 ways */
