@@ -292,6 +292,9 @@ int main(int argc, char **argv)
         both_splits("t32_w2_k128_s10", sm90::launch_typed<__half, 32, 128, 10, 2, 0>);
         both_splits("t16_w2_k128_s12", sm90::launch_typed<__half, 16, 128, 12, 2, 0>);
         both_splits("t16_w2_k128_s12", sm90::launch_typed<__half, 16, 128, 12, 2, 1>, false);
+        direct("multicast t64_w2_k128_s8", sm90::launch_typed<__half, 64, 128, 8, 2, 5>);
+        direct("cluster2x1 t64_w2_k128_s8", sm90::launch_typed<__half, 64, 128, 8, 2, 6>);
+        direct("memonly t64_w2_k128_s8", sm90::launch_typed<__half, 64, 128, 8, 2, 1>, -1, false);
     } else {
         both_splits("t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 0>);
         direct("stream t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 0>, 1);
