@@ -12,8 +12,7 @@
  *   - under stream-K, every split tile's slot is in [0, ctas) and no two split tiles share one;
  *   - plan() keeps split-K grids within the SMs and its workspace covers every slot it uses;
  *     stream-K plans without slots split no tile;
- *   - a cluster split's CTAs store disjoint token ranges that cover the tile (csplit_range);
- *   - tile_coords visits every (weight tile, token tile) once, a group's token tiles together.
+ *   - a cluster split's CTAs store disjoint token ranges that cover the tile (csplit_range).
  */
 #include <stdio.h>
 #include <vector>
@@ -178,39 +177,8 @@ static void test_csplit_ranges()
     printf("cluster split ranges: %d (BT, cluster size) cases\n", cases);
 }
 
-/* tile_coords maps the linear tile indices one to one onto the (weight tile, token tile) grid,
- * and within a group of rm token tiles the token tiles of one weight tile are consecutive. */
-static void test_tile_order()
-{
-    int cases = 0;
-    for (int tiles_n : {1, 2, 7, 43, 64, 448})
-        for (int tiles_m : {1, 2, 3, 4, 5, 8, 16, 17})
-            for (int rm : {1, 4}) {
-                std::vector<int> seen((size_t)tiles_n * tiles_m, 0);
-                int prev_nt = -1, prev_mt = -1;
-                for (int tile = 0; tile < tiles_n * tiles_m; tile++) {
-                    int nt = -1, mt = -1;
-                    sm90::tile_coords(tile, tiles_n, tiles_m, rm, &nt, &mt);
-                    CHECK(nt >= 0 && nt < tiles_n && mt >= 0 && mt < tiles_m,
-                          "tiles %d x %d rm %d: tile %d -> (%d, %d)", tiles_n, tiles_m, rm, tile, nt, mt);
-                    if (nt < 0 || nt >= tiles_n || mt < 0 || mt >= tiles_m) continue;
-                    CHECK(!seen[(size_t)mt * tiles_n + nt]++, "tiles %d x %d rm %d: (%d, %d) twice", tiles_n, tiles_m,
-                          rm, nt, mt);
-                    if (rm > 1 && tile > 0 && mt % rm != 0)
-                        CHECK(nt == prev_nt && mt == prev_mt + 1,
-                              "tiles %d x %d rm %d: tile %d -> (%d, %d) after (%d, %d)", tiles_n, tiles_m, rm, tile, nt,
-                              mt, prev_nt, prev_mt);
-                    prev_nt = nt;
-                    prev_mt = mt;
-                }
-                cases++;
-            }
-    printf("tile order: %d (tiles_n, tiles_m, rm) cases\n", cases);
-}
-
 int main(void)
 {
-    test_tile_order();
     test_csplit_ranges();
     test_stream_partitions();
     test_plans();

@@ -50,7 +50,7 @@ struct Params {
     /* gshift: log2(group size) for groups of 64 or 128, 31 for one group per row (k < K < 2^31
      * so k >> 31 = 0): the group of k is k >> gshift, no integer division in the loops. */
     int m, n, k, gshift, zmode, tiles_k, k_iters, iters_per_split;
-    /* Work: tiles_n x tiles_m output tiles (tile_coords) of k_iters units each.
+    /* Work: tiles_n x tiles_m output tiles (tile = mt * tiles_n + nt) of k_iters units each.
      * stream = 0: grid (tiles_n, tiles_m, splits), split z takes iters_per_split units of its
      * tile. stream = 1 (stream-K): a 1-D persistent grid of G CTAs; the last dp_tiles x G tiles
      * go whole, dp_tiles consecutive ones to each CTA, and then the units of the tiles before
@@ -96,27 +96,6 @@ __host__ __device__ __forceinline__ int64_t stream_unit_begin(int64_t c, int64_t
 {
     return c * units / ctas;
 }
-/* The output tile at linear index `tile` (launch order): weight tile nt, token tile mt. Tiles go
- * in groups of rm token tiles (the last group may have fewer, gm); within a group the gm token
- * tiles of one weight tile are consecutive, so that the CTAs that read the same weight rows run
- * at the same time and all but the first find them in L2 (with rm = 1, the order before: then
- * 57344x8192's 235 MB of weights were read from DRAM once per token tile). Groups keep the
- * activation rows in flight (rm x BT of them) within L2 at large M. The kernel's rm is
- * RASTER_M, except 1 for dev VARIANTs 5 and 6, whose 2x1 clusters pair n tiles. H100,
- * dev/pipe_probe, t256, us, rm = 4 against 1: 57344x8192 M=1024 1241.3 / 1246.0 against
- * 1260.6 / 1265.2, M=4096 5211.7 against 5474.2; 8192x28672 M=1024 599.2 against 611.7, M=4096
- * 2537.4 / 2514.2 against 2425.8 / 2529.1 (the power cap's spread); 8192^2 M=1024 176.8 both
- * (its weights fit L2). t128, which the heuristic takes only for one token tile (M <= 128),
- * was 2-5% slower at M >= 1024 with rm = 4. */
-constexpr int RASTER_M = 4;
-__host__ __device__ __forceinline__ void tile_coords(int tile, int tiles_n, int tiles_m, int rm, int *nt, int *mt)
-{
-    const int g = tile / (rm * tiles_n), idx = tile - g * (rm * tiles_n);
-    const int gm = min(rm, tiles_m - g * rm);
-    *nt = idx / gm;
-    *mt = g * rm + idx % gm;
-}
-
 /* Stream-K's unit ranges [*a, *b) for CTA c of `ctas`, walked in this order: range 0, its
  * dp_tiles whole tiles (no partial sums); range 1, its even share of the units of the other
  * sk_tiles = tiles - dp_tiles x ctas tiles, the first ones (split tiles, partial sums through the
@@ -609,20 +588,17 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
             uint32_t c = blockIdx.x;
             if (late) asm volatile("mov.u32 %0, %%ctaid.x;\n" : "=r"(c));
             stream_range(c, (int64_t)p.tiles_n * p.tiles_m, k_iters, gridDim.x, p.dp_tiles, r, &a, &b);
-        } else if (r == 0) {
+        } else {
             const int64_t tile = (int64_t)blockIdx.y * p.tiles_n + blockIdx.x;
             const int64_t z0 = (int64_t)blockIdx.z * p.iters_per_split;
             a = tile * k_iters + z0;
-            b = tile * k_iters + min(k_iters, z0 + p.iters_per_split);
-        } else {
-            a = b = 0; /* a split-K grid's CTA has one range */
+            b = r ? a : tile * k_iters + min(k_iters, z0 + p.iters_per_split);
         }
         if constexpr (VARIANT == 4) b = a; /* dev: launch, prologue and exit only */
     };
     /* dev VARIANT 5: 2x1 clusters along N; each CTA loads half of the activation box and
      * multicasts it to both (dev/NOTES.md has the plan this follows). */
     constexpr bool MC = VARIANT == 5;
-    constexpr int RM = VARIANT == 5 || VARIANT == 6 ? 1 : RASTER_M; /* tile_coords */
     uint32_t crank = 0;
     if constexpr (MC) crank = ptx::get_sreg_cluster_ctarank();
 
@@ -660,9 +636,8 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
             for (int r = 0; r < 2; r++) {
                 int64_t ua, ub;
                 unit_range(r, ua, ub, r == 1);
-                const int u = (int)ua; /* units < 2^31 (supports) */
-                int tile = u / p.k_iters, it = u - tile * p.k_iters, nt, mt;
-                tile_coords(tile, p.tiles_n, p.tiles_m, RM, &nt, &mt);
+                const int u = (int)ua, tile0 = u / p.k_iters; /* units < 2^31 (supports) */
+                int it = u - tile0 * p.k_iters, nt = tile0 % p.tiles_n, mt = tile0 / p.tiles_n;
                 const int n_units = (int)(ub - ua);
                 for (int i = 0; i < n_units; i++) {
                     const int n0 = nt * BW, m0 = mt * BT;
@@ -713,7 +688,7 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                     if (++s == STAGES) s = 0, ph ^= 1;
                     if (++it == p.k_iters) {
                         it = 0;
-                        tile_coords(++tile, p.tiles_n, p.tiles_m, RM, &nt, &mt); /* once per tile */
+                        if (++nt == p.tiles_n) nt = 0, mt++;
                     }
                 }
             }
@@ -773,10 +748,7 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
             const int n_it = it_end - it_begin, i0 = i_next;
             u += n_it;
             i_next += n_it;
-            int n0, m0;
-            tile_coords(tile, p.tiles_n, p.tiles_m, RM, &n0, &m0);
-            n0 *= BW;
-            m0 *= BT;
+            const int n0 = (int)(tile % p.tiles_n) * BW, m0 = (int)(tile / p.tiles_n) * BT;
             const bool wg_valid = n0 / 64 + c_wg < (p.n + 63) / 64;
             float acc[BT / 2];
 #pragma unroll
