@@ -126,7 +126,7 @@ static void test_plans(void)
                 if (pl.stream) {
                     streams++;
                     CHECK(pl.ctas >= 1 && pl.ctas <= info.sm_count, "%s: %d stream-K CTAs", what, pl.ctas);
-                    CHECK(pl.dp_tiles == (t.bw * t.bt * 4 <= 16384 && pl.tiles_m == 1 ? tiles_total / pl.ctas : 0),
+                    CHECK(pl.dp_tiles == (t.bw * t.bt * 4 <= 16384 ? tiles_total / pl.ctas : 0),
                           "%s: %d whole tiles per CTA", what, pl.dp_tiles);
                     const int64_t n_split = replay_stream(tiles_total, pl.k_iters, pl.ctas, pl.dp_tiles, what);
                     CHECK(pl.slots == 0 || pl.slots == pl.ctas, "%s: %lld slots for %d CTAs", what,

@@ -100,17 +100,13 @@ __host__ __device__ __forceinline__ int64_t stream_unit_begin(int64_t c, int64_t
  * dp_tiles whole tiles (no partial sums); range 1, its even share of the units of the other
  * sk_tiles = tiles - dp_tiles x ctas tiles, the first ones (split tiles, partial sums through the
  * workspace). With dp_tiles = 0 this is plain stream-K. plan() sets dp_tiles = tiles / ctas for
- * one row of tiles whose partial sums are small (t16: 12 KB), so that only the last, partial
- * wave is split and a CTA meets at most two split tiles, at its end, instead of crossing two or
- * three tile boundaries on the way (H100, dev/pipe_probe, scripts/gpu-ab.sh, 57344x8192, two
- * rounds, us): M=16 93.20 / 93.20 against 97.41 / 96.38, M=1 91.64 against 94.84. Slower, so
- * plain stream-K there: the remainder split first (M=16 99.0 / 99.4 against 96.9 / 97.0); t64
- * and t256, whose 32 and 128 KB partial sums then all meet at the end (M=64 132.0 / 131.4
- * against 130.7 / 128.0, M=256 323.1 / 325.6 against 305.1 / 306.1); t32_w3 (24 KB: M=32 102.0
- * / 100.4 against 99.7 / 99.6); two token tiles (t16 at M=32: 192.7 / 192.6 against 183.9 /
- * 183.4), where the split tiles' weight rows are no longer read near the time the other token
- * tile reads them. t32_w2 (16 KB) measured the same either way (121.4 / 121.6 against 121.3 /
- * 121.2). */
+ * tiles whose partial sums are small (t16: 12 KB), so that only the last, partial wave is split
+ * and a CTA meets at most two split tiles, at its end, instead of crossing two or three tile
+ * boundaries on the way (H100, dev/pipe_probe, scripts/gpu-ab.sh, 57344x8192, two rounds, us):
+ * M=16 93.20 / 93.20 against 97.41 / 96.38, M=1 91.64 against 94.84. Splitting the remainder
+ * first instead was slower (M=16 99.0 / 99.4 against 96.9 / 97.0), and so was whole tiles first
+ * for t64 and t256, whose 32 and 128 KB partial sums then all meet at the end (M=64 132.0 /
+ * 131.4 against 130.7 / 128.0, M=256 323.1 / 325.6 against 305.1 / 306.1). */
 __host__ __device__ __forceinline__ void stream_range(int64_t c, int64_t tiles, int64_t k_iters, int64_t ctas,
                                                      int64_t dp_tiles, int range, int64_t *a, int64_t *b)
 {

@@ -92,8 +92,8 @@ inline Plan plan(const w4a16_problem *p, const w4a16_device_info *info, int bw, 
         pl.splits = 1;
         pl.iters_per_split = pl.k_iters;
         /* whole tiles for the full waves, stream-K for the rest, where partial sums are at most
-         * 16 KB and there is one token tile (stream_range has the measurements) */
-        pl.dp_tiles = (size_t)bw * bt * sizeof(float) <= 16384 && pl.tiles_m == 1 ? (int)(tiles / pl.ctas) : 0;
+         * 16 KB (stream_range has the measurements) */
+        pl.dp_tiles = (size_t)bw * bt * sizeof(float) <= 16384 ? (int)(tiles / pl.ctas) : 0;
         const int64_t sk_units = (tiles - (int64_t)pl.dp_tiles * pl.ctas) * pl.k_iters;
         pl.slots = sk_units % pl.ctas == 0 && (sk_units / pl.ctas) % pl.k_iters == 0 ? 0 : pl.ctas;
         return pl;
