@@ -52,10 +52,9 @@ struct Params {
     int m, n, k, gshift, zmode, tiles_k, k_iters, iters_per_split;
     /* Work: tiles_n x tiles_m output tiles (tile = mt * tiles_n + nt) of k_iters units each.
      * stream = 0: grid (tiles_n, tiles_m, splits), split z takes iters_per_split units of its
-     * tile. stream = 1 (stream-K): a 1-D persistent grid of G CTAs; the last dp_tiles x G tiles
-     * go whole, dp_tiles consecutive ones to each CTA, and then the units of the tiles before
-     * them are shared evenly, crossing tile boundaries (stream_range). */
-    int tiles_n, tiles_m, stream, dp_tiles;
+     * tile. stream = 1 (stream-K): a 1-D persistent grid, CTA c takes units
+     * [c U / G, (c + 1) U / G) of all U = tiles x k_iters, crossing tile boundaries. */
+    int tiles_n, tiles_m, stream;
     /* csplit = 1 (split-K grid only): the splits of a tile form one (1, 1, splits) cluster and
      * add their partial sums through distributed shared memory instead of the workspace. */
     int csplit;
@@ -96,33 +95,10 @@ __host__ __device__ __forceinline__ int64_t stream_unit_begin(int64_t c, int64_t
 {
     return c * units / ctas;
 }
-/* Stream-K's unit ranges [*a, *b) for CTA c of `ctas`, walked in this order: range 0, its
- * dp_tiles whole tiles (no partial sums); range 1, its even share of the units of the other
- * sk_tiles = tiles - dp_tiles x ctas tiles, the first ones (split tiles, partial sums through the
- * workspace). With dp_tiles = 0 this is plain stream-K. plan() sets dp_tiles = tiles / ctas for
- * tiles whose partial sums are small (t16: 12 KB), so that only the last, partial wave is split
- * and a CTA meets at most two split tiles, at its end, instead of crossing two or three tile
- * boundaries on the way (H100, dev/pipe_probe, scripts/gpu-ab.sh, 57344x8192, two rounds, us):
- * M=16 93.20 / 93.20 against 97.41 / 96.38, M=1 91.64 against 94.84. Splitting the remainder
- * first instead was slower (M=16 99.0 / 99.4 against 96.9 / 97.0), and so was whole tiles first
- * for t64 and t256, whose 32 and 128 KB partial sums then all meet at the end (M=64 132.0 /
- * 131.4 against 130.7 / 128.0, M=256 323.1 / 325.6 against 305.1 / 306.1). */
-__host__ __device__ __forceinline__ void stream_range(int64_t c, int64_t tiles, int64_t k_iters, int64_t ctas,
-                                                     int64_t dp_tiles, int range, int64_t *a, int64_t *b)
-{
-    const int64_t sk_units = (tiles - dp_tiles * ctas) * k_iters;
-    if (range == 1) {
-        *a = stream_unit_begin(c, sk_units, ctas);
-        *b = stream_unit_begin(c + 1, sk_units, ctas);
-    } else {
-        *a = sk_units + c * dp_tiles * k_iters;
-        *b = *a + dp_tiles * k_iters;
-    }
-}
 /* The workspace slot of a split tile under stream-K: the CTA that owns the tile's first unit,
- * the largest c with stream_unit_begin(c) <= tile * k_iters (units: the split tiles' units). At
- * most one split tile starts in each CTA (only its last tile can run past its end), so slots
- * are unique; tests/test_schedule checks both over many shapes. */
+ * the largest c with stream_unit_begin(c) <= tile * k_iters. At most one split tile starts in
+ * each CTA (only its last tile can run past its end), so slots are unique; tests/test_schedule
+ * checks both over many shapes. */
 __host__ __device__ __forceinline__ int64_t stream_slot(int64_t tile, int64_t k_iters, int64_t units, int64_t ctas)
 {
     return ((tile * k_iters + 1) * ctas - 1) / units;
@@ -573,25 +549,20 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
     const uint32_t pad = (1024u - ((uint32_t)__cvta_generic_to_shared(smem_raw) & 1023u)) & 1023u;
     S &sm = *reinterpret_cast<S *>(smem_raw + pad);
 
-    /* This CTA's work: units [a, b) of range 0 and then of range 1 of the problem's tiles x
-     * k_iters units (see Params). The loops below take one range at a time from unit_range
-     * (recomputed, not kept: four live 64-bit values spilled in the decode tiles' consumers). */
+    /* This CTA's work: units [u0, u1) of the problem's tiles x k_iters units (see Params). */
     const int64_t k_iters = p.k_iters;
-    auto unit_range = [&](int r, int64_t &a, int64_t &b, bool late = false) {
-        if (p.stream) {
-            /* late: %ctaid.x read here, so that ptxas computes the range here instead of keeping
-             * it live from the kernel's start (t16_w3_k128's consumers spilled it otherwise) */
-            uint32_t c = blockIdx.x;
-            if (late) asm volatile("mov.u32 %0, %%ctaid.x;\n" : "=r"(c));
-            stream_range(c, (int64_t)p.tiles_n * p.tiles_m, k_iters, gridDim.x, p.dp_tiles, r, &a, &b);
-        } else {
-            const int64_t tile = (int64_t)blockIdx.y * p.tiles_n + blockIdx.x;
-            const int64_t z0 = (int64_t)blockIdx.z * p.iters_per_split;
-            a = tile * k_iters + z0;
-            b = r ? a : tile * k_iters + min(k_iters, z0 + p.iters_per_split);
-        }
-        if constexpr (VARIANT == 4) b = a; /* dev: launch, prologue and exit only */
-    };
+    int64_t u0, u1;
+    if (p.stream) {
+        const int64_t U = (int64_t)p.tiles_n * p.tiles_m * k_iters;
+        u0 = stream_unit_begin(blockIdx.x, U, gridDim.x);
+        u1 = stream_unit_begin((int64_t)blockIdx.x + 1, U, gridDim.x);
+    } else {
+        const int64_t tile = (int64_t)blockIdx.y * p.tiles_n + blockIdx.x;
+        const int64_t b = (int64_t)blockIdx.z * p.iters_per_split;
+        u0 = tile * k_iters + b;
+        u1 = tile * k_iters + min(k_iters, b + p.iters_per_split);
+    }
+    if constexpr (VARIANT == 4) u1 = u0; /* dev: launch, prologue and exit only */
     /* dev VARIANT 5: 2x1 clusters along N; each CTA loads half of the activation box and
      * multicasts it to both (dev/NOTES.md has the plan this follows). */
     constexpr bool MC = VARIANT == 5;
@@ -628,64 +599,59 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
             /* Walk the units incrementally: 64-bit divisions per stage (three of them) cost the
              * producer thread more than a stage's worth of time at t128 (M=256 went from 61 to
              * 90 us on the H100 when they were in this loop). */
-            int s = 0, ph = 0;
-            for (int r = 0; r < 2; r++) {
-                int64_t ua, ub;
-                unit_range(r, ua, ub, r == 1);
-                const int u = (int)ua, tile0 = u / p.k_iters; /* units < 2^31 (supports) */
-                int it = u - tile0 * p.k_iters, nt = tile0 % p.tiles_n, mt = tile0 / p.tiles_n;
-                const int n_units = (int)(ub - ua);
-                for (int i = 0; i < n_units; i++) {
-                    const int n0 = nt * BW, m0 = mt * BT;
-                    mbar_wait(&sm.empty[s], ph ^ 1);
-                    const int k0 = it * BK, kend = min(k0 + BK, p.k);
-                    const int kt0 = k0 / 64, wblocks = min(KB, p.tiles_k - kt0);
-                    const int g0 = k0 >> p.gshift, g1 = (kend - 1) >> p.gshift; /* groups this stage touches */
-                    uint32_t bytes = KB * BT * 128; /* A boxes: always complete (TMA zero-fills past M, K) */
-                    for (int c = 0; c < NWG; c++)
-                        if (n0 / 64 + c < (p.n + 63) / 64) bytes += wblocks * W4A16_PACK_TILE_BYTES;
-                    bytes += (g1 - g0 + 1) * (BW * sizeof(T) + (p.zmode == W4A16_ZEROS_FLOAT   ? BW * sizeof(T)
-                                                                : p.zmode == W4A16_ZEROS_INT ? ZBOX_INT
-                                                                                             : 0));
-                    ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, &sm.full[s],
-                                                   bytes);
-                    for (int kb = 0; kb < KB; kb++) {
-                        if constexpr (MC) { /* rows [crank BT/2, (crank + 1) BT/2) of the box, to both CTAs */
-                            const int32_t c[2] = {k0 + 64 * kb, m0 + (int)crank * (BT / 2)};
-                            ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global,
-                                                      &sm.a[s][kb][crank * (BT / 2) * 64], &tm_a, c, &sm.full[s],
-                                                      (uint16_t)0x3);
-                        } else {
-                            const int32_t c[2] = {k0 + 64 * kb, m0};
-                            ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.a[s][kb][0], &tm_a, c,
-                                                      &sm.full[s]);
-                        }
+            const int64_t tile0 = u0 / k_iters;
+            int it = (int)(u0 - tile0 * k_iters), nt = (int)(tile0 % p.tiles_n), mt = (int)(tile0 / p.tiles_n);
+            const int n_units = (int)(u1 - u0);
+            for (int i = 0, s = 0, ph = 0; i < n_units; i++) {
+                const int n0 = nt * BW, m0 = mt * BT;
+                mbar_wait(&sm.empty[s], ph ^ 1);
+                const int k0 = it * BK, kend = min(k0 + BK, p.k);
+                const int kt0 = k0 / 64, wblocks = min(KB, p.tiles_k - kt0);
+                const int g0 = k0 >> p.gshift, g1 = (kend - 1) >> p.gshift; /* groups this stage touches */
+                uint32_t bytes = KB * BT * 128; /* A boxes: always complete (TMA zero-fills past M, K) */
+                for (int c = 0; c < NWG; c++)
+                    if (n0 / 64 + c < (p.n + 63) / 64) bytes += wblocks * W4A16_PACK_TILE_BYTES;
+                bytes += (g1 - g0 + 1) * (BW * sizeof(T) + (p.zmode == W4A16_ZEROS_FLOAT   ? BW * sizeof(T)
+                                                            : p.zmode == W4A16_ZEROS_INT ? ZBOX_INT
+                                                                                         : 0));
+                ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, &sm.full[s],
+                                               bytes);
+                for (int kb = 0; kb < KB; kb++) {
+                    if constexpr (MC) { /* rows [crank BT/2, (crank + 1) BT/2) of the box, to both CTAs */
+                        const int32_t c[2] = {k0 + 64 * kb, m0 + (int)crank * (BT / 2)};
+                        ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global,
+                                                  &sm.a[s][kb][crank * (BT / 2) * 64], &tm_a, c, &sm.full[s],
+                                                  (uint16_t)0x3);
+                    } else {
+                        const int32_t c[2] = {k0 + 64 * kb, m0};
+                        ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.a[s][kb][0], &tm_a, c,
+                                                  &sm.full[s]);
                     }
-                    for (int c = 0; c < NWG; c++) {
-                        const int nt = n0 / 64 + c;
-                        if (nt >= (p.n + 63) / 64) continue;
-                        const uint8_t *src = p.w + ((int64_t)nt * p.tiles_k + kt0) * W4A16_PACK_TILE_BYTES;
-                        ptx::cp_async_bulk(ptx::space_cluster, ptx::space_global, &sm.w[s][c][0], src,
-                                           (uint32_t)(wblocks * W4A16_PACK_TILE_BYTES), &sm.full[s]);
+                }
+                for (int c = 0; c < NWG; c++) {
+                    const int nt = n0 / 64 + c;
+                    if (nt >= (p.n + 63) / 64) continue;
+                    const uint8_t *src = p.w + ((int64_t)nt * p.tiles_k + kt0) * W4A16_PACK_TILE_BYTES;
+                    ptx::cp_async_bulk(ptx::space_cluster, ptx::space_global, &sm.w[s][c][0], src,
+                                       (uint32_t)(wblocks * W4A16_PACK_TILE_BYTES), &sm.full[s]);
+                }
+                for (int g = g0; g <= g1; g++) {
+                    const int32_t c[1] = {g * p.n + n0};
+                    ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.scales[s][g - g0][0], &tm_s,
+                                              c, &sm.full[s]);
+                    if (p.zmode == W4A16_ZEROS_FLOAT)
+                        ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.zeros[s][g - g0][0],
+                                                  &tm_z, c, &sm.full[s]);
+                    if (p.zmode == W4A16_ZEROS_INT) { /* box starts rounded down to 16 B, see ZBOX_INT */
+                        const int32_t cz[1] = {(g * p.n + n0) & ~15};
+                        ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.zeros[s][g - g0][0],
+                                                  &tm_z, cz, &sm.full[s]);
                     }
-                    for (int g = g0; g <= g1; g++) {
-                        const int32_t c[1] = {g * p.n + n0};
-                        ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.scales[s][g - g0][0],
-                                                  &tm_s, c, &sm.full[s]);
-                        if (p.zmode == W4A16_ZEROS_FLOAT)
-                            ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.zeros[s][g - g0][0],
-                                                      &tm_z, c, &sm.full[s]);
-                        if (p.zmode == W4A16_ZEROS_INT) { /* box starts rounded down to 16 B, see ZBOX_INT */
-                            const int32_t cz[1] = {(g * p.n + n0) & ~15};
-                            ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.zeros[s][g - g0][0],
-                                                      &tm_z, cz, &sm.full[s]);
-                        }
-                    }
-                    if (++s == STAGES) s = 0, ph ^= 1;
-                    if (++it == p.k_iters) {
-                        it = 0;
-                        if (++nt == p.tiles_n) nt = 0, mt++;
-                    }
+                }
+                if (++s == STAGES) s = 0, ph ^= 1;
+                if (++it == p.k_iters) {
+                    it = 0;
+                    if (++nt == p.tiles_n) nt = 0, mt++;
                 }
             }
         }
@@ -710,40 +676,19 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
     };
     if constexpr (VARIANT == 3) {
         /* dev: the ring alone, without the split-K tail and the epilogue */
-        int64_t a0, b0, a1, b1;
-        unit_range(0, a0, b0);
-        unit_range(1, a1, b1);
-        for (int i = 0; i < (int)(b0 - a0 + b1 - a1); i++) {
+        for (int i = 0; i < (int)(u1 - u0); i++) {
             mbar_wait(&sm.full[i % STAGES], (i / STAGES) & 1);
             release(i);
         }
     } else {
         /* One segment per tile this CTA touches: k iterations [it_begin, it_end) of that tile, the
-         * ring's stages i0 .. i0 + n_it - 1 (i0: the units of the segments before). */
-        int i_next = 0, u, u_end; /* units < 2^31 (supports) */
-        bool in_split = false;    /* in range 1 */
-        {
-            int64_t ua, ub;
-            unit_range(0, ua, ub);
-            u = (int)ua;
-            u_end = (int)ub;
-        }
-        for (;;) {
-            if (u == u_end) {
-                if (in_split) break;
-                in_split = true;
-                int64_t ua, ub;
-                unit_range(1, ua, ub, true);
-                u = (int)ua;
-                u_end = (int)ub;
-                continue;
-            }
-            const int tile = u / p.k_iters;
-            const int it_begin = u - tile * p.k_iters;
-            const int it_end = min(p.k_iters, u_end - tile * p.k_iters);
-            const int n_it = it_end - it_begin, i0 = i_next;
+         * ring's stages i0 .. i0 + n_it - 1. */
+        for (int64_t u = u0; u < u1;) {
+            const int64_t tile = u / k_iters;
+            const int it_begin = (int)(u - tile * k_iters);
+            const int it_end = (int)min(k_iters, u1 - tile * k_iters);
+            const int i0 = (int)(u - u0), n_it = it_end - it_begin;
             u += n_it;
-            i_next += n_it;
             const int n0 = (int)(tile % p.tiles_n) * BW, m0 = (int)(tile / p.tiles_n) * BT;
             const bool wg_valid = n0 / 64 + c_wg < (p.n + 63) / 64;
             float acc[BT / 2];
@@ -834,10 +779,7 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                 /* The slot of a split tile: the tile itself for a split-K grid; for stream-K the CTA
                  * that owns the tile's first unit (at most one split tile starts in each CTA). */
                 const int64_t slot =
-                    p.stream ? stream_slot((int64_t)tile, k_iters,
-                                           ((int64_t)p.tiles_n * p.tiles_m - (int64_t)p.dp_tiles * gridDim.x) * k_iters,
-                                           gridDim.x)
-                             : tile;
+                    p.stream ? stream_slot(tile, k_iters, (int64_t)p.tiles_n * p.tiles_m * k_iters, gridDim.x) : tile;
                 /* This warpgroup's 64 x BT partial sums; thread t keeps its accumulators 4q..4q+3 at
                  * part[512 q + 4 t], so that each goes out in one 16-byte vector reduction (a quarter
                  * of the red instructions; the benchmark did not move beyond its noise with it: M=256

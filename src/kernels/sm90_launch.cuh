@@ -19,7 +19,6 @@ template <int BT, int BK, int STAGES, int NW> constexpr size_t smem_bytes()
 struct Plan {
     int tiles_n, tiles_m, k_iters, splits, iters_per_split;
     int stream;   /* 1: stream-K over a persistent 1-D grid of `ctas` CTAs */
-    int dp_tiles; /* stream-K: whole tiles per CTA after the split ones (stream_range) */
     int ctas;     /* CTAs launched */
     int64_t slots; /* workspace slots for split tiles (0: no tile is split) */
 };
@@ -85,17 +84,12 @@ inline Plan plan(const w4a16_problem *p, const w4a16_device_info *info, int bw, 
      * idles. Each CTA then takes an equal run of k iterations across tile boundaries. */
     pl.stream = force_stream == 1 || (force_stream == -1 && tiles * 2 > sms &&
                                       (double)tiles / (double)(waves * sms) < 0.9 && pl.k_iters >= 8);
-    pl.dp_tiles = 0;
     if (pl.stream) {
         const int64_t units = tiles * pl.k_iters;
         pl.ctas = (int)(units < sms ? units : sms);
         pl.splits = 1;
         pl.iters_per_split = pl.k_iters;
-        /* whole tiles for the full waves, stream-K for the rest, where partial sums are at most
-         * 16 KB (stream_range has the measurements) */
-        pl.dp_tiles = (size_t)bw * bt * sizeof(float) <= 16384 ? (int)(tiles / pl.ctas) : 0;
-        const int64_t sk_units = (tiles - (int64_t)pl.dp_tiles * pl.ctas) * pl.k_iters;
-        pl.slots = sk_units % pl.ctas == 0 && (sk_units / pl.ctas) % pl.k_iters == 0 ? 0 : pl.ctas;
+        pl.slots = units % pl.ctas == 0 && (units / pl.ctas) % pl.k_iters == 0 ? 0 : pl.ctas;
         return pl;
     }
     /* Split K only while the output tiles fill less than half the GPU (splitting more tiles
@@ -130,12 +124,10 @@ inline size_t workspace_bytes(const w4a16_problem *p, const w4a16_device_info *i
     return (size_t)pl.slots * ((size_t)bw * bt * sizeof(float) + sizeof(int));
 }
 
-inline int supports(const w4a16_problem *p, const w4a16_device_info *info, int bw, int bt, int bk, size_t smem)
+inline int supports(const w4a16_problem *p, const w4a16_device_info *info, int bt, size_t smem)
 {
     if (smem > (size_t)info->smem_optin_bytes) return 0;
     if ((p->m + bt - 1) / bt > 65535) return 0;                   /* grid.y limit */
-    /* the kernel's units (tiles x k iterations) are int32 in its loops */
-    if ((p->m + bt - 1) / bt * ((p->n + bw - 1) / bw) * ((p->k + bk - 1) / bk) >= ((int64_t)1 << 31)) return 0;
     /* scale/zero coordinates g*N + n are int32 in the kernel (and TMA coordinates are int32) */
     if ((p->k / p->group_size) * p->n >= ((int64_t)1 << 31)) return 0;
     return 1;
@@ -244,7 +236,6 @@ int launch_typed(const w4a16_gemm_args *g, int force_stream = -1, int force_cspl
     p.tiles_n = pl.tiles_n;
     p.tiles_m = pl.tiles_m;
     p.stream = pl.stream;
-    p.dp_tiles = pl.dp_tiles;
     p.ldd = pr.ldd;
     p.alpha = pr.alpha;
     p.w = (const uint8_t *)g->w;
@@ -282,11 +273,9 @@ int launch_typed(const w4a16_gemm_args *g, int force_stream = -1, int force_cspl
         if ((e = encode(&tm_d, tt, 2, g->d, dims, strides, box, CU_TENSOR_MAP_SWIZZLE_128B))) return e;
     }
     if (debug_env())
-        fprintf(stderr,
-                "w4a16: sm90 t%d_w%d_k%d_s%d v%d: tiles %d x %d, k_iters %d, %s %d, whole tiles per CTA %d, "
-                "csplit %d, tma_d %d\n",
-                BT, NW, BK, STAGES, VARIANT, pl.tiles_n, pl.tiles_m, pl.k_iters, pl.stream ? "stream-K ctas" : "splits",
-                pl.stream ? pl.ctas : pl.splits, pl.dp_tiles, p.csplit, p.tma_d);
+        fprintf(stderr, "w4a16: sm90 t%d_w%d_k%d_s%d v%d: tiles %d x %d, k_iters %d, %s %d, csplit %d, tma_d %d\n",
+                BT, NW, BK, STAGES, VARIANT, pl.tiles_n, pl.tiles_m, pl.k_iters,
+                pl.stream ? "stream-K ctas" : "splits", pl.stream ? pl.ctas : pl.splits, p.csplit, p.tma_d);
     if (CL2 || p.csplit) {
         cudaLaunchAttribute attr[1];
         attr[0].id = cudaLaunchAttributeClusterDimension;
@@ -321,7 +310,7 @@ int launch_typed(const w4a16_gemm_args *g, int force_stream = -1, int force_cspl
     extern "C" int W4A16_SM90_NAME(supports, BT, BK, S, NW)(const w4a16_problem *p,                         \
                                                             const w4a16_device_info *info)                  \
     {                                                                                                       \
-        return sm90::supports(p, info, sm90::Shape<NW>::BW, BT, BK, sm90::smem_bytes<BT, BK, S, NW>());                              \
+        return sm90::supports(p, info, BT, sm90::smem_bytes<BT, BK, S, NW>());                              \
     }                                                                                                       \
     extern "C" size_t W4A16_SM90_NAME(workspace, BT, BK, S, NW)(const w4a16_problem *p,                     \
                                                                 const w4a16_device_info *info)              \
