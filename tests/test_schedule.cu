@@ -2,8 +2,10 @@
  *
  * The kernel walks "units" (one output tile, one k iteration). Split-K gives each CTA of a
  * (tiles_n, tiles_m, splits) grid a run of one tile's k iterations; stream-K gives each of a
- * persistent grid's CTAs an equal run of all units, crossing tile boundaries, and the partial
- * sums of a split tile meet in workspace slot stream_slot(tile). This test replays that walk
+ * persistent grid's CTAs whole tiles for the full waves (dp_tiles each, where plan() asks for
+ * them) and then an equal run of the remaining tiles' units, crossing tile boundaries
+ * (stream_range); the partial sums of a split tile meet in workspace slot stream_slot(tile).
+ * This test replays that walk
  * (the same segment loop as the kernel's consumers) for many shapes and checks:
  *   - every unit is owned by exactly one CTA, and each tile's segments add up to k_iters (the
  *     counter target the kernel's last CTA waits for);
@@ -19,21 +21,29 @@
 #include "kernels/sm90_launch.cuh"
 
 /* Replays one stream-K partition; returns the number of split tiles. */
-static int64_t replay_stream(int64_t tiles, int64_t k_iters, int64_t ctas, const char *what)
+static int64_t replay_stream(int64_t tiles, int64_t k_iters, int64_t ctas, int64_t dp_tiles, const char *what)
 {
-    const int64_t units = tiles * k_iters;
+    const int64_t units = tiles * k_iters, sk_units = (tiles - dp_tiles * ctas) * k_iters;
     std::vector<int64_t> done(tiles, 0), slot_tile(ctas, -1);
     std::vector<char> split(tiles, 0);
-    int64_t next = 0, n_split = 0;
+    int64_t next = 0, next_dp = sk_units, n_split = 0;
+    CHECK(sk_units >= 0, "%s: %lld whole tiles per CTA exceed the tiles", what, (long long)dp_tiles);
     for (int64_t c = 0; c < ctas; c++) {
-        const int64_t u0 = sm90::stream_unit_begin(c, units, ctas), u1 = sm90::stream_unit_begin(c + 1, units, ctas);
-        CHECK(u0 == next, "%s: CTA %lld starts at unit %lld, not %lld", what, (long long)c, (long long)u0,
-              (long long)next);
-        next = u1;
-        for (int64_t u = u0; u < u1;) { /* the kernel's segment loop */
+        int64_t r[4]; /* in the kernel's order: whole tiles, then split units */
+        sm90::stream_range(c, tiles, k_iters, ctas, dp_tiles, 0, &r[0], &r[1]);
+        sm90::stream_range(c, tiles, k_iters, ctas, dp_tiles, 1, &r[2], &r[3]);
+        CHECK(r[0] == next_dp && r[1] == r[0] + dp_tiles * k_iters && r[0] % k_iters == 0,
+              "%s: CTA %lld's whole tiles: units [%lld, %lld)", what, (long long)c, (long long)r[0], (long long)r[1]);
+        CHECK(r[2] == next && r[2] <= r[3], "%s: CTA %lld's split units start at %lld, not %lld", what, (long long)c,
+              (long long)r[2], (long long)next);
+        next = r[3];
+        next_dp = r[1];
+        /* the kernel's segment loop, over both ranges */
+        for (int64_t u = r[0], u_end = r[1], ri = 0; u < u_end || (ri == 0 && r[2] < r[3]);) {
+            if (u == u_end) u = r[2], u_end = r[3], ri = 2;
             const int64_t tile = u / k_iters;
             const int64_t it_begin = u - tile * k_iters;
-            const int64_t it_end = k_iters < u1 - tile * k_iters ? k_iters : u1 - tile * k_iters;
+            const int64_t it_end = k_iters < u_end - tile * k_iters ? k_iters : u_end - tile * k_iters;
             const int64_t n_it = it_end - it_begin;
             CHECK(n_it > 0, "%s: empty segment", what);
             if (n_it <= 0) return -1;
@@ -42,7 +52,8 @@ static int64_t replay_stream(int64_t tiles, int64_t k_iters, int64_t ctas, const
             if (n_it < k_iters && !split[tile]) {
                 split[tile] = 1;
                 n_split++;
-                const int64_t s = sm90::stream_slot(tile, k_iters, units, ctas);
+                CHECK(tile * k_iters < sk_units, "%s: tile %lld of the whole tiles split", what, (long long)tile);
+                const int64_t s = sm90::stream_slot(tile, k_iters, sk_units, ctas);
                 CHECK(s >= 0 && s < ctas, "%s: tile %lld slot %lld outside [0, %lld)", what, (long long)tile,
                       (long long)s, (long long)ctas);
                 if (s < 0 || s >= ctas) continue;
@@ -52,7 +63,8 @@ static int64_t replay_stream(int64_t tiles, int64_t k_iters, int64_t ctas, const
             }
         }
     }
-    CHECK(next == units, "%s: the CTAs end at unit %lld of %lld", what, (long long)next, (long long)units);
+    CHECK(next == sk_units && next_dp == units, "%s: the CTAs end at units %lld and %lld of %lld and %lld", what,
+          (long long)next, (long long)next_dp, (long long)sk_units, (long long)units);
     for (int64_t t = 0; t < tiles; t++)
         CHECK(done[t] == k_iters, "%s: tile %lld got %lld of %lld k iterations", what, (long long)t,
               (long long)done[t], (long long)k_iters);
@@ -70,11 +82,13 @@ static void test_stream_partitions(void)
         for (int64_t k : k_list)
             for (int64_t c : ctas_list) {
                 const int64_t ctas = c < tiles * k ? c : tiles * k;
-                snprintf(what, sizeof what, "stream-K tiles=%lld k_iters=%lld ctas=%lld", (long long)tiles,
-                         (long long)k, (long long)ctas);
-                const int64_t n = replay_stream(tiles, k, ctas, what);
-                if (n > 0) splits += n;
-                cases++;
+                for (int64_t dp : {(int64_t)0, tiles / ctas}) { /* plain stream-K, and whole tiles first */
+                    snprintf(what, sizeof what, "stream-K tiles=%lld k_iters=%lld ctas=%lld dp_tiles=%lld",
+                             (long long)tiles, (long long)k, (long long)ctas, (long long)dp);
+                    const int64_t n = replay_stream(tiles, k, ctas, dp, what);
+                    if (n > 0) splits += n;
+                    cases++;
+                }
             }
     printf("stream-K partitions: %lld cases, %lld split tiles checked\n", (long long)cases, (long long)splits);
 }
@@ -87,11 +101,11 @@ static void test_plans(void)
     info.sm_count = 132;
     info.smem_optin_bytes = 232448;
     info.l2_bytes = 50 << 20;
-    const struct { int bw, bt, bk; } tiles[] = {{192, 16, 128}, {128, 32, 128}, {128, 64, 128}, {128, 128, 64},
-                                                {128, 256, 64}};
+    const struct { int bw, bt, bk; } tiles[] = {{192, 16, 128}, {192, 16, 256}, {192, 32, 256}, {128, 32, 128},
+                                                {128, 64, 128}, {128, 128, 64}, {128, 256, 64}};
     const int64_t ms[] = {1, 16, 64, 256, 1024, 4096};
     const int64_t nks[][2] = {{4096, 4096}, {8192, 8192}, {8192, 28672}, {57344, 8192}, {200, 384}, {264, 72}};
-    int64_t plans = 0, streams = 0;
+    int64_t plans = 0, streams = 0, hybrids = 0;
     char what[128];
     for (const auto &t : tiles)
         for (int64_t m : ms)
@@ -112,7 +126,11 @@ static void test_plans(void)
                 if (pl.stream) {
                     streams++;
                     CHECK(pl.ctas >= 1 && pl.ctas <= info.sm_count, "%s: %d stream-K CTAs", what, pl.ctas);
-                    const int64_t n_split = replay_stream(tiles_total, pl.k_iters, pl.ctas, what);
+                    const bool whole_first = t.bk == 256 && t.bw * t.bt * 4 <= 16384 && pl.tiles_m == 1;
+                    CHECK(pl.dp_tiles == (whole_first ? tiles_total / pl.ctas : 0), "%s: %d whole tiles per CTA", what,
+                          pl.dp_tiles);
+                    if (whole_first && pl.dp_tiles > 0) hybrids++;
+                    const int64_t n_split = replay_stream(tiles_total, pl.k_iters, pl.ctas, pl.dp_tiles, what);
                     CHECK(pl.slots == 0 || pl.slots == pl.ctas, "%s: %lld slots for %d CTAs", what,
                           (long long)pl.slots, pl.ctas);
                     CHECK(n_split == 0 || pl.slots == pl.ctas, "%s: split tiles but no slots", what);
@@ -128,8 +146,10 @@ static void test_plans(void)
                     CHECK(pl.ctas == tiles_total * pl.splits, "%s: %d CTAs", what, pl.ctas);
                 }
             }
-    printf("plans: %lld checked, %lld of them stream-K\n", (long long)plans, (long long)streams);
+    printf("plans: %lld checked, %lld of them stream-K, %lld with whole tiles first\n", (long long)plans,
+           (long long)streams, (long long)hybrids);
     CHECK(streams > 0, "no shape chose stream-K: the stream-K plan checks did not run");
+    CHECK(hybrids > 0, "no plan took whole tiles first: those checks did not run");
 }
 
 /* The cluster split's token groups: for every tile width and cluster size the CTAs' ranges

@@ -52,8 +52,10 @@ struct Params {
     int m, n, k, gshift, zmode, tiles_k, k_iters, iters_per_split;
     /* Work: tiles_n x tiles_m output tiles (tile = mt * tiles_n + nt) of k_iters units each.
      * stream = 0: grid (tiles_n, tiles_m, splits), split z takes iters_per_split units of its
-     * tile. stream = 1 (stream-K): a 1-D persistent grid, CTA c takes units
-     * [c U / G, (c + 1) U / G) of all U = tiles x k_iters, crossing tile boundaries. */
+     * tile. stream = 1 (stream-K): a 1-D persistent grid of G CTAs, CTA c takes units
+     * [c U / G, (c + 1) U / G) of all U = tiles x k_iters, crossing tile boundaries; with
+     * dp_tiles > 0 (t16_w3_k256 only, see stream_range) first dp_tiles whole tiles, then its
+     * share of the other tiles' units. */
     int tiles_n, tiles_m, stream;
     /* csplit = 1 (split-K grid only): the splits of a tile form one (1, 1, splits) cluster and
      * add their partial sums through distributed shared memory instead of the workspace. */
@@ -70,6 +72,8 @@ struct Params {
     float *partials;    /* split tiles: [slots][BW * BT] fp32, zero between calls */
     unsigned long long *stamps; /* dev VARIANT 9 only: [CTA][STAMP_SLOTS] %globaltimer values */
     int *counters;      /* split tiles: [slots] k iterations added so far, zero between calls */
+    int dp_tiles;       /* stream-K: whole tiles per CTA first (see stream; last, so that the
+                         * other fields keep the offsets the 128-k kernels were tuned with) */
 };
 
 /* dev VARIANT 9: %globaltimer (ns) at points of the first consumer thread's way through its
@@ -95,10 +99,38 @@ __host__ __device__ __forceinline__ int64_t stream_unit_begin(int64_t c, int64_t
 {
     return c * units / ctas;
 }
+/* Stream-K's unit ranges [*a, *b) for CTA c of `ctas`, walked in this order: range 0, its
+ * dp_tiles whole tiles (no partial sums); range 1, its even share of the units of the other
+ * sk_tiles = tiles - dp_tiles x ctas tiles, the first ones (split tiles, partial sums through the
+ * workspace). With dp_tiles = 0 this is plain stream-K. plan() sets dp_tiles = tiles / ctas for
+ * t16_w3_k256 with one row of tiles, whose partial sums are small (12 KB): only the last, partial
+ * wave is split and a CTA meets at most two split tiles, at its end, instead of crossing two or
+ * three tile boundaries on the way. H100, dev/pipe_probe, scripts/gpu-ab.sh, 57344x8192, two
+ * rounds, us: M=16 93.20 / 93.20 against 97.41 / 96.38, M=1 91.64 against 94.84. Slower, so
+ * plain stream-K there: the remainder split first (M=16 99.0 / 99.4 against 96.9 / 97.0); t64
+ * and t256, whose 32 and 128 KB partial sums then all meet at the end (M=64 132.0 / 131.4
+ * against 130.7 / 128.0, M=256 323.1 / 325.6 against 305.1 / 306.1); t32_w3 (24 KB: M=32 102.0
+ * / 100.4 against 99.7 / 99.6); two token tiles (t16 at M=32: 192.7 / 192.6 against 183.9 /
+ * 183.4), where the split tiles' weight rows are no longer read near the time the other token
+ * tile reads them. t32_w2 (16 KB) measured the same either way. The kernels with 128-k stages
+ * keep the plain walk in their code (gemm_kernel's HYB): a rework of the walk shared by all
+ * tiles made t16_w3_k128 4-7.5% slower (dev/NOTES.md, session 7). */
+__host__ __device__ __forceinline__ void stream_range(int64_t c, int64_t tiles, int64_t k_iters, int64_t ctas,
+                                                     int64_t dp_tiles, int range, int64_t *a, int64_t *b)
+{
+    const int64_t sk_units = (tiles - dp_tiles * ctas) * k_iters;
+    if (range == 1) {
+        *a = stream_unit_begin(c, sk_units, ctas);
+        *b = stream_unit_begin(c + 1, sk_units, ctas);
+    } else {
+        *a = sk_units + c * dp_tiles * k_iters;
+        *b = *a + dp_tiles * k_iters;
+    }
+}
 /* The workspace slot of a split tile under stream-K: the CTA that owns the tile's first unit,
- * the largest c with stream_unit_begin(c) <= tile * k_iters. At most one split tile starts in
- * each CTA (only its last tile can run past its end), so slots are unique; tests/test_schedule
- * checks both over many shapes. */
+ * the largest c with stream_unit_begin(c) <= tile * k_iters (units: the split tiles' units). At
+ * most one split tile starts in each CTA (only its last tile can run past its end), so slots
+ * are unique; tests/test_schedule checks both over many shapes. */
 __host__ __device__ __forceinline__ int64_t stream_slot(int64_t tile, int64_t k_iters, int64_t units, int64_t ctas)
 {
     return ((tile * k_iters + 1) * ctas - 1) / units;
@@ -549,13 +581,19 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
     const uint32_t pad = (1024u - ((uint32_t)__cvta_generic_to_shared(smem_raw) & 1023u)) & 1023u;
     S &sm = *reinterpret_cast<S *>(smem_raw + pad);
 
-    /* This CTA's work: units [u0, u1) of the problem's tiles x k_iters units (see Params). */
+    /* This CTA's work: units [u0, u1) of the problem's tiles x k_iters units (see Params), and
+     * for HYB kernels under stream-K then those of stream_range's range 1 (next_range). */
     const int64_t k_iters = p.k_iters;
+    constexpr bool HYB = BK == 256 && BT * Shape<NW>::BW * sizeof(float) <= 16384;
     int64_t u0, u1;
     if (p.stream) {
         const int64_t U = (int64_t)p.tiles_n * p.tiles_m * k_iters;
-        u0 = stream_unit_begin(blockIdx.x, U, gridDim.x);
-        u1 = stream_unit_begin((int64_t)blockIdx.x + 1, U, gridDim.x);
+        if constexpr (HYB) {
+            stream_range(blockIdx.x, (int64_t)p.tiles_n * p.tiles_m, k_iters, gridDim.x, p.dp_tiles, 0, &u0, &u1);
+        } else {
+            u0 = stream_unit_begin(blockIdx.x, U, gridDim.x);
+            u1 = stream_unit_begin((int64_t)blockIdx.x + 1, U, gridDim.x);
+        }
     } else {
         const int64_t tile = (int64_t)blockIdx.y * p.tiles_n + blockIdx.x;
         const int64_t b = (int64_t)blockIdx.z * p.iters_per_split;
@@ -563,6 +601,24 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
         u1 = tile * k_iters + min(k_iters, b + p.iters_per_split);
     }
     if constexpr (VARIANT == 4) u1 = u0; /* dev: launch, prologue and exit only */
+    /* HYB: at the end of range 0 (u == u1), on to range 1, once; u0 moves so that u - u0 stays
+     * the ring's stage count. A no-op in the other kernels. */
+    auto next_range = [&](int64_t &u, int64_t &ub0, int64_t &ub1, bool &second) {
+        if constexpr (HYB) {
+            if (p.stream && u == ub1 && !second) {
+                second = true;
+                /* %ctaid.x read here, so that ptxas computes range 1 here instead of keeping it
+                 * live from the start (the consumers of t16_w3_k256 spilled it otherwise) */
+                uint32_t c;
+                asm volatile("mov.u32 %0, %%ctaid.x;\n" : "=r"(c));
+                int64_t a, b;
+                stream_range(c, (int64_t)p.tiles_n * p.tiles_m, k_iters, gridDim.x, p.dp_tiles, 1, &a, &b);
+                ub0 = a - (ub1 - ub0);
+                u = a;
+                ub1 = b;
+            }
+        }
+    };
     /* dev VARIANT 5: 2x1 clusters along N; each CTA loads half of the activation box and
      * multicasts it to both (dev/NOTES.md has the plan this follows). */
     constexpr bool MC = VARIANT == 5;
@@ -599,10 +655,16 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
             /* Walk the units incrementally: 64-bit divisions per stage (three of them) cost the
              * producer thread more than a stage's worth of time at t128 (M=256 went from 61 to
              * 90 us on the H100 when they were in this loop). */
-            const int64_t tile0 = u0 / k_iters;
-            int it = (int)(u0 - tile0 * k_iters), nt = (int)(tile0 % p.tiles_n), mt = (int)(tile0 / p.tiles_n);
-            const int n_units = (int)(u1 - u0);
-            for (int i = 0, s = 0, ph = 0; i < n_units; i++) {
+            int s = 0, ph = 0;
+            bool second = false;
+            for (int64_t ua = u0, ub0 = u0, ub1 = u1;;) { /* once, or per range (HYB) */
+            next_range(ua, ub0, ub1, second);
+            if (ua == ub1) break;
+            const int64_t tile0 = ua / k_iters;
+            int it = (int)(ua - tile0 * k_iters), nt = (int)(tile0 % p.tiles_n), mt = (int)(tile0 / p.tiles_n);
+            const int n_units = (int)(ub1 - ua);
+            ua = ub1;
+            for (int i = 0; i < n_units; i++) {
                 const int n0 = nt * BW, m0 = mt * BT;
                 mbar_wait(&sm.empty[s], ph ^ 1);
                 const int k0 = it * BK, kend = min(k0 + BK, p.k);
@@ -654,6 +716,7 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                     if (++nt == p.tiles_n) nt = 0, mt++;
                 }
             }
+            }
         }
         if constexpr (MC) { /* leave only when the peer can no longer write here */
             __syncwarp();
@@ -676,14 +739,24 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
     };
     if constexpr (VARIANT == 3) {
         /* dev: the ring alone, without the split-K tail and the epilogue */
-        for (int i = 0; i < (int)(u1 - u0); i++) {
+        int64_t ua = u0, ub0 = u0, ub1 = u1, n = 0;
+        bool second = false;
+        next_range(ua, ub0, ub1, second);
+        n = ub1 - ua;
+        ua = ub1;
+        next_range(ua, ub0, ub1, second);
+        n += ub1 - ua;
+        for (int i = 0; i < (int)n; i++) {
             mbar_wait(&sm.full[i % STAGES], (i / STAGES) & 1);
             release(i);
         }
     } else {
         /* One segment per tile this CTA touches: k iterations [it_begin, it_end) of that tile, the
          * ring's stages i0 .. i0 + n_it - 1. */
-        for (int64_t u = u0; u < u1;) {
+        bool second = false;
+        int64_t u = u0;
+        next_range(u, u0, u1, second); /* range 0 may be empty */
+        for (; u < u1; next_range(u, u0, u1, second)) {
             const int64_t tile = u / k_iters;
             const int it_begin = (int)(u - tile * k_iters);
             const int it_end = (int)min(k_iters, u1 - tile * k_iters);
@@ -778,8 +851,11 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
             } else if (n_it < k_iters) {
                 /* The slot of a split tile: the tile itself for a split-K grid; for stream-K the CTA
                  * that owns the tile's first unit (at most one split tile starts in each CTA). */
-                const int64_t slot =
-                    p.stream ? stream_slot(tile, k_iters, (int64_t)p.tiles_n * p.tiles_m * k_iters, gridDim.x) : tile;
+                const int64_t tiles = (int64_t)p.tiles_n * p.tiles_m;
+                const int64_t slot = !p.stream ? tile
+                                     : HYB     ? stream_slot(tile, k_iters,
+                                                             (tiles - (int64_t)p.dp_tiles * gridDim.x) * k_iters, gridDim.x)
+                                               : stream_slot(tile, k_iters, tiles * k_iters, gridDim.x);
                 /* This warpgroup's 64 x BT partial sums; thread t keeps its accumulators 4q..4q+3 at
                  * part[512 q + 4 t], so that each goes out in one 16-byte vector reduction (a quarter
                  * of the red instructions; the benchmark did not move beyond its noise with it: M=256

@@ -19,6 +19,7 @@ template <int BT, int BK, int STAGES, int NW> constexpr size_t smem_bytes()
 struct Plan {
     int tiles_n, tiles_m, k_iters, splits, iters_per_split;
     int stream;   /* 1: stream-K over a persistent 1-D grid of `ctas` CTAs */
+    int dp_tiles; /* stream-K: whole tiles per CTA before the split ones (stream_range) */
     int ctas;     /* CTAs launched */
     int64_t slots; /* workspace slots for split tiles (0: no tile is split) */
 };
@@ -84,12 +85,19 @@ inline Plan plan(const w4a16_problem *p, const w4a16_device_info *info, int bw, 
      * idles. Each CTA then takes an equal run of k iterations across tile boundaries. */
     pl.stream = force_stream == 1 || (force_stream == -1 && tiles * 2 > sms &&
                                       (double)tiles / (double)(waves * sms) < 0.9 && pl.k_iters >= 8);
+    pl.dp_tiles = 0;
     if (pl.stream) {
         const int64_t units = tiles * pl.k_iters;
         pl.ctas = (int)(units < sms ? units : sms);
         pl.splits = 1;
         pl.iters_per_split = pl.k_iters;
-        pl.slots = units % pl.ctas == 0 && (units / pl.ctas) % pl.k_iters == 0 ? 0 : pl.ctas;
+        /* whole tiles for the full waves, then stream-K for the rest: the kernels gemm_kernel
+         * builds with HYB (256-k stages, partial sums <= 16 KB), for one row of tiles
+         * (stream_range has the measurements) */
+        if (bk == 256 && (size_t)bw * bt * sizeof(float) <= 16384 && pl.tiles_m == 1)
+            pl.dp_tiles = (int)(tiles / pl.ctas);
+        const int64_t sk_units = (tiles - (int64_t)pl.dp_tiles * pl.ctas) * pl.k_iters;
+        pl.slots = sk_units % pl.ctas == 0 && (sk_units / pl.ctas) % pl.k_iters == 0 ? 0 : pl.ctas;
         return pl;
     }
     /* Split K only while the output tiles fill less than half the GPU (splitting more tiles
@@ -236,6 +244,7 @@ int launch_typed(const w4a16_gemm_args *g, int force_stream = -1, int force_cspl
     p.tiles_n = pl.tiles_n;
     p.tiles_m = pl.tiles_m;
     p.stream = pl.stream;
+    p.dp_tiles = pl.dp_tiles;
     p.ldd = pr.ldd;
     p.alpha = pr.alpha;
     p.w = (const uint8_t *)g->w;
