@@ -127,6 +127,8 @@ static void test_plans(void)
                     streams++;
                     CHECK(pl.ctas >= 1 && pl.ctas <= info.sm_count, "%s: %d stream-K CTAs", what, pl.ctas);
                     const bool whole_first = t.bk == 256 && t.bw * t.bt * 4 <= 16384 && pl.tiles_m == 1;
+                    CHECK(sm90::whole_tiles_first(t.bk, t.bw, t.bt) == (t.bk == 256 && t.bw * t.bt * 4 <= 16384),
+                          "%s: whole_tiles_first", what);
                     CHECK(pl.dp_tiles == (whole_first ? tiles_total / pl.ctas : 0), "%s: %d whole tiles per CTA", what,
                           pl.dp_tiles);
                     if (whole_first && pl.dp_tiles > 0) hybrids++;

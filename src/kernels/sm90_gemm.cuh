@@ -127,6 +127,12 @@ __host__ __device__ __forceinline__ void stream_range(int64_t c, int64_t tiles, 
         *b = *a + dp_tiles * k_iters;
     }
 }
+/* Whether a kernel takes whole tiles first under stream-K (stream_range; plan() and gemm_kernel
+ * both ask this): 256-k stages and partial sums of at most 16 KB, i.e. t16_w3_k256. */
+__host__ __device__ constexpr bool whole_tiles_first(int bk, int bw, int bt)
+{
+    return bk == 256 && (size_t)bw * bt * sizeof(float) <= 16384;
+}
 /* The workspace slot of a split tile under stream-K: the CTA that owns the tile's first unit,
  * the largest c with stream_unit_begin(c) <= tile * k_iters (units: the split tiles' units). At
  * most one split tile starts in each CTA (only its last tile can run past its end), so slots
@@ -584,7 +590,7 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
     /* This CTA's work: units [u0, u1) of the problem's tiles x k_iters units (see Params), and
      * for HYB kernels under stream-K then those of stream_range's range 1 (next_range). */
     const int64_t k_iters = p.k_iters;
-    constexpr bool HYB = BK == 256 && BT * Shape<NW>::BW * sizeof(float) <= 16384;
+    constexpr bool HYB = whole_tiles_first(BK, Shape<NW>::BW, BT);
     int64_t u0, u1;
     if (p.stream) {
         const int64_t U = (int64_t)p.tiles_n * p.tiles_m * k_iters;
@@ -658,64 +664,64 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
             int s = 0, ph = 0;
             bool second = false;
             for (int64_t ua = u0, ub0 = u0, ub1 = u1;;) { /* once, or per range (HYB) */
-            next_range(ua, ub0, ub1, second);
-            if (ua == ub1) break;
-            const int64_t tile0 = ua / k_iters;
-            int it = (int)(ua - tile0 * k_iters), nt = (int)(tile0 % p.tiles_n), mt = (int)(tile0 / p.tiles_n);
-            const int n_units = (int)(ub1 - ua);
-            ua = ub1;
-            for (int i = 0; i < n_units; i++) {
-                const int n0 = nt * BW, m0 = mt * BT;
-                mbar_wait(&sm.empty[s], ph ^ 1);
-                const int k0 = it * BK, kend = min(k0 + BK, p.k);
-                const int kt0 = k0 / 64, wblocks = min(KB, p.tiles_k - kt0);
-                const int g0 = k0 >> p.gshift, g1 = (kend - 1) >> p.gshift; /* groups this stage touches */
-                uint32_t bytes = KB * BT * 128; /* A boxes: always complete (TMA zero-fills past M, K) */
-                for (int c = 0; c < NWG; c++)
-                    if (n0 / 64 + c < (p.n + 63) / 64) bytes += wblocks * W4A16_PACK_TILE_BYTES;
-                bytes += (g1 - g0 + 1) * (BW * sizeof(T) + (p.zmode == W4A16_ZEROS_FLOAT   ? BW * sizeof(T)
-                                                            : p.zmode == W4A16_ZEROS_INT ? ZBOX_INT
-                                                                                         : 0));
-                ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, &sm.full[s],
-                                               bytes);
-                for (int kb = 0; kb < KB; kb++) {
-                    if constexpr (MC) { /* rows [crank BT/2, (crank + 1) BT/2) of the box, to both CTAs */
-                        const int32_t c[2] = {k0 + 64 * kb, m0 + (int)crank * (BT / 2)};
-                        ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global,
-                                                  &sm.a[s][kb][crank * (BT / 2) * 64], &tm_a, c, &sm.full[s],
-                                                  (uint16_t)0x3);
-                    } else {
-                        const int32_t c[2] = {k0 + 64 * kb, m0};
-                        ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.a[s][kb][0], &tm_a, c,
-                                                  &sm.full[s]);
+                next_range(ua, ub0, ub1, second);
+                if (ua == ub1) break;
+                const int64_t tile0 = ua / k_iters;
+                int it = (int)(ua - tile0 * k_iters), nt = (int)(tile0 % p.tiles_n), mt = (int)(tile0 / p.tiles_n);
+                const int n_units = (int)(ub1 - ua);
+                ua = ub1;
+                for (int i = 0; i < n_units; i++) {
+                    const int n0 = nt * BW, m0 = mt * BT;
+                    mbar_wait(&sm.empty[s], ph ^ 1);
+                    const int k0 = it * BK, kend = min(k0 + BK, p.k);
+                    const int kt0 = k0 / 64, wblocks = min(KB, p.tiles_k - kt0);
+                    const int g0 = k0 >> p.gshift, g1 = (kend - 1) >> p.gshift; /* groups this stage touches */
+                    uint32_t bytes = KB * BT * 128; /* A boxes: always complete (TMA zero-fills past M, K) */
+                    for (int c = 0; c < NWG; c++)
+                        if (n0 / 64 + c < (p.n + 63) / 64) bytes += wblocks * W4A16_PACK_TILE_BYTES;
+                    bytes += (g1 - g0 + 1) * (BW * sizeof(T) + (p.zmode == W4A16_ZEROS_FLOAT   ? BW * sizeof(T)
+                                                                : p.zmode == W4A16_ZEROS_INT ? ZBOX_INT
+                                                                                             : 0));
+                    ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, &sm.full[s],
+                                                   bytes);
+                    for (int kb = 0; kb < KB; kb++) {
+                        if constexpr (MC) { /* rows [crank BT/2, (crank + 1) BT/2) of the box, to both CTAs */
+                            const int32_t c[2] = {k0 + 64 * kb, m0 + (int)crank * (BT / 2)};
+                            ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global,
+                                                      &sm.a[s][kb][crank * (BT / 2) * 64], &tm_a, c, &sm.full[s],
+                                                      (uint16_t)0x3);
+                        } else {
+                            const int32_t c[2] = {k0 + 64 * kb, m0};
+                            ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.a[s][kb][0], &tm_a, c,
+                                                      &sm.full[s]);
+                        }
+                    }
+                    for (int c = 0; c < NWG; c++) {
+                        const int nt = n0 / 64 + c;
+                        if (nt >= (p.n + 63) / 64) continue;
+                        const uint8_t *src = p.w + ((int64_t)nt * p.tiles_k + kt0) * W4A16_PACK_TILE_BYTES;
+                        ptx::cp_async_bulk(ptx::space_cluster, ptx::space_global, &sm.w[s][c][0], src,
+                                           (uint32_t)(wblocks * W4A16_PACK_TILE_BYTES), &sm.full[s]);
+                    }
+                    for (int g = g0; g <= g1; g++) {
+                        const int32_t c[1] = {g * p.n + n0};
+                        ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.scales[s][g - g0][0],
+                                                  &tm_s, c, &sm.full[s]);
+                        if (p.zmode == W4A16_ZEROS_FLOAT)
+                            ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.zeros[s][g - g0][0],
+                                                      &tm_z, c, &sm.full[s]);
+                        if (p.zmode == W4A16_ZEROS_INT) { /* box starts rounded down to 16 B, see ZBOX_INT */
+                            const int32_t cz[1] = {(g * p.n + n0) & ~15};
+                            ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.zeros[s][g - g0][0],
+                                                      &tm_z, cz, &sm.full[s]);
+                        }
+                    }
+                    if (++s == STAGES) s = 0, ph ^= 1;
+                    if (++it == p.k_iters) {
+                        it = 0;
+                        if (++nt == p.tiles_n) nt = 0, mt++;
                     }
                 }
-                for (int c = 0; c < NWG; c++) {
-                    const int nt = n0 / 64 + c;
-                    if (nt >= (p.n + 63) / 64) continue;
-                    const uint8_t *src = p.w + ((int64_t)nt * p.tiles_k + kt0) * W4A16_PACK_TILE_BYTES;
-                    ptx::cp_async_bulk(ptx::space_cluster, ptx::space_global, &sm.w[s][c][0], src,
-                                       (uint32_t)(wblocks * W4A16_PACK_TILE_BYTES), &sm.full[s]);
-                }
-                for (int g = g0; g <= g1; g++) {
-                    const int32_t c[1] = {g * p.n + n0};
-                    ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.scales[s][g - g0][0], &tm_s,
-                                              c, &sm.full[s]);
-                    if (p.zmode == W4A16_ZEROS_FLOAT)
-                        ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.zeros[s][g - g0][0],
-                                                  &tm_z, c, &sm.full[s]);
-                    if (p.zmode == W4A16_ZEROS_INT) { /* box starts rounded down to 16 B, see ZBOX_INT */
-                        const int32_t cz[1] = {(g * p.n + n0) & ~15};
-                        ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.zeros[s][g - g0][0],
-                                                  &tm_z, cz, &sm.full[s]);
-                    }
-                }
-                if (++s == STAGES) s = 0, ph ^= 1;
-                if (++it == p.k_iters) {
-                    it = 0;
-                    if (++nt == p.tiles_n) nt = 0, mt++;
-                }
-            }
             }
         }
         if constexpr (MC) { /* leave only when the peer can no longer write here */
@@ -852,10 +858,8 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                 /* The slot of a split tile: the tile itself for a split-K grid; for stream-K the CTA
                  * that owns the tile's first unit (at most one split tile starts in each CTA). */
                 const int64_t tiles = (int64_t)p.tiles_n * p.tiles_m;
-                const int64_t slot = !p.stream ? tile
-                                     : HYB     ? stream_slot(tile, k_iters,
-                                                             (tiles - (int64_t)p.dp_tiles * gridDim.x) * k_iters, gridDim.x)
-                                               : stream_slot(tile, k_iters, tiles * k_iters, gridDim.x);
+                const int64_t sk_units = HYB ? (tiles - (int64_t)p.dp_tiles * gridDim.x) * k_iters : tiles * k_iters;
+                const int64_t slot = p.stream ? stream_slot(tile, k_iters, sk_units, gridDim.x) : tile;
                 /* This warpgroup's 64 x BT partial sums; thread t keeps its accumulators 4q..4q+3 at
                  * part[512 q + 4 t], so that each goes out in one 16-byte vector reduction (a quarter
                  * of the red instructions; the benchmark did not move beyond its noise with it: M=256

@@ -91,10 +91,9 @@ inline Plan plan(const w4a16_problem *p, const w4a16_device_info *info, int bw, 
         pl.ctas = (int)(units < sms ? units : sms);
         pl.splits = 1;
         pl.iters_per_split = pl.k_iters;
-        /* whole tiles for the full waves, then stream-K for the rest: the kernels gemm_kernel
-         * builds with HYB (256-k stages, partial sums <= 16 KB), for one row of tiles
+        /* whole tiles for the full waves, then stream-K for the rest, for one row of tiles
          * (stream_range has the measurements) */
-        if (bk == 256 && (size_t)bw * bt * sizeof(float) <= 16384 && pl.tiles_m == 1)
+        if (whole_tiles_first(bk, bw, bt) && pl.tiles_m == 1)
             pl.dp_tiles = (int)(tiles / pl.ctas);
         const int64_t sk_units = (tiles - (int64_t)pl.dp_tiles * pl.ctas) * pl.k_iters;
         pl.slots = sk_units % pl.ctas == 0 && (sk_units / pl.ctas) % pl.k_iters == 0 ? 0 : pl.ctas;
