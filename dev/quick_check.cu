@@ -241,11 +241,14 @@ int main(int argc, char **argv)
                                               variant & 1, variant & 2 ? 0.5f : 1.0f, (int)(mi % 2), 1000 * c + mi * 7 + si);
                             cases++;
                         }
-        /* split-K over many k iterations, and a big-M case */
+        /* split-K over many k iterations, a big-M case, and 133 tiles of 192 rows (t16_w3_k256 under
+         * stream-K takes one whole tile per CTA first, then the 133rd tile split over 8 CTAs:
+         * stream_range) */
         for (int c = 1; c < w4a16_config_count(); c++) {
             bad += check_case(3, 128, 4096, 128, W4A16_DTYPE_FP16, W4A16_ZEROS_INT, c, 1, 1.0f, 0, 99 + c);
             bad += check_case(600, 384, 1024, 64, W4A16_DTYPE_BF16, W4A16_ZEROS_FLOAT, c, 1, 0.5f, 1, 77 + c);
-            cases += 2;
+            bad += check_case(5, 25536, 2048, 128, W4A16_DTYPE_FP16, W4A16_ZEROS_INT, c, 1, 1.0f, 0, 55 + c);
+            cases += 3;
         }
         printf("quick_check: %lld cases, %lld bad elements -> %s\n", (long long)cases, (long long)bad, bad ? "FAIL" : "PASS");
         if (bad) return 1;
