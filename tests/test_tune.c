@@ -45,9 +45,10 @@ static void check_heuristic(w4a16_handle h)
         int64_t m, n, k;
         const char *want;
     } cases[] = {
-        {16, 8192, 8192, "sm90_t16_w3_k128_s10"},   {64, 4096, 4096, "sm90_t64_w2_k128_s8"},
+        {16, 8192, 8192, "sm90_t16_w3_k256_s6"},    {64, 4096, 4096, "sm90_t64_w2_k128_s8"},
         {16, 8192, 28672, "sm90_t16_w3_k256_s6"},   {1, 57344, 8192, "sm90_t16_w3_k256_s6"},
-        {1, 4096, 4096, "sm90_t16_w3_k128_s10"},    /* t16_w3_k256 would keep < 16 stages */
+        {1, 4096, 4096, "sm90_t16_w3_k128_s10"},    /* t16_w3_k256 would keep 4 stages per split */
+        {1, 8192, 4096, "sm90_t16_w3_k128_s10"},    /* t16_w3_k256: 3 splits of 5 stages */
         {32, 8192, 8192, "sm90_t32_w3_k256_s5"},    {32, 8192, 28672, "sm90_t32_w3_k256_s5"},
         {32, 4096, 4096, "sm90_t32_w2_k128_s10"},   /* t32_w3 would keep <= 6 stages per split */
         {128, 4096, 4096, "sm90_t64_w2_k128_s8"},   /* t128 would split K 4 ways */
