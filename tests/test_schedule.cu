@@ -23,7 +23,7 @@
 /* Replays one stream-K partition; returns the number of split tiles. */
 static int64_t replay_stream(int64_t tiles, int64_t k_iters, int64_t ctas, int64_t dp_tiles, const char *what)
 {
-    const int64_t units = tiles * k_iters, sk_units = (tiles - dp_tiles * ctas) * k_iters;
+    const int64_t units = tiles * k_iters, sk_units = sm90::stream_split_units(tiles, k_iters, ctas, dp_tiles);
     std::vector<int64_t> done(tiles, 0), slot_tile(ctas, -1);
     std::vector<char> split(tiles, 0);
     int64_t next = 0, next_dp = sk_units, n_split = 0;

@@ -115,10 +115,16 @@ __host__ __device__ __forceinline__ int64_t stream_unit_begin(int64_t c, int64_t
  * tile reads them. t32_w2 (16 KB) measured the same either way. The kernels with 128-k stages
  * keep the plain walk in their code (gemm_kernel's HYB): a rework of the walk shared by all
  * tiles made t16_w3_k128 4-7.5% slower (dev/NOTES.md, session 7). */
+/* The units of the split tiles under stream-K (stream_range's range 1 over all CTAs). */
+__host__ __device__ __forceinline__ int64_t stream_split_units(int64_t tiles, int64_t k_iters, int64_t ctas,
+                                                               int64_t dp_tiles)
+{
+    return (tiles - dp_tiles * ctas) * k_iters;
+}
 __host__ __device__ __forceinline__ void stream_range(int64_t c, int64_t tiles, int64_t k_iters, int64_t ctas,
                                                      int64_t dp_tiles, int range, int64_t *a, int64_t *b)
 {
-    const int64_t sk_units = (tiles - dp_tiles * ctas) * k_iters;
+    const int64_t sk_units = stream_split_units(tiles, k_iters, ctas, dp_tiles);
     if (range == 1) {
         *a = stream_unit_begin(c, sk_units, ctas);
         *b = stream_unit_begin(c + 1, sk_units, ctas);
@@ -593,10 +599,10 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
     constexpr bool HYB = whole_tiles_first(BK, Shape<NW>::BW, BT);
     int64_t u0, u1;
     if (p.stream) {
-        const int64_t U = (int64_t)p.tiles_n * p.tiles_m * k_iters;
         if constexpr (HYB) {
             stream_range(blockIdx.x, (int64_t)p.tiles_n * p.tiles_m, k_iters, gridDim.x, p.dp_tiles, 0, &u0, &u1);
         } else {
+            const int64_t U = (int64_t)p.tiles_n * p.tiles_m * k_iters;
             u0 = stream_unit_begin(blockIdx.x, U, gridDim.x);
             u1 = stream_unit_begin((int64_t)blockIdx.x + 1, U, gridDim.x);
         }
@@ -858,7 +864,8 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                 /* The slot of a split tile: the tile itself for a split-K grid; for stream-K the CTA
                  * that owns the tile's first unit (at most one split tile starts in each CTA). */
                 const int64_t tiles = (int64_t)p.tiles_n * p.tiles_m;
-                const int64_t sk_units = HYB ? (tiles - (int64_t)p.dp_tiles * gridDim.x) * k_iters : tiles * k_iters;
+                const int64_t sk_units =
+                    HYB ? stream_split_units(tiles, k_iters, gridDim.x, p.dp_tiles) : tiles * k_iters;
                 const int64_t slot = p.stream ? stream_slot(tile, k_iters, sk_units, gridDim.x) : tile;
                 /* This warpgroup's 64 x BT partial sums; thread t keeps its accumulators 4q..4q+3 at
                  * part[512 q + 4 t], so that each goes out in one 16-byte vector reduction (a quarter

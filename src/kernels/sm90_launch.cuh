@@ -95,7 +95,7 @@ inline Plan plan(const w4a16_problem *p, const w4a16_device_info *info, int bw, 
          * (stream_range has the measurements) */
         if (whole_tiles_first(bk, bw, bt) && pl.tiles_m == 1)
             pl.dp_tiles = (int)(tiles / pl.ctas);
-        const int64_t sk_units = (tiles - (int64_t)pl.dp_tiles * pl.ctas) * pl.k_iters;
+        const int64_t sk_units = stream_split_units(tiles, pl.k_iters, pl.ctas, pl.dp_tiles);
         pl.slots = sk_units % pl.ctas == 0 && (sk_units / pl.ctas) % pl.k_iters == 0 ? 0 : pl.ctas;
         return pl;
     }
