@@ -13,7 +13,10 @@
  * finishes it and zeroes its workspace slot again.
  *
  * The packed weight layout (packed_layout.h) gives each consumer thread the nibbles of its
- * four k16 A fragments of a 64x64 tile in one 16-byte shared-memory load.
+ * four k16 A fragments of a 64x64 tile in one 16-byte shared-memory load. Fragments hold the
+ * dequantized weights (q - z) s (+ float zero), except in small token tiles with integer or no
+ * zeros and groups of >= 128 ("GS"): there they hold the integers q - z, and each group's fp32
+ * sums are scaled once.
  */
 #pragma once
 
@@ -210,7 +213,7 @@ template <uint32_t MASK> __device__ __forceinline__ uint32_t and_or(uint32_t a, 
  * Every step is exact but the last rounding (the bit-exact GPU test checks it). In the decode
  * loop, which is issue-bound (ncu: 2.4 IPC at M=16, 8192^2), this took a word from 19 to 13
  * instructions (fp16). */
-template <typename T>
+template <typename T, bool GS = false>
 __device__ __forceinline__ void dequant_word(uint32_t q, const GroupConsts<T> &gc, uint32_t (&a)[4])
 {
     using T2 = typename Dq<T>::T2;
@@ -235,7 +238,9 @@ __device__ __forceinline__ void dequant_word(uint32_t q, const GroupConsts<T> &g
                         : __hsub2(u32_as<T2>(x[i]), gc.c[0]);
         else
             h = __hsub2(u32_as<T2>(x[i]), gc.c[i & 1]);
-        a[i] = as_u32<T2>(__hfma2(h, gc.s[i & 1], gc.zf[i & 1]));
+        /* GS: the integer q - z goes to the tensor cores as it is (exact), the group's scale is
+         * applied to the fp32 sums afterwards (fold_group) */
+        a[i] = GS ? as_u32<T2>(h) : as_u32<T2>(__hfma2(h, gc.s[i & 1], gc.zf[i & 1]));
     }
 }
 
@@ -300,11 +305,11 @@ __device__ __forceinline__ GroupConsts<T> load_block(const Smem<T, BT, BK, STAGE
  * packed words go to the tensor cores as they are), DQ = 2 also skips the shared-memory loads
  * of weights and scales (fragments from the thread index). With them, the rest of the consumer
  * (the wgmma pipeline, the ring, the tail) is timed alone. */
-template <typename T, int DQ>
+template <typename T, int DQ, bool GS = false>
 __device__ __forceinline__ void fragment_words(uint32_t q, const GroupConsts<T> &gc, uint32_t (&a)[4])
 {
     if constexpr (DQ == 0) {
-        dequant_word<T>(q, gc, a);
+        dequant_word<T, GS>(q, gc, a);
     } else {
 #pragma unroll
         for (int r = 0; r < 4; r++) a[r] = q ^ (uint32_t)r;
@@ -373,6 +378,56 @@ __device__ __forceinline__ void consume_stage_steps(Smem<T, BT, BK, STAGES, NW> 
     }
 }
 
+/* Blocks [KB0, KB0 + KB) of stage i (KB = KBN, or the whole stage) into the fragment buffer F.
+ * GS: the fragments hold q - z, and sf the scales of the chunk's group for this thread's two
+ * rows (from its first block; 0 where that block holds nothing). */
+template <typename T, int BT, int BK, int STAGES, int NW, int DQ = 0, int KB0 = 0, int KBN = 0, bool GS = false>
+__device__ __forceinline__ void dequant_stage(const Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, int i, int it,
+                                              uint32_t (&F)[(KBN > 0 ? KBN * 64 : BK) / 16][4], int c_wg, int t,
+                                              int row0, bool wg_valid, int n0, float (&sf)[2])
+{
+    constexpr int KB = KBN > 0 ? KBN : BK / 64;
+    const int s = i % STAGES;
+    const int k0 = it * BK;
+#pragma unroll
+    for (int kb_ = 0; kb_ < KB; kb_++) {
+        const int kb = KB0 + kb_;
+        uint32_t words[4];
+        const GroupConsts<T> gc =
+            load_block_dev<T, BT, BK, STAGES, NW, DQ>(sm, p, s, kb, k0, c_wg, t, row0, wg_valid, n0, words);
+        if constexpr (GS) {
+            if (kb_ == 0) {
+                sf[0] = __low2float(gc.s[0]);
+                sf[1] = __low2float(gc.s[1]);
+            }
+        }
+#pragma unroll
+        for (int j = 0; j < 4; j++) fragment_words<T, DQ, GS>(words[j], gc, F[kb_ * 4 + j]);
+    }
+}
+
+/* The wgmmas of blocks [KB0, KB0 + KB) of stage i from F, committed as one group. ZERO: the first
+ * one overwrites acc (scale-d = 0). */
+template <typename T, int BT, int BK, int STAGES, int NW, int KB0 = 0, int KBN = 0, bool ZERO = false>
+__device__ __forceinline__ void issue_stage(Smem<T, BT, BK, STAGES, NW> &sm, int i, float (&acc)[BT / 2],
+                                            uint32_t (&F)[(KBN > 0 ? KBN * 64 : BK) / 16][4])
+{
+    constexpr int KB = KBN > 0 ? KBN : BK / 64;
+#pragma unroll
+    for (int j = 0; j < KB * 4; j++)
+#pragma unroll
+        for (int r = 0; r < 4; r++) fence_reg(F[j][r]);
+    wgmma_fence();
+    const uint64_t d0 = smem_desc_sw128(&sm.a[i % STAGES][0][0]);
+#pragma unroll
+    for (int kb_ = 0; kb_ < KB; kb_++)
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+            wgmma_rs<BT, std::is_same<T, __nv_bfloat16>::value>::mma(
+                acc, F[kb_ * 4 + j], b_desc<T, BT, BK, STAGES, NW>(d0, KB0 + kb_, j), ZERO && kb_ == 0 && j == 0 ? 0 : 1);
+    wgmma_commit();
+}
+
 /* Consumer step for one stage: wait until it is full, dequantize its weights into the fragment
  * buffer F (all k16 steps of the stage), then issue the stage's wgmmas and commit them as one
  * group. The caller waits and releases the stage. */
@@ -382,32 +437,28 @@ __device__ __forceinline__ void consume_stage(Smem<T, BT, BK, STAGES, NW> &sm, c
                                               uint32_t (&F)[(KBN > 0 ? KBN * 64 : BK) / 16][4], int c_wg, int t,
                                               int row0, bool wg_valid, int n0)
 {
-    constexpr int KB = KBN > 0 ? KBN : BK / 64;
-    const int s = i % STAGES;
-    if constexpr (KB0 == 0) mbar_wait(&sm.full[s], (i / STAGES) & 1);
-    const int k0 = it * BK;
+    if constexpr (KB0 == 0) mbar_wait(&sm.full[i % STAGES], (i / STAGES) & 1);
+    float unused[2];
+    dequant_stage<T, BT, BK, STAGES, NW, DQ, KB0, KBN>(sm, p, i, it, F, c_wg, t, row0, wg_valid, n0, unused);
+    issue_stage<T, BT, BK, STAGES, NW, KB0, KBN>(sm, i, acc, F);
+}
+
+template <bool C, typename X> __device__ __forceinline__ X &pick(X &a, X &b)
+{
+    if constexpr (C) return a;
+    else return b;
+}
+
+/* GS: a chunk's integer sums g (complete: after the wgmma_wait that covers it) times its group's
+ * scales sf (rows r0, r0 + 8 of this thread: accumulator r belongs to row r0 + 8 ((r >> 1) & 1)),
+ * added to acc. */
+template <int BT> __device__ __forceinline__ void fold_group(float (&acc)[BT / 2], float (&g)[BT / 2], const float (&sf)[2])
+{
 #pragma unroll
-    for (int kb_ = 0; kb_ < KB; kb_++) {
-        const int kb = KB0 + kb_;
-        uint32_t words[4];
-        const GroupConsts<T> gc =
-            load_block_dev<T, BT, BK, STAGES, NW, DQ>(sm, p, s, kb, k0, c_wg, t, row0, wg_valid, n0, words);
-#pragma unroll
-        for (int j = 0; j < 4; j++) fragment_words<T, DQ>(words[j], gc, F[kb_ * 4 + j]);
+    for (int r = 0; r < BT / 2; r++) {
+        fence_reg(g[r]);
+        acc[r] = fmaf(sf[(r >> 1) & 1], g[r], acc[r]);
     }
-#pragma unroll
-    for (int j = 0; j < KB * 4; j++)
-#pragma unroll
-        for (int r = 0; r < 4; r++) fence_reg(F[j][r]);
-    wgmma_fence();
-    const uint64_t d0 = smem_desc_sw128(&sm.a[s][0][0]);
-#pragma unroll
-    for (int kb_ = 0; kb_ < KB; kb_++)
-#pragma unroll
-        for (int j = 0; j < 4; j++)
-            wgmma_rs<BT, std::is_same<T, __nv_bfloat16>::value>::mma(acc, F[kb_ * 4 + j],
-                                                                     b_desc<T, BT, BK, STAGES, NW>(d0, KB0 + kb_, j), 1);
-    wgmma_commit();
 }
 
 /* cluster_reduce's partial sums of token groups [Q0, Q1), thread t's at mine[q * 128] */
@@ -597,22 +648,36 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
      * for HYB kernels under stream-K then those of stream_range's range 1 (next_range). */
     const int64_t k_iters = p.k_iters;
     constexpr bool HYB = whole_tiles_first(BK, Shape<NW>::BW, BT);
-    int64_t u0, u1;
-    if (p.stream) {
-        if constexpr (HYB) {
-            stream_range(blockIdx.x, (int64_t)p.tiles_n * p.tiles_m, k_iters, gridDim.x, p.dp_tiles, 0, &u0, &u1);
+    /* HYB kernels compute it in each branch (producer, consumers): computed once up here and live
+     * into both, ptxas spilled it in t16_w3_k256 (after the GS loop came in). The others compute
+     * it here (computed in the branches, the time-stamp variant of t16_w3_k128 spilled). */
+    auto range0 = [&](int64_t &u0, int64_t &u1) {
+        if (p.stream) {
+            if constexpr (HYB) {
+                stream_range(blockIdx.x, (int64_t)p.tiles_n * p.tiles_m, k_iters, gridDim.x, p.dp_tiles, 0, &u0, &u1);
+            } else {
+                const int64_t U = (int64_t)p.tiles_n * p.tiles_m * k_iters;
+                u0 = stream_unit_begin(blockIdx.x, U, gridDim.x);
+                u1 = stream_unit_begin((int64_t)blockIdx.x + 1, U, gridDim.x);
+            }
         } else {
-            const int64_t U = (int64_t)p.tiles_n * p.tiles_m * k_iters;
-            u0 = stream_unit_begin(blockIdx.x, U, gridDim.x);
-            u1 = stream_unit_begin((int64_t)blockIdx.x + 1, U, gridDim.x);
+            const int64_t tile = (int64_t)blockIdx.y * p.tiles_n + blockIdx.x;
+            const int64_t b = (int64_t)blockIdx.z * p.iters_per_split;
+            u0 = tile * k_iters + b;
+            u1 = tile * k_iters + min(k_iters, b + p.iters_per_split);
         }
-    } else {
-        const int64_t tile = (int64_t)blockIdx.y * p.tiles_n + blockIdx.x;
-        const int64_t b = (int64_t)blockIdx.z * p.iters_per_split;
-        u0 = tile * k_iters + b;
-        u1 = tile * k_iters + min(k_iters, b + p.iters_per_split);
-    }
-    if constexpr (VARIANT == 4) u1 = u0; /* dev: launch, prologue and exit only */
+        if constexpr (VARIANT == 4) u1 = u0; /* dev: launch, prologue and exit only */
+    };
+    int64_t u0_all = 0, u1_all = 0;
+    if constexpr (!HYB) range0(u0_all, u1_all);
+    auto work_range = [&](int64_t &u0, int64_t &u1) {
+        if constexpr (HYB) {
+            range0(u0, u1);
+        } else {
+            u0 = u0_all;
+            u1 = u1_all;
+        }
+    };
     /* HYB: at the end of range 0 (u == u1), on to range 1, once; u0 moves so that u - u0 stays
      * the ring's stage count. A no-op in the other kernels. */
     auto next_range = [&](int64_t &u, int64_t &ub0, int64_t &ub1, bool &second) {
@@ -669,6 +734,8 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
              * 90 us on the H100 when they were in this loop). */
             int s = 0, ph = 0;
             bool second = false;
+            int64_t u0, u1;
+            work_range(u0, u1);
             for (int64_t ua = u0, ub0 = u0, ub1 = u1;;) { /* once, or per range (HYB) */
                 next_range(ua, ub0, ub1, second);
                 if (ua == ub1) break;
@@ -742,6 +809,8 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
 #ifndef W4A16_SM90_NO_SETMAXNREG
     setmaxnreg_inc<Shape<NW>::CONSUMER_REGS>();
 #endif
+    int64_t u0, u1;
+    work_range(u0, u1);
     const int c_wg = wg - 1, t = threadIdx.x % 128, warp = t / 32, lane = t % 32;
     const int row0 = c_wg * 64 + 16 * warp + lane / 4; /* this thread's weight rows: row0, row0 + 8 (in tile) */
     auto release = [&](int i) {
@@ -790,6 +859,61 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
              * stream-K, had 696 vs 677 us at M=4096: within the run-to-run spread there). */
             constexpr bool PER_STEP = (BT >= 128) != (VARIANT == 2);
             constexpr int DQ = VARIANT == 7 ? 1 : VARIANT == 8 ? 2 : 0;
+            /* GS ("group scale"): with integer or no zeros and groups of >= 128 (one group per
+             * 128-k chunk), the fragments hold q - z and each chunk's fp32 sums are scaled once
+             * (fold_group): 8 FFMA per 128-k chunk and thread at t16 instead of 32 HFMA2 (32 at t64,
+             * no gain there, so token tiles <= 32 only). */
+            constexpr bool GS_OK = BT <= 32;
+            const bool gs = p.zmode != W4A16_ZEROS_FLOAT && p.gshift >= 7;
+            /* The GS loop: one 64-k block at a time through two fragment buffers (16 registers
+             * each), one block's wgmmas in flight while the next block is dequantized, drained
+             * (wgmma_wait<0>) before each fold. Two sums in flight, each folded after the next
+             * wgmma_wait<1>, made ptxas serialize the wgmmas (C7514: it does not follow which
+             * group is done across the loop's back edge); halves of 128 k spilled at t16 and
+             * serialized at t32 (C7512). Against the loops below without GS (H100, w4a16-bench,
+             * three rounds back to back, fp16, M = 1/4/16/32 on the four TARGETS shapes, zeros
+             * none and int): 0.980 of the time (geometric mean of 32 rows); integer zeros on
+             * 8192x28672 and 57344x8192 0.955-0.967, 8192^2 decode 0.95-0.99, 4096^2 with
+             * integer zeros 1.007-1.026 (t16_w3_k128). This loop without GS (full dequantization
+             * per block) was 2-4% slower than the halves loop for groups of 64 and float zeros
+             * on t16_w3_k256, so those keep the loops below. */
+            auto gs_loop = [&]() {
+                uint32_t B0[4][4], B1[4][4];
+                float G[BT / 2], sfc[2], sfn[2], dummy[2];
+                mbar_wait(&sm.full[i0 % STAGES], (i0 / STAGES) & 1);
+                dequant_stage<T, BT, BK, STAGES, NW, DQ, 0, 1, true>(sm, p, i0, it_begin, B0, c_wg, t, row0, wg_valid,
+                                                                     n0, sfn);
+                for (int i = i0; i < i0 + n_it; i++) {
+                    const int it = it_begin + i - i0;
+                    auto step = [&](auto kb_c) {
+                        constexpr int kb = decltype(kb_c)::value;
+                        uint32_t(&cur)[4][4] = pick<(kb & 1) != 0>(B1, B0);
+                        uint32_t(&nxt)[4][4] = pick<(kb & 1) != 0>(B0, B1);
+                        if constexpr (kb % 2 == 0) { /* a group's first block */
+                            sfc[0] = sfn[0];
+                            sfc[1] = sfn[1];
+                        }
+                        issue_stage<T, BT, BK, STAGES, NW, kb, 1, kb % 2 == 0>(sm, i, G, cur);
+                        if constexpr (kb + 1 < KB) {
+                            dequant_stage<T, BT, BK, STAGES, NW, DQ, kb + 1, 1, true>(
+                                sm, p, i, it, nxt, c_wg, t, row0, wg_valid, n0, (kb + 1) % 2 == 0 ? sfn : dummy);
+                        } else if (i + 1 < i0 + n_it) {
+                            mbar_wait(&sm.full[(i + 1) % STAGES], ((i + 1) / STAGES) & 1);
+                            dequant_stage<T, BT, BK, STAGES, NW, DQ, 0, 1, true>(sm, p, i + 1, it + 1, nxt, c_wg, t,
+                                                                                 row0, wg_valid, n0, sfn);
+                        }
+                        wgmma_wait<0>();
+                        if constexpr (kb % 2 == 1) fold_group<BT>(acc, G, sfc); /* the group's two blocks */
+                    };
+                    step(std::integral_constant<int, 0>{});
+                    step(std::integral_constant<int, 1>{});
+                    if constexpr (KB == 4) {
+                        step(std::integral_constant<int, 2>{});
+                        step(std::integral_constant<int, 3>{});
+                    }
+                    release(i);
+                }
+            };
             if constexpr (VARIANT == 9) { /* the first stage's data (waiting twice on a phase is harmless) */
                 mbar_wait(&sm.full[i0 % STAGES], (i0 / STAGES) & 1);
                 if (threadIdx.x == 128 && i0 == 0) stamp<VARIANT>(p, ST_FIRST_DATA);
@@ -805,19 +929,23 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                  * dequantized. Half the stages of BK = 128 for the same bytes: t32_w3 at M=32
                  * took 20.13 vs 21.84 us on 8192^2 and 50.84 vs 58.69 us on 8192x28672 (H100,
                  * dev/pipe_probe, one run); smaller stages cost more (configs.def). */
-                constexpr int KH = KB / 2;
-                uint32_t F0[KH * 4][4], F1[KH * 4][4];
-                for (int i = i0; i < i0 + n_it; i++) {
-                    consume_stage<T, BT, BK, STAGES, NW, DQ, 0, KH>(sm, p, i, it_begin + i - i0, acc, F0, c_wg, t, row0,
-                                                                    wg_valid, n0);
-                    wgmma_wait<1>();
-                    if (i > i0) release(i - 1);
-                    consume_stage<T, BT, BK, STAGES, NW, DQ, KH, KH>(sm, p, i, it_begin + i - i0, acc, F1, c_wg, t,
-                                                                     row0, wg_valid, n0);
-                    wgmma_wait<1>();
+                if (GS_OK && gs) {
+                    gs_loop();
+                } else {
+                    constexpr int KH = KB / 2;
+                    uint32_t F0[KH * 4][4], F1[KH * 4][4];
+                    for (int i = i0; i < i0 + n_it; i++) {
+                        consume_stage<T, BT, BK, STAGES, NW, DQ, 0, KH>(sm, p, i, it_begin + i - i0, acc, F0, c_wg, t,
+                                                                        row0, wg_valid, n0);
+                        wgmma_wait<1>();
+                        if (i > i0) release(i - 1);
+                        consume_stage<T, BT, BK, STAGES, NW, DQ, KH, KH>(sm, p, i, it_begin + i - i0, acc, F1, c_wg, t,
+                                                                         row0, wg_valid, n0);
+                        wgmma_wait<1>();
+                    }
+                    wgmma_wait<0>(); /* unconditionally: else ptxas injects a wait itself (C7517) */
+                    release(i0 + n_it - 1);
                 }
-                wgmma_wait<0>(); /* unconditionally: else ptxas injects a wait itself (C7517) */
-                release(i0 + n_it - 1);
             } else if constexpr (PER_STEP) {
                 for (int i = i0; i < i0 + n_it; i++) {
                     consume_stage_steps<T, BT, BK, STAGES, NW, DQ>(sm, p, i, it_begin + i - i0, acc, c_wg, t, row0,
@@ -829,24 +957,28 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                 uint32_t F0[KB * 4][4], F1[KB * 4][4];
                 int i = i0;
                 const int i_end = i0 + n_it;
-                for (; i + 1 < i_end; i += 2) {
-                    consume_stage<T, BT, BK, STAGES, NW, DQ>(sm, p, i, it_begin + i - i0, acc, F0, c_wg, t, row0,
-                                                             wg_valid, n0);
-                    wgmma_wait<1>();
-                    if (i > i0) release(i - 1);
-                    consume_stage<T, BT, BK, STAGES, NW, DQ>(sm, p, i + 1, it_begin + i + 1 - i0, acc, F1, c_wg, t,
-                                                             row0, wg_valid, n0);
-                    wgmma_wait<1>();
-                    release(i);
+                if (GS_OK && gs) {
+                    gs_loop();
+                } else {
+                    for (; i + 1 < i_end; i += 2) {
+                        consume_stage<T, BT, BK, STAGES, NW, DQ>(sm, p, i, it_begin + i - i0, acc, F0, c_wg, t, row0,
+                                                                 wg_valid, n0);
+                        wgmma_wait<1>();
+                        if (i > i0) release(i - 1);
+                        consume_stage<T, BT, BK, STAGES, NW, DQ>(sm, p, i + 1, it_begin + i + 1 - i0, acc, F1, c_wg,
+                                                                 t, row0, wg_valid, n0);
+                        wgmma_wait<1>();
+                        release(i);
+                    }
+                    if (i < i_end) {
+                        consume_stage<T, BT, BK, STAGES, NW, DQ>(sm, p, i, it_begin + i - i0, acc, F0, c_wg, t, row0,
+                                                                 wg_valid, n0);
+                        wgmma_wait<1>();
+                        if (i > i0) release(i - 1);
+                    }
+                    wgmma_wait<0>();
+                    release(i_end - 1);
                 }
-                if (i < i_end) {
-                    consume_stage<T, BT, BK, STAGES, NW, DQ>(sm, p, i, it_begin + i - i0, acc, F0, c_wg, t, row0,
-                                                             wg_valid, n0);
-                    wgmma_wait<1>();
-                    if (i > i0) release(i - 1);
-                }
-                wgmma_wait<0>();
-                release(i_end - 1);
             }
 #pragma unroll
             for (int r = 0; r < BT / 2; r++) fence_reg(acc[r]);
