@@ -10,7 +10,11 @@
  *                     = (q - 8) * s + zf[g,n]     W4A16_ZEROS_FLOAT  (zf in the activation dtype)
  *
  * Every dequantized weight is computed in fp32 from the stored values and rounded once to the
- * activation dtype; the GEMM accumulates in fp32.
+ * activation dtype; the GEMM accumulates in fp32. One exception, at least as accurate: with
+ * W4A16_ZEROS_NONE or W4A16_ZEROS_INT and groups of 128 or K, the kernel configurations for
+ * small M (16 or 32 tokens per tile) multiply the exact integers (q - z) by the activations and
+ * apply each group's scale to the fp32 sums, so no weight is rounded. Results may therefore
+ * differ between configurations by the weights' rounding.
  *
  * Conventions
  * - All sizes are in elements unless the name says bytes. Matrices are row-major.
