@@ -238,6 +238,7 @@ int main(int argc, char **argv)
             }
         };
         if (M <= 64) {
+            stamped("stamps t16_w3_k256_s6", sm90::launch_typed<__half, 16, 256, 6, 3, 9>, -1);
             stamped("stamps t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 9>, -1);
             stamped("stamps t64_w2_k128_s8", sm90::launch_typed<__half, 64, 128, 8, 2, 9>, -1);
         } else {
@@ -304,6 +305,7 @@ int main(int argc, char **argv)
     }
     /* the consumer without dequantization (7) and also without weight/scale loads (8) */
     if (M <= 64) {
+        dev_only("nodequant t16_w3_k256_s6", sm90::launch_typed<__half, 16, 256, 6, 3, 7>);
         dev_only("nodequant t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 7>);
         dev_only("noloads t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 8>);
         dev_only("nodequant t64_w2_k128_s8", sm90::launch_typed<__half, 64, 128, 8, 2, 7>);
