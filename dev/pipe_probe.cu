@@ -27,6 +27,12 @@
 #include "internal.h"
 #include "packed_layout.h"
 #include "kernels/sm90_launch.cuh"
+#include "probe_kernels.h"
+
+/* the kernel variants below are compiled in probe_kernels_*.cu */
+PROBE_KERNELS_1(PROBE_EXTERN)
+PROBE_KERNELS_2(PROBE_EXTERN)
+PROBE_KERNELS_3(PROBE_EXTERN)
 
 #include "dev_check.h"
 
@@ -332,17 +338,9 @@ int main(int argc, char **argv)
     const float us = time_batches([&](int i) { cublas_gemm(sets[i % ndq].wdq, dd); }, ndq);
     report("cublas fp16", us);
     /* after the launches above: each kernel's smem attribute is set, as the query needs */
-    int c16[9] = {0}, c64[9] = {0}, c256[9] = {0};
-    auto k16 = sm90::gemm_kernel<__half, 16, 128, 10, 3, 0>;
-    auto k64 = sm90::gemm_kernel<__half, 64, 128, 8, 2, 0>;
-    auto k256 = sm90::gemm_kernel<__half, 256, 64, 6, 2, 0>;
-    const size_t s16 = sm90::smem_bytes<16, 128, 10, 3>(), s64 = sm90::smem_bytes<64, 128, 8, 2>(),
-                 s256 = sm90::smem_bytes<256, 64, 6, 2>();
     printf("clusters resident at once: t16_w3 x2 %d x3 %d x4 %d, t64 x2 %d x3 %d, t256 x2 %d x3 %d\n",
-           sm90::max_clusters(k16, 2, s16, 512, c16), sm90::max_clusters(k16, 3, s16, 512, c16),
-           sm90::max_clusters(k16, 4, s16, 512, c16), sm90::max_clusters(k64, 2, s64, 384, c64),
-           sm90::max_clusters(k64, 3, s64, 384, c64), sm90::max_clusters(k256, 2, s256, 384, c256),
-           sm90::max_clusters(k256, 3, s256, 384, c256));
+           probe_clusters_t16(2), probe_clusters_t16(3), probe_clusters_t16(4), probe_clusters_t64(2),
+           probe_clusters_t64(3), probe_clusters_t256(2), probe_clusters_t256(3));
     cublasDestroy(cb);
     return 0;
 }

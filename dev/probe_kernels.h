@@ -1,0 +1,35 @@
+/* probe_kernels.h - the kernel variants dev/pipe_probe launches directly (fp16), instantiated in
+ * three translation units (probe_kernels_1/2/3.cu) that compile in parallel, and declared
+ * extern in pipe_probe.cu. In one unit, pipe_probe.cu alone took ~90 s to compile and ended the
+ * 2-core CI build by itself (154 s of the 180 s allowed, session 8).
+ * X(BT, BK, STAGES, NW, VARIANT); VARIANTs: sm90_gemm.cuh. */
+#pragma once
+#include "internal.h"
+
+#define PROBE_KERNELS_1(X)                                                                                     \
+    X(16, 128, 10, 3, 0) X(16, 128, 10, 3, 1) X(16, 128, 10, 3, 3) X(16, 128, 10, 3, 4) X(16, 128, 10, 3, 7)  \
+    X(16, 128, 10, 3, 8) X(16, 128, 10, 3, 9) X(16, 128, 12, 2, 0) X(16, 128, 12, 2, 1) X(16, 256, 6, 3, 7)   \
+    X(16, 256, 6, 3, 9) X(32, 128, 10, 2, 0)
+#define PROBE_KERNELS_2(X)                                                                                     \
+    X(64, 128, 8, 2, 0) X(64, 128, 8, 2, 1) X(64, 128, 8, 2, 5) X(64, 128, 8, 2, 6) X(64, 128, 8, 2, 7)        \
+    X(64, 128, 8, 2, 9) X(128, 64, 8, 2, 0) X(128, 64, 8, 2, 2) X(128, 64, 8, 2, 5) X(128, 64, 8, 2, 6)        \
+    X(128, 64, 8, 2, 7) X(128, 64, 8, 2, 9)
+#define PROBE_KERNELS_3(X)                                                                                     \
+    X(256, 64, 6, 2, 0) X(256, 64, 6, 2, 1) X(256, 64, 6, 2, 2) X(256, 64, 6, 2, 3) X(256, 64, 6, 2, 4)        \
+    X(256, 64, 6, 2, 5) X(256, 64, 6, 2, 6) X(256, 64, 6, 2, 7) X(256, 64, 6, 2, 8) X(256, 64, 6, 2, 9)
+
+#define PROBE_EXTERN(BT, BK, S, NW, V)                                                                         \
+    namespace sm90 {                                                                                           \
+    extern template int launch_typed<__half, BT, BK, S, NW, V>(const w4a16_gemm_args *, int, int);            \
+    }
+#define PROBE_INSTANTIATE(BT, BK, S, NW, V)                                                                    \
+    namespace sm90 {                                                                                           \
+    template int launch_typed<__half, BT, BK, S, NW, V>(const w4a16_gemm_args *, int, int);                   \
+    }
+
+/* Clusters of csz CTAs of the product kernel (VARIANT 0) of t16_w3_k128 (1), t64_w2_k128 (2) and
+ * t256_w2_k64 (3) that can be resident at once, after a launch has set its shared-memory size;
+ * one per translation unit, next to the kernel's instantiation. */
+int probe_clusters_t16(int csz);
+int probe_clusters_t64(int csz);
+int probe_clusters_t256(int csz);
