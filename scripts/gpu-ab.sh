@@ -10,14 +10,21 @@
 # AB_TIME="CFG M N K,..." instead builds only quick_check with the configurations AB_CONFIGS
 # (a W4A16_CONFIGS list; CFG is the library's configuration index: 0 the SIMT reference, then
 # AB_CONFIGS in configs.def order; -1 the heuristic) and prints quick_check --time for
-# each case and tree, AB_ROUNDS (default 2) rounds of all trees. ab-*/ is not part of the
-# project: delete it afterwards.
+# each case and tree, AB_ROUNDS (default 2) rounds of all trees.
+# AB_BENCH="w4a16-bench options" instead builds w4a16-bench and runs it AB_ROUNDS (default 3)
+# rounds, the trees alternating; it prints each row's medians (every round) per tree, the ratio
+# of each tree's summed time to the first tree's (rows pair by problem and configuration), and
+# the geometric mean of those ratios. Use it to judge a change: the bench is what the targets
+# are measured with, and single rows move by up to 3% between runs of one tree (session 8).
+# ab-*/ is not part of the project: delete it afterwards.
 set -uo pipefail
 trees=${AB_TREES:-ab-base .}
 shapes=${1:-16 8192 8192,64 8192 8192,256 8192 8192,1024 8192 8192}
 target=pipe_probe
 extra=()
-if [[ -n ${AB_TIME:-} ]]; then
+if [[ -n ${AB_BENCH:-} ]]; then
+  target=w4a16-bench
+elif [[ -n ${AB_TIME:-} ]]; then
   target=quick_check
   extra=(-DW4A16_CONFIGS="${AB_CONFIGS:-t16_w3_k128_s10;t128_w2_k64_s8;t256_w2_k64_s6}")
 fi
@@ -30,6 +37,32 @@ for t in $trees; do
 done
 wait
 echo "builds: $(( $(date +%s) - t0 )) s"
+if [[ -n ${AB_BENCH:-} ]]; then
+  rows=$(mktemp)
+  for round in $(seq "${AB_ROUNDS:-3}"); do
+    for t in $trees; do
+      # shellcheck disable=SC2086 # AB_BENCH is a list of options
+      ./$t/build-ab/bench/w4a16-bench $AB_BENCH 2>/dev/null |
+        awk -v t="$t" -v r="$round" '$1 ~ /^[0-9]+$/ && NF >= 16 { print t, r, $1 "x" $2 "x" $3 "/g" $4 "/" $5 "/" $6 "/" $7, $8 }' >> "$rows"
+    done
+  done
+  awk -v trees="$trees" '
+    BEGIN { nt = split(trees, tr, " ") }
+    { key[$3] = 1; if (!(($3) in order)) { order[$3] = ++nk; name[nk] = $3 }
+      sum[$1, $3] += $4; list[$1, $3] = list[$1, $3] " " $4 }
+    END {
+      for (k = 1; k <= nk; k++) {
+        line = name[k]
+        for (i = 1; i <= nt; i++) line = line "  " tr[i] ":" list[tr[i], name[k]]
+        for (i = 2; i <= nt; i++) if (sum[tr[1], name[k]] > 0 && sum[tr[i], name[k]] > 0) {
+          r = sum[tr[i], name[k]] / sum[tr[1], name[k]]; line = line sprintf("  %s/%s %.3f", tr[i], tr[1], r)
+          lg[i] += log(r); n[i]++ }
+        print line }
+      for (i = 2; i <= nt; i++) if (n[i]) printf "geometric mean of %s/%s over %d rows: %.4f\n", tr[i], tr[1], n[i], exp(lg[i] / n[i])
+    }' "$rows"
+  rm -f "$rows"
+  exit 0
+fi
 if [[ -n ${AB_TIME:-} ]]; then
   IFS=, read -ra cases <<< "$AB_TIME"
   for round in $(seq "${AB_ROUNDS:-2}"); do
