@@ -59,15 +59,17 @@ const char *w4a16_config_name(int index)
 
 const w4a16_config *w4a16_get_config(int index) { return &configs[index].c; }
 
-/* A three-warpgroup tile (192 weight rows) whose K splits would keep fewer than 8 stages each:
- * the next line with as many tokens is taken instead where there is one, so the heuristic ends
- * on the first such line that is not thin, else on the last. H100, dev/pipe_probe, fp16: M=32
- * on 4096^2 t32_w3 10.41 us with 6 splits of <= 6 stages, t32_w2 9.84 us; t16_w3_k256 with 4
- * splits of 4 stages on 4096^2 12.1 us, t16_w3_k128 9.4 us; on 8192^2 (3 splits of ~10
- * stages) t16_w3_k256 won since 76d000c (configs.def has the numbers). */
+/* A three-warpgroup tile (192 weight rows) or a tile of 256-k stages whose K splits would keep
+ * fewer than 8 stages each: the next line with as many tokens is taken instead where there is
+ * one, so the heuristic ends on the first such line that is not thin, else on the last. H100,
+ * dev/pipe_probe, fp16: M=32 on 4096^2 t32_w3 10.41 us with 6 splits of <= 6 stages, t32_w2
+ * 9.84 us; t16_w3_k256 with 4 splits of 4 stages on 4096^2 12.1 us, t16_w3_k128 9.4 us; on
+ * 8192^2 (3 splits of ~10 stages) t16_w3_k256 won since 76d000c (configs.def has the numbers).
+ * t64_w2_k256 on 4096^2 at M=64 (4 splits of 4 stages) against t64_w2_k128 (w4a16-bench, three
+ * rounds each, session 9): 39.75 vs 38.90 us summed (fp16), 1.015-1.018 with integer zeros. */
 static int thin_splits(const config_entry *e, const w4a16_problem *p, const w4a16_device_info *info)
 {
-    if (e->nw != 3) return 0;
+    if (e->nw != 3 && e->bk != 256) return 0;
     const int64_t iters = (p->k + e->bk - 1) / e->bk;
     return iters / e->c.ksplits(p, info) < 8;
 }

@@ -37,27 +37,30 @@ static int config_index(const char *name)
 
 /* The heuristic on a 132-SM H100 (no tuning cache), where the configurations it names were
  * compiled (W4A16_CONFIGS may build a subset): the smallest token tile covering M, except that
- * past M = 64 a tile splitting K more than two ways gives way to t64, and a three-warpgroup tile
- * whose splits keep few stages to the next line with as many tokens (configs.c). */
+ * past M = 64 a tile splitting K more than two ways gives way to t64 (its first line), and a
+ * three-warpgroup tile or one of 256-k stages whose splits keep few stages to the next line with
+ * as many tokens (configs.c). */
 static void check_heuristic(w4a16_handle h)
 {
     static const struct {
         int64_t m, n, k;
         const char *want;
     } cases[] = {
-        {16, 8192, 8192, "sm90_t16_w3_k256_s6"},    {64, 4096, 4096, "sm90_t64_w2_k128_s8"},
+        {16, 8192, 8192, "sm90_t16_w3_k256_s6"},
         {16, 8192, 28672, "sm90_t16_w3_k256_s6"},   {1, 57344, 8192, "sm90_t16_w3_k256_s6"},
         {1, 4096, 4096, "sm90_t16_w3_k128_s10"},    /* t16_w3_k256 would keep 4 stages per split */
         {1, 8192, 4096, "sm90_t16_w3_k128_s10"},    /* t16_w3_k256: 3 splits of 5 stages */
         {32, 8192, 8192, "sm90_t32_w3_k256_s5"},    {32, 8192, 28672, "sm90_t32_w3_k256_s5"},
         {32, 4096, 4096, "sm90_t32_w2_k128_s10"},   /* t32_w3 would keep <= 6 stages per split */
-        {128, 4096, 4096, "sm90_t64_w2_k128_s8"},   /* t128 would split K 4 ways */
-        {256, 4096, 4096, "sm90_t64_w2_k128_s8"},   /* t256 would split K 4 ways */
+        {64, 4096, 4096, "sm90_t64_w2_k128_s8"},    /* t64_w2_k256 would keep 4 stages per split */
+        {64, 8192, 8192, "sm90_t64_w2_k256_s4"},    {48, 57344, 8192, "sm90_t64_w2_k256_s4"},
+        {128, 4096, 4096, "sm90_t64_w2_k256_s4"},   /* t128 would split K 4 ways */
+        {256, 4096, 4096, "sm90_t64_w2_k256_s4"},   /* t256 would split K 4 ways */
         {256, 8192, 8192, "sm90_t256_w2_k64_s6"},   /* 2 ways: the cluster split */
         {128, 8192, 8192, "sm90_t128_w2_k64_s8"},   {1024, 4096, 4096, "sm90_t256_w2_k64_s6"},
         {4096, 8192, 8192, "sm90_t256_w2_k64_s6"},
     };
-    const int t64 = config_index("sm90_t64_w2_k128_s8");
+    const int t64 = config_index("sm90_t64_w2_k128_s8") < 0 ? -1 : config_index("sm90_t64_w2_k256_s4");
     int checked = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const int want = config_index(cases[i].want);
