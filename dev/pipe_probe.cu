@@ -249,7 +249,7 @@ int main(int argc, char **argv)
             stamped("stamps t64_w2_k128_s8", sm90::launch_typed<__half, 64, 128, 8, 2, 9>, -1);
         } else {
             stamped("stamps t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 9>, -1);
-            stamped("stamps t128_w2_k64_s8", sm90::launch_typed<__half, 128, 64, 8, 2, 9>, -1);
+            stamped("stamps t128_w2_k128_s5", sm90::launch_typed<__half, 128, 128, 5, 2, 9>, -1);
         }
         return 0;
     }
@@ -305,8 +305,8 @@ int main(int argc, char **argv)
     } else {
         both_splits("t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 0>);
         direct("stream t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 0>, 1);
-        both_splits("t128_w2_k64_s8", sm90::launch_typed<__half, 128, 64, 8, 2, 0>);
-        direct("stream t128_w2_k64_s8", sm90::launch_typed<__half, 128, 64, 8, 2, 0>, 1);
+        both_splits("t128_w2_k128_s5", sm90::launch_typed<__half, 128, 128, 5, 2, 0>);
+        direct("stream t128_w2_k128_s5", sm90::launch_typed<__half, 128, 128, 5, 2, 0>, 1);
         both_splits("t64_w2_k128_s8", sm90::launch_typed<__half, 64, 128, 8, 2, 0>);
     }
     /* the consumer without dequantization (7) and also without weight/scale loads (8) */
@@ -318,7 +318,7 @@ int main(int argc, char **argv)
     } else {
         dev_only("nodequant t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 7>);
         dev_only("noloads t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 8>);
-        dev_only("nodequant t128_w2_k64_s8", sm90::launch_typed<__half, 128, 64, 8, 2, 7>);
+        dev_only("nodequant t128_w2_k128_s5", sm90::launch_typed<__half, 128, 128, 5, 2, 7>);
     }
     both_splits("t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 1>, false);
     direct("memonly t16_w3_k128_s10 stream", sm90::launch_typed<__half, 16, 128, 10, 3, 1>, 1, false);
@@ -331,9 +331,9 @@ int main(int argc, char **argv)
         direct("other-loop t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 2>);
         direct("multicast t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 5>);
         direct("cluster2x1 t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 6>);
-        direct("multicast t128_w2_k64_s8", sm90::launch_typed<__half, 128, 64, 8, 2, 5>);
-        direct("cluster2x1 t128_w2_k64_s8", sm90::launch_typed<__half, 128, 64, 8, 2, 6>);
-        direct("other-loop t128_w2_k64_s8", sm90::launch_typed<__half, 128, 64, 8, 2, 2>);
+        direct("multicast t128_w2_k128_s5", sm90::launch_typed<__half, 128, 128, 5, 2, 5>);
+        direct("cluster2x1 t128_w2_k128_s5", sm90::launch_typed<__half, 128, 128, 5, 2, 6>);
+        direct("other-loop t128_w2_k128_s5", sm90::launch_typed<__half, 128, 128, 5, 2, 2>);
     }
     const float us = time_batches([&](int i) { cublas_gemm(sets[i % ndq].wdq, dd); }, ndq);
     report("cublas fp16", us);

@@ -57,7 +57,7 @@ static void check_heuristic(w4a16_handle h)
         {128, 4096, 4096, "sm90_t64_w2_k256_s4"},   /* t128 would split K 4 ways */
         {256, 4096, 4096, "sm90_t64_w2_k256_s4"},   /* t256 would split K 4 ways */
         {256, 8192, 8192, "sm90_t256_w2_k64_s6"},   /* 2 ways: the cluster split */
-        {128, 8192, 8192, "sm90_t128_w2_k64_s8"},   {1024, 4096, 4096, "sm90_t256_w2_k64_s6"},
+        {128, 8192, 8192, "sm90_t128_w2_k128_s5"},   {1024, 4096, 4096, "sm90_t256_w2_k64_s6"},
         {4096, 8192, 8192, "sm90_t256_w2_k64_s6"},
     };
     const int t64 = config_index("sm90_t64_w2_k128_s8") < 0 ? -1 : config_index("sm90_t64_w2_k256_s4");
