@@ -13,7 +13,8 @@
 # each case and tree, AB_ROUNDS (default 2) rounds of all trees.
 # AB_BENCH="w4a16-bench options" instead builds w4a16-bench and runs it AB_ROUNDS (default 3)
 # rounds, the trees alternating; it prints each row's medians (every round) per tree, the ratio
-# of each tree's summed time to the first tree's (rows pair by problem and configuration), and
+# of each tree's summed time to the first tree's (rows pair by problem; each tree's configuration
+# is printed with its times), and
 # the geometric mean of those ratios. Use it to judge a change: the bench is what the targets
 # are measured with, and single rows move by up to 3% between runs of one tree (session 8).
 # ab-*/ is not part of the project: delete it afterwards.
@@ -26,7 +27,7 @@ if [[ -n ${AB_BENCH:-} ]]; then
   target=w4a16-bench
 elif [[ -n ${AB_TIME:-} ]]; then
   target=quick_check
-  extra=(-DW4A16_CONFIGS="${AB_CONFIGS:-t16_w3_k128_s10;t128_w2_k64_s8;t256_w2_k64_s6}")
+  extra=(-DW4A16_CONFIGS="${AB_CONFIGS:-t16_w3_k128_s10;t128_w2_k128_s5;t256_w2_k64_s6}")
 fi
 t0=$(date +%s)
 for t in $trees; do
@@ -43,17 +44,17 @@ if [[ -n ${AB_BENCH:-} ]]; then
     for t in $trees; do
       # shellcheck disable=SC2086 # AB_BENCH is a list of options
       ./$t/build-ab/bench/w4a16-bench $AB_BENCH 2>/dev/null |
-        awk -v t="$t" -v r="$round" '$1 ~ /^[0-9]+$/ && NF >= 16 { print t, r, $1 "x" $2 "x" $3 "/g" $4 "/" $5 "/" $6 "/" $7, $8 }' >> "$rows"
+        awk -v t="$t" -v r="$round" '$1 ~ /^[0-9]+$/ && NF >= 16 { print t, r, $1 "x" $2 "x" $3 "/g" $4 "/" $5 "/" $6, $8, $7 }' >> "$rows"
     done
   done
   awk -v trees="$trees" '
     BEGIN { nt = split(trees, tr, " ") }
     { key[$3] = 1; if (!(($3) in order)) { order[$3] = ++nk; name[nk] = $3 }
-      sum[$1, $3] += $4; list[$1, $3] = list[$1, $3] " " $4 }
+      sum[$1, $3] += $4; list[$1, $3] = list[$1, $3] " " $4; cfg[$1, $3] = $5 }
     END {
       for (k = 1; k <= nk; k++) {
         line = name[k]
-        for (i = 1; i <= nt; i++) line = line "  " tr[i] ":" list[tr[i], name[k]]
+        for (i = 1; i <= nt; i++) line = line "  " tr[i] " " cfg[tr[i], name[k]] ":" list[tr[i], name[k]]
         for (i = 2; i <= nt; i++) if (sum[tr[1], name[k]] > 0 && sum[tr[i], name[k]] > 0) {
           r = sum[tr[i], name[k]] / sum[tr[1], name[k]]; line = line sprintf("  %s/%s %.3f", tr[i], tr[1], r)
           lg[i] += log(r); n[i]++ }
