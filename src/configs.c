@@ -79,7 +79,9 @@ static int thin_splits(const config_entry *e, const w4a16_problem *p, const w4a1
  * splits meet in a cluster's shared memory, more go through the workspace) gives way to the
  * 64-token tile if that one splits K at most two ways: on 4096x4096 (H100, dev/pipe_probe,
  * fp16) M = 128 took 21.9 us with t128 (4 splits) and 16.7 us with t64 (2), M = 256 31.4 us with
- * t256 (4) and 24.8 us with t64 (none). Falls back to the reference kernel when no Hopper
+ * t256 (4) and 24.8 us with t64 (none); with session 9's tiles M = 128 16.61 us with
+ * t128_w2_k128 and 14.53 with t64_w2_k256, M = 256 25.42 with t256, 20.21 with t128_w2_k128 and
+ * 19.24 with t64_w2_k256. Falls back to the reference kernel when no Hopper
  * configuration can run the problem. */
 int w4a16_heuristic(const w4a16_problem *p, const w4a16_device_info *info)
 {
