@@ -5,6 +5,7 @@
 #include "check.h"
 #include "w4a16.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,11 +61,12 @@ static void check_heuristic(w4a16_handle h)
         {128, 8192, 8192, "sm90_t128_w2_k128_s5"},   {1024, 4096, 4096, "sm90_t256_w2_k64_s6"},
         {4096, 8192, 8192, "sm90_t256_w2_k64_s6"},
     };
-    const int t64 = config_index("sm90_t64_w2_k128_s8") < 0 ? -1 : config_index("sm90_t64_w2_k256_s4");
+    /* the t64 fallback and the thin-split rule depend on both t64 lines being compiled */
+    const bool both_t64 = config_index("sm90_t64_w2_k128_s8") >= 0 && config_index("sm90_t64_w2_k256_s4") >= 0;
     int checked = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const int want = config_index(cases[i].want);
-        if (want < 0 || t64 < 0) continue;
+        if (want < 0 || !both_t64) continue;
         w4a16_problem p;
         w4a16_problem_init(&p, cases[i].m, cases[i].n, cases[i].k, W4A16_DTYPE_FP16, 128, W4A16_ZEROS_NONE);
         int chosen = -1;
