@@ -6,6 +6,7 @@
  *   pipe_probe M N K       (fp16, group 128, no zeros; PIPE_PROBE_QUICK=1: see below)
  *   PIPE_PROBE_SUSTAIN=S pipe_probe M N K: instead, the heuristic's kernel and cuBLAS each
  *   back to back for S seconds (for an nvidia-smi power log: scripts/gpu-power.sh).
+ *   PIPE_PROBE_ONLY=text pipe_probe M N K: only the rows whose name contains text, and cuBLAS.
  *   PIPE_PROBE_STAMPS=1 pipe_probe M N K: instead, where the time of one launch goes, from the
  *   time stamps of the kernel's VARIANT 9 (entry, first data, main loop, split-K, epilogue, exit;
  *   per CTA, as min / median / max over the CTAs) for the tiles the probe compares.
@@ -18,6 +19,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <algorithm>
 #include <functional>
 #include <time.h>
@@ -43,6 +45,8 @@ struct Set {
 /* PIPE_PROBE_QUICK=1: one weight set and one launch per measurement, for compute-sanitizer
  * runs of the variants (the timings then mean nothing). */
 static const bool quick = getenv("PIPE_PROBE_QUICK") != nullptr;
+/* PIPE_PROBE_ONLY=text: only the rows whose name contains text (and cuBLAS) */
+static const char *only = getenv("PIPE_PROBE_ONLY");
 
 template <typename F> static float time_batches(F launch, int nsets)
 {
@@ -257,6 +261,7 @@ int main(int argc, char **argv)
     CW(w4a16_select_config(H, &p, &heur));
     printf("heuristic: %s; %d weight sets, %d dequantized sets\n", w4a16_config_name(heur), nsets, ndq);
     for (int c = 1; c < w4a16_config_count(); c++) {
+        if (only && !strstr(w4a16_config_name(c), only)) continue;
         w4a16_problem pc = p;
         pc.config = c;
         size_t wsb;
@@ -271,6 +276,7 @@ int main(int argc, char **argv)
     /* kernel variants launched directly: the packed data starts after the 256-byte header */
     auto direct = [&](const char *name, int (*fn)(const w4a16_gemm_args *, int, int), int force_stream = -1,
                       bool computes = true, int force_csplit = -1) {
+        if (only && !strstr(name, only)) return;
         const float us = time_batches(
             [&](int i) {
                 w4a16_gemm_args ga = {&p, da, (const uint8_t *)sets[i].w + W4A16_PACK_HEADER_BYTES, sets[i].s,
