@@ -248,28 +248,30 @@ __device__ __forceinline__ void dequant_word(uint32_t q, const GroupConsts<T> &g
  * s (k0: the stage's first k, g0 = k0 >> gshift its first group). valid = false (a block past
  * K, or a warpgroup past N: nothing was loaded there) gives s = zf = 0, so the block's weights
  * dequantize to exactly 0 whatever stale nibbles the stage holds. */
-template <typename T, int BT, int BK, int STAGES, int NW>
+template <typename T, int BT, int BK, int STAGES, int NW, int ZM = -1>
 __device__ __forceinline__ GroupConsts<T> group_consts(const Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, int s,
                                                        int kb, int k0, int g0, int row0, bool valid, int n0)
 {
     using T2 = typename Dq<T>::T2;
     const int g = (k0 + 64 * kb) >> p.gshift, gi = g - g0; /* absolute group, group row in the stage */
+    const int zmode = ZM >= 0 ? ZM : p.zmode; /* ZM >= 0: the zero mode known at compile time */
     GroupConsts<T> gc;
 #pragma unroll
     for (int h = 0; h < 2; h++) {
         const T sv = sm.scales[s][gi][row0 + 8 * h];
         int z = 8;
         T zf = from_f32<T>(0.0f);
-        if (p.zmode == W4A16_ZEROS_INT) {
+        if (zmode == W4A16_ZEROS_INT) {
             const int off = (g * p.n + n0) & 15; /* see ZBOX_INT */
             z = reinterpret_cast<const uint8_t *>(&sm.zeros[s][gi][0])[off + row0 + 8 * h];
-        } else if (p.zmode == W4A16_ZEROS_FLOAT) {
+        } else if (zmode == W4A16_ZEROS_FLOAT) {
             zf = sm.zeros[s][gi][row0 + 8 * h];
         }
         const uint32_t cb = Dq<T>::bias_bits(z);
         gc.c[h] = u32_as<T2>(cb | (cb << 16));
-        const uint32_t ch = (uint32_t)__half_as_ushort(__int2half_rn(-(64 + z))); /* exact */
-        gc.chi[h] = u32_as<T2>(ch | (ch << 16));
+        /* fp16 only: -(64 + z) = 960 - (1024 + z), exact (integers below 2048): one HADD2 on c
+         * instead of an I2F.F16 (ptxas kept it even for the constant z = 8) */
+        gc.chi[h] = u32_as<T2>(as_u32<__half2>(__hsub2(u32_as<__half2>(0x63806380u), u32_as<__half2>(cb | (cb << 16)))));
         gc.s[h] = valid ? T2(sv, sv) : u32_as<T2>(0u);
         gc.zf[h] = valid ? T2(zf, zf) : u32_as<T2>(0u);
     }
@@ -287,7 +289,7 @@ __device__ __forceinline__ uint64_t b_desc(uint64_t d0, int kb, int j)
 
 /* This thread's part of 64-k block kb of stage s (first k: k0): its four packed words (one
  * 16-byte load) and the group constants of its two weight rows. */
-template <typename T, int BT, int BK, int STAGES, int NW>
+template <typename T, int BT, int BK, int STAGES, int NW, int ZM = -1>
 __device__ __forceinline__ GroupConsts<T> load_block(const Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, int s,
                                                      int kb, int k0, int c_wg, int t, int row0, bool wg_valid, int n0,
                                                      uint32_t (&words)[4])
@@ -297,7 +299,7 @@ __device__ __forceinline__ GroupConsts<T> load_block(const Smem<T, BT, BK, STAGE
     words[1] = wq.y;
     words[2] = wq.z;
     words[3] = wq.w;
-    return group_consts<T, BT, BK, STAGES, NW>(sm, p, s, kb, k0, k0 >> p.gshift, row0, wg_valid && k0 + 64 * kb < p.k,
+    return group_consts<T, BT, BK, STAGES, NW, ZM>(sm, p, s, kb, k0, k0 >> p.gshift, row0, wg_valid && k0 + 64 * kb < p.k,
                                                n0);
 }
 
@@ -317,13 +319,13 @@ __device__ __forceinline__ void fragment_words(uint32_t q, const GroupConsts<T> 
 }
 
 /* load_block, or for dev VARIANT 8 (DQ = 2) words from the thread index and no loads. */
-template <typename T, int BT, int BK, int STAGES, int NW, int DQ>
+template <typename T, int BT, int BK, int STAGES, int NW, int DQ, int ZM = -1>
 __device__ __forceinline__ GroupConsts<T> load_block_dev(const Smem<T, BT, BK, STAGES, NW> &sm, const Params &p,
                                                          int s, int kb, int k0, int c_wg, int t, int row0,
                                                          bool wg_valid, int n0, uint32_t (&words)[4])
 {
     if constexpr (DQ < 2) {
-        return load_block<T, BT, BK, STAGES, NW>(sm, p, s, kb, k0, c_wg, t, row0, wg_valid, n0, words);
+        return load_block<T, BT, BK, STAGES, NW, ZM>(sm, p, s, kb, k0, c_wg, t, row0, wg_valid, n0, words);
     } else {
 #pragma unroll
         for (int j = 0; j < 4; j++) words[j] = (uint32_t)(t + j);
@@ -347,7 +349,7 @@ __device__ __forceinline__ void release_stage(Smem<T, BT, BK, STAGES, NW> &sm, i
  * wgmma_wait<2>, were within 1% of this loop at M = 256 and 1024 on 8192^2 (t256 and t128,
  * H100, dev/pipe_probe, same run; draining every second stage: 749 vs 767 us at M = 4096 in
  * another run), so the drain is not what holds large tiles back. */
-template <typename T, int BT, int BK, int STAGES, int NW, int DQ = 0>
+template <typename T, int BT, int BK, int STAGES, int NW, int DQ = 0, int ZM = -1>
 __device__ __forceinline__ void consume_stage_steps(Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, int i, int it,
                                                     float (&acc)[BT / 2], int c_wg, int t, int row0, bool wg_valid,
                                                     int n0)
@@ -362,7 +364,7 @@ __device__ __forceinline__ void consume_stage_steps(Smem<T, BT, BK, STAGES, NW> 
     for (int kb = 0; kb < KB; kb++) {
         uint32_t words[4];
         const GroupConsts<T> gc =
-            load_block_dev<T, BT, BK, STAGES, NW, DQ>(sm, p, s, kb, k0, c_wg, t, row0, wg_valid, n0, words);
+            load_block_dev<T, BT, BK, STAGES, NW, DQ, ZM>(sm, p, s, kb, k0, c_wg, t, row0, wg_valid, n0, words);
 #pragma unroll
         for (int j = 0; j < 4; j++) {
             uint32_t(&a)[4] = frag[(kb * 4 + j) & 1];
@@ -947,12 +949,28 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                     release(i0 + n_it - 1);
                 }
             } else if constexpr (PER_STEP) {
-                for (int i = i0; i < i0 + n_it; i++) {
-                    consume_stage_steps<T, BT, BK, STAGES, NW, DQ>(sm, p, i, it_begin + i - i0, acc, c_wg, t, row0,
-                                                                   wg_valid, n0);
-                    wgmma_wait<0>();
-                    release(i);
-                }
+                /* One copy of the loop per zero mode (ZM): no branch on it in each stage's group
+                 * constants, and none of the other modes' code. A stage's loop went from 185 to
+                 * 121-130 instructions at t256 and from 315 to 195-213 at t128 (fp16 SASS). H100,
+                 * dev/pipe_probe back to back, fp16, zeros none, us, before / after: t128 M=128
+                 * 8192^2 32.54 / 29.28, 57344x8192 191.38 / 178.05; t256 M=256 8192^2 47.19 /
+                 * 47.00, M=1024 160.39 / 158.99, M=4096 643.53 / 638.33. w4a16-bench (power-capped,
+                 * three rounds, zeros none and int): M=128 rows 0.907-0.967 of the time, t256 rows
+                 * at M=256 and 1024 0.960-1.029 (geometric mean of 24 rows 0.977). */
+                auto steps = [&](auto zm) {
+                    for (int i = i0; i < i0 + n_it; i++) {
+                        consume_stage_steps<T, BT, BK, STAGES, NW, DQ, decltype(zm)::value>(
+                            sm, p, i, it_begin + i - i0, acc, c_wg, t, row0, wg_valid, n0);
+                        wgmma_wait<0>();
+                        release(i);
+                    }
+                };
+                if (p.zmode == W4A16_ZEROS_NONE)
+                    steps(std::integral_constant<int, W4A16_ZEROS_NONE>{});
+                else if (p.zmode == W4A16_ZEROS_INT)
+                    steps(std::integral_constant<int, W4A16_ZEROS_INT>{});
+                else
+                    steps(std::integral_constant<int, W4A16_ZEROS_FLOAT>{});
             } else {
                 uint32_t F0[KB * 4][4], F1[KB * 4][4];
                 int i = i0;
