@@ -383,7 +383,8 @@ __device__ __forceinline__ void consume_stage_steps(Smem<T, BT, BK, STAGES, NW> 
 /* Blocks [KB0, KB0 + KB) of stage i (KB = KBN, or the whole stage) into the fragment buffer F.
  * GS: the fragments hold q - z, and sf the scales of the chunk's group for this thread's two
  * rows (from its first block; 0 where that block holds nothing). */
-template <typename T, int BT, int BK, int STAGES, int NW, int DQ = 0, int KB0 = 0, int KBN = 0, bool GS = false>
+template <typename T, int BT, int BK, int STAGES, int NW, int DQ = 0, int KB0 = 0, int KBN = 0, bool GS = false,
+          int ZM = -1>
 __device__ __forceinline__ void dequant_stage(const Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, int i, int it,
                                               uint32_t (&F)[(KBN > 0 ? KBN * 64 : BK) / 16][4], int c_wg, int t,
                                               int row0, bool wg_valid, int n0, float (&sf)[2])
@@ -396,7 +397,7 @@ __device__ __forceinline__ void dequant_stage(const Smem<T, BT, BK, STAGES, NW> 
         const int kb = KB0 + kb_;
         uint32_t words[4];
         const GroupConsts<T> gc =
-            load_block_dev<T, BT, BK, STAGES, NW, DQ>(sm, p, s, kb, k0, c_wg, t, row0, wg_valid, n0, words);
+            load_block_dev<T, BT, BK, STAGES, NW, DQ, ZM>(sm, p, s, kb, k0, c_wg, t, row0, wg_valid, n0, words);
         if constexpr (GS) {
             if (kb_ == 0) {
                 sf[0] = __low2float(gc.s[0]);
@@ -433,7 +434,7 @@ __device__ __forceinline__ void issue_stage(Smem<T, BT, BK, STAGES, NW> &sm, int
 /* Consumer step for one stage: wait until it is full, dequantize its weights into the fragment
  * buffer F (all k16 steps of the stage), then issue the stage's wgmmas and commit them as one
  * group. The caller waits and releases the stage. */
-template <typename T, int BT, int BK, int STAGES, int NW, int DQ = 0, int KB0 = 0, int KBN = 0>
+template <typename T, int BT, int BK, int STAGES, int NW, int DQ = 0, int KB0 = 0, int KBN = 0, int ZM = -1>
 __device__ __forceinline__ void consume_stage(Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, int i, int it,
                                               float (&acc)[BT / 2],
                                               uint32_t (&F)[(KBN > 0 ? KBN * 64 : BK) / 16][4], int c_wg, int t,
@@ -441,7 +442,7 @@ __device__ __forceinline__ void consume_stage(Smem<T, BT, BK, STAGES, NW> &sm, c
 {
     if constexpr (KB0 == 0) mbar_wait(&sm.full[i % STAGES], (i / STAGES) & 1);
     float unused[2];
-    dequant_stage<T, BT, BK, STAGES, NW, DQ, KB0, KBN>(sm, p, i, it, F, c_wg, t, row0, wg_valid, n0, unused);
+    dequant_stage<T, BT, BK, STAGES, NW, DQ, KB0, KBN, false, ZM>(sm, p, i, it, F, c_wg, t, row0, wg_valid, n0, unused);
     issue_stage<T, BT, BK, STAGES, NW, KB0, KBN>(sm, i, acc, F);
 }
 
@@ -449,6 +450,23 @@ template <bool C, typename X> __device__ __forceinline__ X &pick(X &a, X &b)
 {
     if constexpr (C) return a;
     else return b;
+}
+
+/* f(std::integral_constant<int, zero mode>) for the problem's zero mode, so that a consumer loop
+ * is compiled once per mode (ZM) and each block's group constants carry no branch on it; or,
+ * with COPIES = false, f(std::integral_constant<int, -1>) (one copy, the mode read at run time).
+ * The copies made ptxas serialize the wgmmas of the small tiles (C7512: t16, t32, t64 with
+ * 128-k stages), so gemm_kernel asks for them only where it measured a gain. */
+template <bool COPIES, typename F> __device__ __forceinline__ void by_zero_mode(int zmode, F &&f)
+{
+    if constexpr (!COPIES)
+        f(std::integral_constant<int, -1>{});
+    else if (zmode == W4A16_ZEROS_NONE)
+        f(std::integral_constant<int, W4A16_ZEROS_NONE>{});
+    else if (zmode == W4A16_ZEROS_INT)
+        f(std::integral_constant<int, W4A16_ZEROS_INT>{});
+    else
+        f(std::integral_constant<int, W4A16_ZEROS_FLOAT>{});
 }
 
 /* GS: a chunk's integer sums g (complete: after the wgmma_wait that covers it) times its group's
@@ -934,19 +952,28 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                 if (GS_OK && gs) {
                     gs_loop();
                 } else {
-                    constexpr int KH = KB / 2;
-                    uint32_t F0[KH * 4][4], F1[KH * 4][4];
-                    for (int i = i0; i < i0 + n_it; i++) {
-                        consume_stage<T, BT, BK, STAGES, NW, DQ, 0, KH>(sm, p, i, it_begin + i - i0, acc, F0, c_wg, t,
-                                                                        row0, wg_valid, n0);
-                        wgmma_wait<1>();
-                        if (i > i0) release(i - 1);
-                        consume_stage<T, BT, BK, STAGES, NW, DQ, KH, KH>(sm, p, i, it_begin + i - i0, acc, F1, c_wg, t,
-                                                                         row0, wg_valid, n0);
-                        wgmma_wait<1>();
-                    }
-                    wgmma_wait<0>(); /* unconditionally: else ptxas injects a wait itself (C7517) */
-                    release(i0 + n_it - 1);
+                    /* t64 (BT = 64): one copy per zero mode, a 256-k stage's loop 945 -> 340-378
+                     * instructions (fp16 SASS); H100, dev/pipe_probe back to back, fp16, zeros
+                     * none, us, before / after: M=64 8192^2 23.01 / 22.42, 57344x8192 119.31 /
+                     * 116.57, M=48 8192x28672 60.04 / 58.59; w4a16-bench, three rounds, M = 48
+                     * and 64 on the three large shapes, both dtypes, all three zero modes: 0.987
+                     * of the time (36 rows; fp16 zeros none 0.953-0.982). Smaller tiles keep one
+                     * copy (by_zero_mode: C7512). */
+                    by_zero_mode<(BT >= 64)>(p.zmode, [&](auto zm) {
+                        constexpr int ZM = decltype(zm)::value, KH = KB / 2;
+                        uint32_t F0[KH * 4][4], F1[KH * 4][4];
+                        for (int i = i0; i < i0 + n_it; i++) {
+                            consume_stage<T, BT, BK, STAGES, NW, DQ, 0, KH, ZM>(sm, p, i, it_begin + i - i0, acc, F0,
+                                                                                c_wg, t, row0, wg_valid, n0);
+                            wgmma_wait<1>();
+                            if (i > i0) release(i - 1);
+                            consume_stage<T, BT, BK, STAGES, NW, DQ, KH, KH, ZM>(sm, p, i, it_begin + i - i0, acc, F1,
+                                                                                 c_wg, t, row0, wg_valid, n0);
+                            wgmma_wait<1>();
+                        }
+                        wgmma_wait<0>(); /* unconditionally: else ptxas injects a wait itself (C7517) */
+                        release(i0 + n_it - 1);
+                    });
                 }
             } else if constexpr (PER_STEP) {
                 /* One copy of the loop per zero mode (ZM): no branch on it in each stage's group
@@ -957,20 +984,14 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                  * 47.00, M=1024 160.39 / 158.99, M=4096 643.53 / 638.33. w4a16-bench (power-capped,
                  * three rounds, zeros none and int): M=128 rows 0.907-0.967 of the time, t256 rows
                  * at M=256 and 1024 0.960-1.029 (geometric mean of 24 rows 0.977). */
-                auto steps = [&](auto zm) {
+                by_zero_mode<true>(p.zmode, [&](auto zm) {
                     for (int i = i0; i < i0 + n_it; i++) {
                         consume_stage_steps<T, BT, BK, STAGES, NW, DQ, decltype(zm)::value>(
                             sm, p, i, it_begin + i - i0, acc, c_wg, t, row0, wg_valid, n0);
                         wgmma_wait<0>();
                         release(i);
                     }
-                };
-                if (p.zmode == W4A16_ZEROS_NONE)
-                    steps(std::integral_constant<int, W4A16_ZEROS_NONE>{});
-                else if (p.zmode == W4A16_ZEROS_INT)
-                    steps(std::integral_constant<int, W4A16_ZEROS_INT>{});
-                else
-                    steps(std::integral_constant<int, W4A16_ZEROS_FLOAT>{});
+                });
             } else {
                 uint32_t F0[KB * 4][4], F1[KB * 4][4];
                 int i = i0;
