@@ -271,7 +271,8 @@ __device__ __forceinline__ GroupConsts<T> group_consts(const Smem<T, BT, BK, STA
         gc.c[h] = u32_as<T2>(cb | (cb << 16));
         /* fp16 only: -(64 + z) = 960 - (1024 + z), exact (integers below 2048): one HADD2 on c
          * instead of an I2F.F16 (ptxas kept it even for the constant z = 8) */
-        gc.chi[h] = u32_as<T2>(as_u32<__half2>(__hsub2(u32_as<__half2>(0x63806380u), u32_as<__half2>(cb | (cb << 16)))));
+        const __half2 c960 = u32_as<__half2>(0x63806380u); /* 960 */
+        gc.chi[h] = u32_as<T2>(as_u32<__half2>(__hsub2(c960, u32_as<__half2>(cb | (cb << 16)))));
         gc.s[h] = valid ? T2(sv, sv) : u32_as<T2>(0u);
         gc.zf[h] = valid ? T2(zf, zf) : u32_as<T2>(0u);
     }
@@ -299,8 +300,8 @@ __device__ __forceinline__ GroupConsts<T> load_block(const Smem<T, BT, BK, STAGE
     words[1] = wq.y;
     words[2] = wq.z;
     words[3] = wq.w;
-    return group_consts<T, BT, BK, STAGES, NW, ZM>(sm, p, s, kb, k0, k0 >> p.gshift, row0, wg_valid && k0 + 64 * kb < p.k,
-                                               n0);
+    return group_consts<T, BT, BK, STAGES, NW, ZM>(sm, p, s, kb, k0, k0 >> p.gshift, row0,
+                                                   wg_valid && k0 + 64 * kb < p.k, n0);
 }
 
 /* dev VARIANT 7 / 8 (pipe_probe, results not checked): DQ = 1 skips the dequantization (the
