@@ -16,7 +16,8 @@ cudaError_t bench_fill_uniform(void *p, int64_t count, int bf16, float lo, float
 cudaError_t bench_poison(void *p, size_t bytes, cudaStream_t s);
 
 /* The per-element check of ../tests/ref/ref.h's ref_check, on the GPU:
- * |got - ref| <= atol + rtol * |ref|, rtol = 2^-10 (fp16) or 2^-7 (bf16), atol = rtol * rms(ref);
+ * |got - ref| <= atol + rtol * |ref|, rtol = 2^-10 (fp16) or 2^-7 (bf16), atol = 2 rtol * rms(ref)
+ * (ref.h says why two units);
  * NaN never passes. got: count elements of fp16/bf16, ref: count floats (same layout). */
 #define BENCH_CHECK_SHOW 5
 typedef struct bench_check_result {

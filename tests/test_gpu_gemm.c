@@ -3,8 +3,8 @@
  * For every case: random weights (fp32 in [-1, 1) quantized by w4a16_quantize_host), random A
  * in [-1, 1) with NaN in the lda padding (which must never be read), the output poisoned with
  * 0xFFFF (NaN) before each call, every element checked against ref_gemm_cpu (small problems)
- * or ref_gemm_gpu (large) with ref_check's tolerance (one ulp of the dtype relative, plus one
- * ulp of the output's rms absolute), the ldd padding and a guard after D checked untouched.
+ * or ref_gemm_gpu (large) with ref_check's tolerance (one ulp of the dtype relative, plus two
+ * ulps of the output's rms absolute), the ldd padding and a guard after D checked untouched.
  * Each case runs with the heuristic (config -1) and with every configuration forced (a forced
  * configuration that w4a16_select_config refuses is skipped with a note). The workspace is
  * zeroed once and checked to be all zero after every call that uses it.
