@@ -12,7 +12,7 @@
  *                  prefetched right before (as the product does), and without the prefetch.
  * A third column times each single launch as w4a16-bench does: 64 launches, each between its own
  * event pair, queued behind a spinning gate kernel so that the host's launch rate is not timed
- * (median). Standalone (the kernel headers' PTX wrappers only). A developer's probe.
+ * (median). Uses the kernel headers' PTX wrappers only. A developer's probe.
  */
 #include <cuda.h>
 #include <cudaTypedefs.h>
@@ -25,16 +25,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "dev_check.h"
 #include "ptx.cuh"
-
-#define CK(x)                                                                                  \
-    do {                                                                                       \
-        cudaError_t e_ = (x);                                                                  \
-        if (e_ != cudaSuccess) {                                                               \
-            fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
-            exit(1);                                                                           \
-        }                                                                                      \
-    } while (0)
 
 struct BigParams {
     CUtensorMap m[4];
@@ -51,17 +43,23 @@ __global__ void __launch_bounds__(384, 1) k_params(const __grid_constant__ BigPa
     if (sink && threadIdx.x == 1000) *sink = b.x[3];
 }
 
-/* mode 0: barriers only; 1: one copy of `bytes`; 2: `copies` copies of `bytes` into a ring */
-__global__ void __launch_bounds__(384, 1) k_prologue(int mode, const uint8_t *src, int bytes, int copies, int *sink)
+/* the product kernel's prologue: 12 mbarriers initialized, then a CTA-wide cluster barrier */
+__device__ __forceinline__ void prologue(uint64_t *bar)
 {
-    extern __shared__ __align__(1024) uint8_t smem[];
-    uint64_t *bar = reinterpret_cast<uint64_t *>(smem);
     if (threadIdx.x == 0) {
         for (int s = 0; s < 12; s++) ptx::mbarrier_init(&bar[s], 1);
         ptx::fence_mbarrier_init(ptx::sem_release, ptx::scope_cluster);
     }
     cluster_arrive_relaxed_aligned();
     cluster_wait_aligned();
+}
+
+/* mode 0: barriers only; 1: one copy of `bytes`; 2: `copies` copies of `bytes` into a ring */
+__global__ void __launch_bounds__(384, 1) k_prologue(int mode, const uint8_t *src, int bytes, int copies, int *sink)
+{
+    extern __shared__ __align__(1024) uint8_t smem[];
+    uint64_t *bar = reinterpret_cast<uint64_t *>(smem);
+    prologue(bar);
     if (mode == 0) return;
     const int n = mode == 1 ? 1 : copies;
     if (threadIdx.x == 0) {
@@ -84,12 +82,7 @@ __global__ void __launch_bounds__(384, 1) k_tensor(const __grid_constant__ CUten
 {
     extern __shared__ __align__(1024) uint8_t smem[];
     uint64_t *bar = reinterpret_cast<uint64_t *>(smem);
-    if (threadIdx.x == 0) {
-        for (int s = 0; s < 12; s++) ptx::mbarrier_init(&bar[s], 1);
-        ptx::fence_mbarrier_init(ptx::sem_release, ptx::scope_cluster);
-    }
-    cluster_arrive_relaxed_aligned();
-    cluster_wait_aligned();
+    prologue(bar);
     if (threadIdx.x == 0) {
         if (prefetch) prefetch_tensormap(&tm);
         ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, &bar[0], 2048u);
