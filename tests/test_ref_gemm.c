@@ -1,7 +1,8 @@
 /* test_ref_gemm.c - the CPU reference GEMM (tests/ref, ref_gemm_cpu) against a naive GEMM
  * written here from the header's formulas alone: its own nibble reader, fp16/bf16 decoders
  * and round-to-nearest-even encoders, no library call. Small shapes, every zero mode, both
- * dtypes, bias, alpha != 1, strided A with NaN in the padding (which must not be read). */
+ * dtypes, bias, alpha != 1, strided A with NaN in the padding (which must not be read); and
+ * ref_check, on which every GPU test's verdict rests, against outputs it must pass and fail. */
 #include "check.h"
 #include "ref.h"
 #include "w4a16.h"
@@ -61,8 +62,43 @@ static void naive_gemm(const w4a16_problem *p, const uint16_t *a, const uint8_t 
     free(wdq);
 }
 
+/* ref_check itself: an output that is the reference rounded to the dtype passes; one element
+ * moved by 1.5 units (of rtol * rms) passes, by 3 units fails, a NaN fails, and the ldd padding
+ * is not read. The GPU tests' verdicts rest on it. */
+static void test_ref_check(void)
+{
+    enum { M = 7, N = 40, LDD = 48 };
+    for (int dtype = 0; dtype < 2; dtype++) {
+        const w4a16_dtype t = (w4a16_dtype)dtype;
+        const double rtol = t == W4A16_DTYPE_BF16 ? ldexp(1.0, -7) : ldexp(1.0, -10);
+        double ref[M * N], ss = 0.0;
+        uint16_t d[M * LDD];
+        for (int i = 0; i < M * N; i++) {
+            ref[i] = i == 5 ? 0.0 : 3.0 * sin(0.37 * i + 0.1 * dtype); /* element 5: tolerance = atol */
+            ss += ref[i] * ref[i];
+        }
+        const double rms = sqrt(ss / (M * N)), unit = rtol * rms;
+        for (int m = 0; m < M; m++)
+            for (int n = 0; n < LDD; n++)
+                d[m * LDD + n] = n < N ? ref_bits_from_double(t, ref[m * N + n]) : (dtype ? 0x7fc1 : 0x7e01);
+        double worst = 0.0;
+        CHECK(ref_check("exact", t, d, M, N, LDD, ref, &worst) == 0, "dtype %d: the rounded reference fails", dtype);
+        CHECK(worst <= 0.5, "dtype %d: the rounded reference at %.3g of the tolerance", dtype, worst);
+        const uint16_t keep = d[5];
+        d[5] = ref_bits_from_double(t, 1.5 * unit);
+        CHECK(ref_check("1.5 units", t, d, M, N, LDD, ref, NULL) == 0, "dtype %d: 1.5 units off fails", dtype);
+        d[5] = ref_bits_from_double(t, 3.0 * unit);
+        CHECK(ref_check("3 units (expected to fail)", t, d, M, N, LDD, ref, NULL) == 1,
+              "dtype %d: 3 units off passes", dtype);
+        d[5] = keep;
+        d[2 * LDD + 7] = dtype ? 0x7fc1 : 0x7e01;
+        CHECK(ref_check("NaN (expected to fail)", t, d, M, N, LDD, ref, NULL) == 1, "dtype %d: a NaN passes", dtype);
+    }
+}
+
 int main(void)
 {
+    test_ref_check();
     static const struct { int64_t m, n, k, g; } shapes[] = {
         {1, 8, 64, 64}, {3, 16, 128, 64}, {17, 24, 256, 128}, {5, 40, 200, 200}, {2, 8, 8, 8}, {9, 16, 384, 128},
     };

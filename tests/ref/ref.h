@@ -29,7 +29,7 @@ int ref_gemm_gpu(w4a16_handle h, const w4a16_problem *p, const void *a_dev, cons
  * two units of the rms because the reference rounds every weight to the dtype and the small-M
  * configurations do not (include/w4a16.h, numerics): their difference is a sum of K roundings,
  * ~0.3 unit of the rms per standard deviation, and with one unit one element of 458752 failed
- * at 1.11 x the tolerance (w4a16-bench, 57344x8192 K, M=8, fp16, integer zeros, t16_w3_k256,
+ * at 1.11 x the tolerance (w4a16-bench, 57344x8192, M=8, fp16, integer zeros, t16_w3_k256,
  * H100, session 11). A wrong partial sum is off by a fraction of the rms. Prints up to 5
  * mismatches with indices, and the worst |err| / tolerance, to stderr under `label`.
  * Returns the number of mismatches. */
