@@ -303,8 +303,6 @@ int main(int argc, char **argv)
         both_splits("t64_w2_k128_s8", sm90::launch_typed<__half, 64, 128, 8, 2, 0>);
         direct("stream t64_w2_k128_s8", sm90::launch_typed<__half, 64, 128, 8, 2, 0>, 1);
         both_splits("t32_w2_k128_s10", sm90::launch_typed<__half, 32, 128, 10, 2, 0>);
-        both_splits("t16_w2_k128_s12", sm90::launch_typed<__half, 16, 128, 12, 2, 0>);
-        both_splits("t16_w2_k128_s12", sm90::launch_typed<__half, 16, 128, 12, 2, 1>, false);
         direct("multicast t64_w2_k128_s8", sm90::launch_typed<__half, 64, 128, 8, 2, 5>);
         direct("cluster2x1 t64_w2_k128_s8", sm90::launch_typed<__half, 64, 128, 8, 2, 6>);
         direct("memonly t64_w2_k128_s8", sm90::launch_typed<__half, 64, 128, 8, 2, 1>, -1, false);
@@ -337,9 +335,6 @@ int main(int argc, char **argv)
         direct("other-loop t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 2>);
         direct("multicast t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 5>);
         direct("cluster2x1 t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 6>);
-        direct("multicast t128_w2_k128_s5", sm90::launch_typed<__half, 128, 128, 5, 2, 5>);
-        direct("cluster2x1 t128_w2_k128_s5", sm90::launch_typed<__half, 128, 128, 5, 2, 6>);
-        direct("other-loop t128_w2_k128_s5", sm90::launch_typed<__half, 128, 128, 5, 2, 2>);
     }
     const float us = time_batches([&](int i) { cublas_gemm(sets[i % ndq].wdq, dd); }, ndq);
     report("cublas fp16", us);
