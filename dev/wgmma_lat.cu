@@ -1,24 +1,17 @@
 /* wgmma_lat.cu - dev microbenchmark: how long m64nNk16 RS wgmmas (A from registers, B from shared
  * memory, fp32 sums) take on this GPU when chained into one accumulator, split over independent
  * accumulators, and with 1..3 warpgroups sharing the SM, as the decode consumers issue them.
- * Standalone: nvcc -gencode arch=compute_90a,code=sm_90a -O3 -std=c++17 -I src/kernels dev/wgmma_lat.cu -o wgmma_lat
+ * Built by dev/CMakeLists.txt (target wgmma_lat), or by hand: nvcc -gencode
+ * arch=compute_90a,code=sm_90a -O3 -std=c++17 -I src/kernels -I include dev/wgmma_lat.cu
  * Prints SM clock cycles per wgmma (per warpgroup) and per 4-wgmma block drained by
  * wgmma_wait<0> (the GS loop's unit). */
 #include <cstdio>
 #include <cstdlib>
 #include <cuda_runtime.h>
 
+#include "dev_check.h"
 #include "ptx.cuh"
 #include "wgmma_ops.cuh"
-
-#define CK(x)                                                                                                          \
-    do {                                                                                                               \
-        cudaError_t e_ = (x);                                                                                          \
-        if (e_ != cudaSuccess) {                                                                                       \
-            fprintf(stderr, "%s: %s\n", #x, cudaGetErrorString(e_));                                                   \
-            exit(1);                                                                                                   \
-        }                                                                                                              \
-    } while (0)
 
 /* ACC independent accumulators; each block = 4 wgmmas (k16 steps) spread round-robin over them,
  * committed as one group, then wgmma_wait<0> (WAIT = 0) or wgmma_wait<1> (WAIT = 1, one block
