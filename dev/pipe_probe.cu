@@ -328,13 +328,16 @@ int main(int argc, char **argv)
     direct("memonly t16_w3_k128_s10 stream", sm90::launch_typed<__half, 16, 128, 10, 3, 1>, 1, false);
     dev_only("memonly-notail t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 3>);
     dev_only("empty t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 4>);
+    if (M <= 64) {
+        dev_only("memonly t16_w3_k256_s6", sm90::launch_typed<__half, 16, 256, 6, 3, 1>);
+        dev_only("memonly-notail t16_w3_k256_s6", sm90::launch_typed<__half, 16, 256, 6, 3, 3>);
+        dev_only("memonly t64_w2_k256_s4", sm90::launch_typed<__half, 64, 256, 4, 2, 1>);
+        dev_only("memonly-notail t64_w2_k256_s4", sm90::launch_typed<__half, 64, 256, 4, 2, 3>);
+    }
     if (M >= 128) {
         both_splits("t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 1>, false);
         dev_only("memonly-notail t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 3>);
         dev_only("empty t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 4>);
-        direct("other-loop t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 2>);
-        direct("multicast t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 5>);
-        direct("cluster2x1 t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 6>);
     }
     const float us = time_batches([&](int i) { cublas_gemm(sets[i % ndq].wdq, dd); }, ndq);
     report("cublas fp16", us);
