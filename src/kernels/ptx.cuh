@@ -114,6 +114,36 @@ __device__ __forceinline__ void red_add_v4_f32(float *p, float a, float b, float
                  : "memory");
 }
 
+/* An L2 cache policy (createpolicy, PTX ISA 9.7.9.x) for the output and the split tiles' partial
+ * sums: evict_last while they are small beside the L2 (Params::keep_d), else evict_normal. */
+__device__ __forceinline__ uint64_t l2_policy(bool evict_last)
+{
+    uint64_t pol;
+    if (evict_last)
+        asm volatile("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;\n" : "=l"(pol));
+    else
+        asm volatile("createpolicy.fractional.L2::evict_normal.b64 %0, 1.0;\n" : "=l"(pol));
+    return pol;
+}
+
+/* red_add_v4_f32 and stores with an L2 cache policy (.L2::cache_hint) */
+__device__ __forceinline__ void red_add_v4_f32_hint(float *p, float a, float b, float c, float d, uint64_t pol)
+{
+    asm volatile("red.global.add.L2::cache_hint.v4.f32 [%0], {%1, %2, %3, %4}, %5;\n" ::"l"(p), "f"(a), "f"(b), "f"(c),
+                 "f"(d), "l"(pol)
+                 : "memory");
+}
+__device__ __forceinline__ void st_v4_f32_hint(float *p, float a, float b, float c, float d, uint64_t pol)
+{
+    asm volatile("st.global.L2::cache_hint.v4.f32 [%0], {%1, %2, %3, %4}, %5;\n" ::"l"(p), "f"(a), "f"(b), "f"(c),
+                 "f"(d), "l"(pol)
+                 : "memory");
+}
+__device__ __forceinline__ void st_b16_hint(void *p, uint16_t v, uint64_t pol)
+{
+    asm volatile("st.global.L2::cache_hint.b16 [%0], %1, %2;\n" ::"l"(p), "h"(v), "l"(pol) : "memory");
+}
+
 /* atom.acq_rel.gpu.global.add.s32 (PTX ISA, "atom"): returns the old value; release orders
  * every write that happens before it (the CTA's, through a preceding bar.sync) before the add,
  * acquire orders the add before every read after it (the CTA's, through a following bar.sync). */

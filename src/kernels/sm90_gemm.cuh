@@ -77,6 +77,15 @@ struct Params {
     int *counters;      /* split tiles: [slots] k iterations added so far, zero between calls */
     int dp_tiles;       /* stream-K: whole tiles per CTA first (see stream; last, so that the
                          * other fields keep the offsets the 128-k kernels were tuned with) */
+    /* keep_d = 1 (D of at most 8 MB): D and the split tiles' partial sums are written with an
+     * L2 evict_last policy. With the default policy the weight stream evicts their lines and
+     * their write-backs interleave with it: dev/stream_bw (H100, 224 MB streamed as t16_w3_k256
+     * does) lost 2.2 us to 6 KB of plain stores per whole tile, 0.2-0.5 us with evict_last, and
+     * the same 2.2 us storing to a fixed 6 KB per CTA. In the product (dev/pipe_probe, fp16,
+     * us, two rounds, evict_normal / evict_last): 57344x8192 M=16 91.60 / 89.16, 91.29 / 88.79;
+     * M=1 89.51 / 88.59, 89.85 / 88.61; 8192x28672 M=16 48.47 / 47.71, 48.38 / 47.78; M=64 (t64)
+     * 57344x8192 118.43 / 116.82, 118.45 / 116.69; 8192^2 22.37 / 22.05, 22.42 / 22.20. */
+    int keep_d;
 };
 
 /* dev VARIANT 9: %globaltimer (ns) at points of the first consumer thread's way through its
@@ -606,6 +615,8 @@ __device__ __forceinline__ void store_tile_direct(const Params &p, const float (
 {
     T *d = reinterpret_cast<T *>(p.d);
     const T *bias = reinterpret_cast<const T *>(p.bias);
+    const uint64_t pol = l2_policy(p.keep_d);
+    auto st = [&](T *a, T v) { st_b16_hint(a, *reinterpret_cast<const uint16_t *>(&v), pol); };
 #pragma unroll
     for (int h = 0; h < 2; h++) {
         const int n = n_row0 + 8 * h;
@@ -623,7 +634,7 @@ __device__ __forceinline__ void store_tile_direct(const Params &p, const float (
 #pragma unroll
                 for (int q = 0; q < BT / 8; q++, dm += step) {
                     const T v = from_f32<T>(fmaf(p.alpha, acc[4 * q + 2 * h + r1], b));
-                    if (m + 8 * q < p.m) *dm = v;
+                    if (m + 8 * q < p.m) st(dm, v);
                 }
             }
             continue;
@@ -632,7 +643,7 @@ __device__ __forceinline__ void store_tile_direct(const Params &p, const float (
         for (int r = 0; r < BT / 2; r++) {
             if (((r >> 1) & 1) != h || (r >> 2) < qb || (r >> 2) >= qe) continue;
             const int m = m0 + 8 * (r >> 2) + 2 * (lane % 4) + (r & 1);
-            if (m < p.m) d[(int64_t)m * p.ldd + n] = from_f32<T>(fmaf(p.alpha, acc[r], b));
+            if (m < p.m) st(d + (int64_t)m * p.ldd + n, from_f32<T>(fmaf(p.alpha, acc[r], b)));
         }
     }
 }
@@ -1047,9 +1058,11 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                 __shared__ int last_flag;
                 /* NOTE: every CTA adds into the workspace and counts its k iterations; the one that
                  * completes the count reads the sum back and finishes the tile. */
+                const uint64_t pol = l2_policy(p.keep_d);
 #pragma unroll
                 for (int q = 0; q < BT / 8; q++)
-                    red_add_v4_f32(&part[512 * q + 4 * t], acc[4 * q], acc[4 * q + 1], acc[4 * q + 2], acc[4 * q + 3]);
+                    red_add_v4_f32_hint(&part[512 * q + 4 * t], acc[4 * q], acc[4 * q + 1], acc[4 * q + 2],
+                                        acc[4 * q + 3], pol);
                 /* One thread counts for the CTA with acquire-release semantics, between two CTA
                  * barriers (the CTA's reductions before the count, the other CTAs' before this
                  * one's reads), as CUTLASS's semaphores do. It replaces a __threadfence()
@@ -1072,7 +1085,7 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                     acc[4 * q + 1] = v.y;
                     acc[4 * q + 2] = v.z;
                     acc[4 * q + 3] = v.w;
-                    __stcg(pq, make_float4(0.0f, 0.0f, 0.0f, 0.0f)); /* leave the workspace zeroed */
+                    st_v4_f32_hint(&part[512 * q + 4 * t], 0.0f, 0.0f, 0.0f, 0.0f, pol); /* leave it zeroed */
                 }
                 if (threadIdx.x == 128) p.counters[slot] = 0;
             }

@@ -55,6 +55,14 @@ inline bool tma_env()
     return v;
 }
 
+/* Debug switch W4A16_SM90_KEEP_D=0|1: the output and partial sums with an L2 evict_normal (0)
+ * or evict_last (1) policy everywhere, instead of the launch's choice (Params::keep_d). */
+inline int keep_d_env()
+{
+    static const int v = env_switch("W4A16_SM90_KEEP_D");
+    return v;
+}
+
 /* dev/pipe_probe's buffer for VARIANT 9's time stamps ([CTAs][STAMP_SLOTS]); no product use. */
 inline unsigned long long *&dev_stamps()
 {
@@ -244,6 +252,7 @@ int launch_typed(const w4a16_gemm_args *g, int force_stream = -1, int force_cspl
     p.tiles_m = pl.tiles_m;
     p.stream = pl.stream;
     p.dp_tiles = pl.dp_tiles;
+    p.keep_d = keep_d_env() >= 0 ? keep_d_env() : (int64_t)pr.m * pr.ldd * (int64_t)sizeof(T) <= (8 << 20);
     p.ldd = pr.ldd;
     p.alpha = pr.alpha;
     p.w = (const uint8_t *)g->w;
