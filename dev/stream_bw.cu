@@ -63,7 +63,10 @@ enum {
     TAIL_HOT,     /* the stores, each CTA to its own 6-32 KB (stays in L2) */
     TAIL_LAST,    /* the stores with an L2::evict_last policy */
     TAIL_SPIN4,   /* no stores: the consumers spin 4000 clocks */
-    TAIL_WALK     /* nothing, but the tile walk of the others (their baseline) */
+    TAIL_WALK,    /* nothing, but the tile walk of the others (their baseline) */
+    TAIL_KEEP,    /* TAIL_FULL with an L2 evict_last policy on the stores, reductions and zeroing */
+    TAIL_DEFER    /* TAIL_KEEP, but a split tile ending before the CTA's last unit only adds its
+                     partials there and counts after the last */
 };
 
 /* CTA c's stream-K range [a, b) over the tile-major units: all units (sk), or those of the tiles
@@ -130,7 +133,7 @@ __global__ void __launch_bounds__(256, 1) k_stream(const Job j)
             } else if (j.tail == TAIL_HOT) {
                 uint4 *h = reinterpret_cast<uint4 *>(j.d + blockIdx.x * (j.part_bytes / 2));
                 for (int q = t; q < j.part_bytes / 32; q += 128) h[q] = make_uint4(0, 0, 0, 0);
-            } else if (j.tail == TAIL_LAST) {
+            } else if (j.tail == TAIL_LAST || j.tail >= TAIL_KEEP) {
                 uint64_t pol;
                 asm volatile("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;\n" : "=l"(pol));
                 for (int q = t; q < j.part_bytes / 32; q += 128)
@@ -157,8 +160,44 @@ __global__ void __launch_bounds__(256, 1) k_stream(const Job j)
                 for (int q = t; q < j.part_bytes / 32; q += 128) d[q] = make_uint4(0, 0, 0, 0);
             }
         };
-        int64_t cur_tile = whole ? blockIdx.x : a / j.upt;
+        int64_t cur_tile = whole ? blockIdx.x : a / j.upt, pend_tile = 0;
+        int pend_n = 0; /* TAIL_DEFER: a split tile's count put off to the end */
         int cur_k = whole ? 0 : (int)(a % j.upt), seg_k = cur_k;
+        const bool keep = j.tail >= TAIL_KEEP;
+        uint64_t pol;
+        asm volatile("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;\n" : "=l"(pol));
+        auto count = [&](int64_t ct, int cn) { /* count cn units of tile ct; the last finisher stores it */
+            float *cp = j.part + ct * (j.part_bytes / 4);
+            asm volatile("bar.sync 1, 128;\n" ::: "memory");
+            if (t == 0) {
+                int old;
+                if (j.tail != TAIL_RELAXED)
+                    old = atom_add_acq_rel_gpu(&j.count[ct], cn);
+                else
+                    asm volatile("atom.relaxed.gpu.global.add.s32 %0, [%1], %2;\n"
+                                 : "=r"(old)
+                                 : "l"(&j.count[ct]), "r"(cn)
+                                 : "memory");
+                last = old + cn == j.upt;
+            }
+            asm volatile("bar.sync 1, 128;\n" ::: "memory");
+            if (!last) return;
+            float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+            for (int q = t; q < j.part_bytes / 16; q += 128) {
+                float4 *pq = reinterpret_cast<float4 *>(cp) + q;
+                const float4 v = __ldcg(pq);
+                acc.x += v.x, acc.y += v.y, acc.z += v.z, acc.w += v.w;
+                if (keep)
+                    asm volatile("st.global.L2::cache_hint.v4.f32 [%0], {%1, %1, %1, %1}, %2;\n" ::"l"(pq), "f"(0.f),
+                                 "l"(pol)
+                                 : "memory");
+                else
+                    __stcg(pq, make_float4(0.f, 0.f, 0.f, 0.f));
+            }
+            if (t == 0) j.count[ct] = 0;
+            if (acc.x != 0.f) j.count[ct] = 1; /* never (the sums are zeros): keeps the reads */
+            store_tile(ct);
+        };
         for (int64_t i = 0; i < n_units; i++) {
             mbar_wait(&full[i % j.stages], (uint32_t)((i / j.stages) & 1));
             __syncwarp();
@@ -176,37 +215,27 @@ __global__ void __launch_bounds__(256, 1) k_stream(const Job j)
             }
             const bool end = k + 1 == j.upt || i + 1 == n_units;
             if (!end || (j.where == 1 && i + 1 == n_units) || (j.where == 2 && i + 1 < n_units)) continue;
-            if (n_seg == j.upt || j.tail == TAIL_STORES || j.tail >= TAIL_WARP) {
+            if (n_seg == j.upt || j.tail == TAIL_STORES || (j.tail >= TAIL_WARP && j.tail < TAIL_KEEP)) {
                 store_tile(tile);
+                if (i + 1 == n_units && pend_n) count(pend_tile, pend_n);
                 continue;
             }
             float *part = j.part + tile * (j.part_bytes / 4);
-            for (int q = t; q < j.part_bytes / 16; q += 128) red_add_v4_f32(part + 4 * q, 0.f, 0.f, 0.f, 0.f);
-            if (j.tail == TAIL_NOCOUNT) continue;
-            asm volatile("bar.sync 1, 128;\n" ::: "memory");
-            if (t == 0) {
-                int old;
-                if (j.tail == TAIL_FULL)
-                    old = atom_add_acq_rel_gpu(&j.count[tile], n_seg);
-                else
-                    asm volatile("atom.relaxed.gpu.global.add.s32 %0, [%1], %2;\n"
-                                 : "=r"(old)
-                                 : "l"(&j.count[tile]), "r"(n_seg)
-                                 : "memory");
-                last = old + n_seg == j.upt;
-            }
-            asm volatile("bar.sync 1, 128;\n" ::: "memory");
-            if (!last) continue;
-            float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
             for (int q = t; q < j.part_bytes / 16; q += 128) {
-                float4 *pq = reinterpret_cast<float4 *>(part) + q;
-                const float4 v = __ldcg(pq);
-                acc.x += v.x, acc.y += v.y, acc.z += v.z, acc.w += v.w;
-                __stcg(pq, make_float4(0.f, 0.f, 0.f, 0.f));
+                if (keep)
+                    asm volatile("red.global.add.L2::cache_hint.v4.f32 [%0], {%1, %1, %1, %1}, %2;\n" ::"l"(part + 4 * q),
+                                 "f"(0.f), "l"(pol)
+                                 : "memory");
+                else
+                    red_add_v4_f32(part + 4 * q, 0.f, 0.f, 0.f, 0.f);
             }
-            if (t == 0) j.count[tile] = 0;
-            if (acc.x != 0.f) j.count[tile] = 1; /* never (the sums are zeros): keeps the reads */
-            store_tile(tile);
+            if (j.tail == TAIL_NOCOUNT) continue;
+            if (j.tail == TAIL_DEFER && i + 1 < n_units) { /* count after the CTA's last unit */
+                pend_tile = tile, pend_n = n_seg;
+                continue;
+            }
+            count(tile, n_seg);
+            if (i + 1 == n_units && pend_n) count(pend_tile, pend_n);
         }
         if (j.tail == TAIL_BULK && t == 0) ptx::cp_async_bulk_wait_group_read(ptx::n32_t<0>());
     }
@@ -239,15 +268,14 @@ int main(int argc, char **argv)
     CK(cudaMalloc(&count, max_tiles * sizeof(int)));
     CK(cudaMemset(count, 0, max_tiles * sizeof(int)));
     CK(cudaMalloc(&d, max_tiles * max_part / 2));
-    static const char *tails[] = {"none", "full", "relaxed", "stores", "nocount", "warp", "bulk", "spin", "cs", "hot", "evlast", "spin4", "walk"};
+    static const char *tails[] = {"none", "full", "relaxed", "stores", "nocount", "warp", "bulk", "spin", "cs", "hot", "evlast", "spin4", "walk", "keep", "defer"};
     /* streams, chunk KB, stages, act KB, hyb, tail, partials KB: t64_w2_k256 at M = 64 (act: 64
      * tokens x 256 k), t16_w3_k256 at M = 16, then pure rings (the first run's rows) */
     static const char *wheres[] = {"all", "mid", "last"};
     const int cases[][8] = {
-        {3, 8, 6, 8, 1, 0, 12, 0},  {3, 8, 6, 8, 1, 12, 12, 0}, {3, 8, 6, 8, 1, 3, 12, 1},  {3, 8, 6, 8, 1, 10, 12, 1},
-        {3, 8, 6, 8, 1, 6, 12, 1},  {3, 8, 6, 8, 1, 7, 12, 1},  {3, 8, 6, 8, 1, 11, 12, 1}, {3, 8, 6, 8, 1, 1, 12, 0},
-        {3, 8, 6, 8, 1, 1, 12, 2},  {2, 8, 4, 32, 0, 0, 32, 0}, {2, 8, 4, 32, 0, 12, 32, 0}, {2, 8, 4, 32, 0, 3, 32, 1},
-        {2, 8, 4, 32, 0, 10, 32, 1}, {2, 8, 4, 32, 0, 7, 32, 1}, {2, 8, 4, 32, 0, 1, 32, 0},  {2, 8, 4, 32, 0, 1, 32, 1},
+        {3, 8, 6, 8, 1, 12, 12, 0}, {3, 8, 6, 8, 1, 1, 12, 0},  {3, 8, 6, 8, 1, 13, 12, 0}, {3, 8, 6, 8, 1, 14, 12, 0},
+        {3, 8, 6, 8, 0, 12, 12, 0}, {3, 8, 6, 8, 0, 13, 12, 0}, {3, 8, 6, 8, 0, 14, 12, 0}, {2, 8, 4, 32, 0, 12, 32, 0},
+        {2, 8, 4, 32, 0, 1, 32, 0}, {2, 8, 4, 32, 0, 13, 32, 0}, {2, 8, 4, 32, 0, 14, 32, 0},
     };
     for (const auto &c : cases) {
         Job j;
