@@ -126,6 +126,17 @@ __device__ __forceinline__ uint64_t l2_policy(bool evict_last)
     return pol;
 }
 
+/* cp.async.bulk global -> shared::cluster (complete_tx on `bar`) with the L2 evict_first policy */
+__device__ __forceinline__ void bulk_load_evict_first(void *dst, const void *src, uint32_t bytes, uint64_t *bar)
+{
+    uint64_t pol; /* volatile: made at each use, not hoisted into the producer's registers (t16_w3_k256 spilled) */
+    asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(pol));
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1], %2, "
+                 "[%3], %4;\n" ::"r"((uint32_t)__cvta_generic_to_shared(dst)),
+                 "l"(src), "r"(bytes), "r"((uint32_t)__cvta_generic_to_shared(bar)), "l"(pol)
+                 : "memory");
+}
+
 /* red_add_v4_f32 and stores with an L2 cache policy (.L2::cache_hint) */
 __device__ __forceinline__ void red_add_v4_f32_hint(float *p, float a, float b, float c, float d, uint64_t pol)
 {
