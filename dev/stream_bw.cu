@@ -1,8 +1,8 @@
 /*
  * stream_bw.cu - how fast the sm90 kernel's kind of ring streams weights from DRAM, with nothing
  * else in the kernel: one producer thread per CTA fills a ring of `stages` stages with bulk copies
- * (cp.async.bulk, as the product's weight loads), one consumer warp waits for each stage and
- * releases it. A developer's probe for the question of dev/NOTES.md session 11: why t64_w2_k256's
+ * (cp.async.bulk, as the product's weight loads), one consumer warpgroup waits for each stage
+ * and releases it (one arrival per warp, as the product's consumers). A developer's probe for the question of dev/NOTES.md session 11: why t64_w2_k256's
  * ring streams at ~2.5 TB/s where t16_w3_k256's reaches ~3 TB/s.
  *
  * The weights are modelled as the packed layout's 64-row blocks of `blk` contiguous bytes
@@ -87,7 +87,7 @@ __global__ void __launch_bounds__(256, 1) k_stream(const Job j)
     if (threadIdx.x == 0) {
         for (int s = 0; s < j.stages; s++) {
             ptx::mbarrier_init(&full[s], 1);
-            ptx::mbarrier_init(&empty[s], 1);
+            ptx::mbarrier_init(&empty[s], 4); /* one arrival per consumer warp */
         }
         ptx::fence_mbarrier_init(ptx::sem_release, ptx::scope_cluster);
     }
@@ -119,7 +119,9 @@ __global__ void __launch_bounds__(256, 1) k_stream(const Job j)
             if (++s == j.stages) s = 0, ph ^= 1;
         }
     } else if (threadIdx.x >= 128) {
-        /* one consumer warpgroup; warp 4 releases each stage */
+        /* one consumer warpgroup; each of its warps arrives on the stage's empty barrier (with
+         * warp 4 alone releasing, the other warps could fall a ring behind and miss a phase:
+         * the 112 MB run of session 12 hung) */
         const int t = threadIdx.x - 128;
         int &last = *reinterpret_cast<int *>(smem + 512); /* after the barriers */
         uint8_t *staging = ring + (size_t)j.stages * stage_bytes;
@@ -201,7 +203,7 @@ __global__ void __launch_bounds__(256, 1) k_stream(const Job j)
         for (int64_t i = 0; i < n_units; i++) {
             mbar_wait(&full[i % j.stages], (uint32_t)((i / j.stages) & 1));
             __syncwarp();
-            if (threadIdx.x == 128) ptx::mbarrier_arrive(&empty[i % j.stages]);
+            if (threadIdx.x % 32 == 0) ptx::mbarrier_arrive(&empty[i % j.stages]);
             if (j.tail == TAIL_NONE) continue;
             /* this unit's tile and k, walked incrementally (as the product does) */
             const int64_t tile = cur_tile;
