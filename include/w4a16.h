@@ -187,6 +187,11 @@ w4a16_status w4a16_workspace_init(w4a16_handle handle, void *workspace, size_t b
  * were permuted along K at conversion (tools/ write <layer>.w4a16_perm). Every k_perm[j] must
  * lie in [0, k); an index outside makes every output of the call NaN (never a silent wrong
  * result; k_perm is not read on the host).
+ * L2 use on sm90: where D takes at most 8 MB, D and the workspace are written with the L2
+ * evict_last priority (the weight stream would otherwise evict their lines mid-call), so they
+ * stay in L2 for the next kernel ahead of other data; configurations of at most 32 tokens per
+ * tile (decode) read the weights with evict_first. W4A16_SM90_KEEP_D=0 (environment) turns
+ * the first off.
  * Returns W4A16_SUCCESS, any status of w4a16_check_problem, W4A16_ERROR_NULL_POINTER,
  * W4A16_ERROR_MISALIGNED, W4A16_ERROR_WORKSPACE_TOO_SMALL, W4A16_ERROR_NO_DEVICE (offline
  * handle) or W4A16_ERROR_CUDA (launch failure). */

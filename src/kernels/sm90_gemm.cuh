@@ -805,17 +805,17 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                         const int nt = n0 / 64 + c;
                         if (nt >= (p.n + 63) / 64) continue;
                         const uint8_t *src = p.w + ((int64_t)nt * p.tiles_k + kt0) * W4A16_PACK_TILE_BYTES;
-                        /* Tiles of <= 64 tokens (one token tile: each weight byte is read once) load
-                         * their weights with an L2 evict_first policy, so that the stream leaves the
+                        /* Tiles of <= 32 tokens (decode: each weight byte is read once) load their
+                         * weights with an L2 evict_first policy, so that the stream leaves the
                          * activations, scales and outputs in L2. w4a16-bench A/B (H100, fp16, three
-                         * rounds, medians, us, before / after): zeros none, 8192^2 M=1 20.1 / 19.1,
+                         * rounds, medians, us, before / after): zeros none, 8192^2 M=1 20.2 / 19.1,
                          * M=16 19.9 / 19.1, 57344x8192 M=1 89.8 / 88.3, M=16 90.3 / 88.6, 8192x28672
-                         * M=16 49.0 / 47.9, 4096^2 M=1 11.1 / 10.9; integer zeros 0.987-1.013 (no
-                         * change); M=64 within the power-capped rows' noise, dev/pipe_probe back to
-                         * back 57344x8192 114.9 / 113.5 and 115.3 / 114.1, 8192x28672 58.1 / 58.0.
-                         * Making the policy at run time (Params) changed ptxas's consumer loops and
-                         * cost 17% (session 12, dev/NOTES.md); this form leaves them unchanged. */
-                        if constexpr (BT <= 64)
+                         * M=16 49.0 / 47.9, 4096^2 M=1 11.1 / 10.9; integer zeros and bf16 0.99-1.01
+                         * (consumer-bound). t64 with it, 4096^2 M = 64, 128, 256, both dtypes and
+                         * zero modes: 11 of 12 rows slower (0.992-1.025 of the time; a noisy
+                         * machine), so it keeps the default policy. Making it at run time (Params)
+                         * changed ptxas's consumer loops and cost 17% (dev/NOTES.md, session 12). */
+                        if constexpr (BT <= 32)
                             bulk_load_evict_first(&sm.w[s][c][0], src, (uint32_t)(wblocks * W4A16_PACK_TILE_BYTES),
                                                   &sm.full[s]);
                         else
