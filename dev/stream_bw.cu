@@ -2,8 +2,10 @@
  * stream_bw.cu - how fast the sm90 kernel's kind of ring streams weights from DRAM, with nothing
  * else in the kernel: one producer thread per CTA fills a ring of `stages` stages with bulk copies
  * (cp.async.bulk, as the product's weight loads), one consumer warpgroup waits for each stage
- * and releases it (one arrival per warp, as the product's consumers). A developer's probe for the question of dev/NOTES.md session 11: why t64_w2_k256's
- * ring streams at ~2.5 TB/s where t16_w3_k256's reaches ~3 TB/s.
+ * and releases it (one arrival per warp, as the product's consumers). A developer's probe for
+ * the question of dev/NOTES.md session 11 (why t64_w2_k256's ring streams at ~2.5 TB/s where
+ * t16_w3_k256's reaches ~3 TB/s) and for what the consumers' tile ends cost the stream
+ * (session 12: the TAIL_* models below).
  *
  * The weights are modelled as the packed layout's 64-row blocks of `blk` contiguous bytes
  * (K/64 x 2 KB: 256 KB for K = 8192). A tile is `streams` consecutive blocks (the consumer
@@ -225,7 +227,8 @@ __global__ void __launch_bounds__(256, 1) k_stream(const Job j)
             float *part = j.part + tile * (j.part_bytes / 4);
             for (int q = t; q < j.part_bytes / 16; q += 128) {
                 if (keep)
-                    asm volatile("red.global.add.L2::cache_hint.v4.f32 [%0], {%1, %1, %1, %1}, %2;\n" ::"l"(part + 4 * q),
+                    asm volatile("red.global.add.L2::cache_hint.v4.f32 [%0], {%1, %1, %1, %1}, %2;\n" ::"l"(
+                                     part + 4 * q),
                                  "f"(0.f), "l"(pol)
                                  : "memory");
                 else
@@ -270,14 +273,26 @@ int main(int argc, char **argv)
     CK(cudaMalloc(&count, max_tiles * sizeof(int)));
     CK(cudaMemset(count, 0, max_tiles * sizeof(int)));
     CK(cudaMalloc(&d, max_tiles * max_part / 2));
-    static const char *tails[] = {"none", "full", "relaxed", "stores", "nocount", "warp", "bulk", "spin", "cs", "hot", "evlast", "spin4", "walk", "keep", "defer"};
+    static const char *tails[] = {"none", "full", "relaxed", "stores", "nocount", "warp", "bulk", "spin",
+                                  "cs",   "hot",  "evlast",  "spin4",  "walk",    "keep", "defer"};
     /* streams, chunk KB, stages, act KB, hyb, tail, partials KB: t64_w2_k256 at M = 64 (act: 64
      * tokens x 256 k), t16_w3_k256 at M = 16, then pure rings (the first run's rows) */
     static const char *wheres[] = {"all", "mid", "last"};
+    /* streams, chunk KB, stages, act KB, hyb, tail, partials KB, where: the pure rings (the
+     * product's shapes first), then t16_w3_k256 at M = 16 (act: 16 tokens x 256 k, whole tiles
+     * first, 12 KB partials) and t64_w2_k256 at M = 64 (act: 64 tokens x 256 k, stream-K, 32 KB)
+     * with the tail models (dev/NOTES.md, session 12, has each row's numbers) */
     const int cases[][8] = {
-        {3, 8, 6, 8, 1, 12, 12, 0}, {3, 8, 6, 8, 1, 1, 12, 0},  {3, 8, 6, 8, 1, 13, 12, 0}, {3, 8, 6, 8, 1, 14, 12, 0},
-        {3, 8, 6, 8, 0, 12, 12, 0}, {3, 8, 6, 8, 0, 13, 12, 0}, {3, 8, 6, 8, 0, 14, 12, 0}, {2, 8, 4, 32, 0, 12, 32, 0},
-        {2, 8, 4, 32, 0, 1, 32, 0}, {2, 8, 4, 32, 0, 13, 32, 0}, {2, 8, 4, 32, 0, 14, 32, 0},
+        {3, 8, 6, 0, 1, TAIL_NONE, 12, 0},    {2, 8, 4, 0, 0, TAIL_NONE, 32, 0},    {2, 8, 4, 32, 0, TAIL_NONE, 32, 0},
+        {2, 8, 7, 0, 0, TAIL_NONE, 32, 0},    {2, 16, 4, 0, 0, TAIL_NONE, 32, 0},   {1, 32, 6, 0, 0, TAIL_NONE, 32, 0},
+        {4, 8, 4, 0, 0, TAIL_NONE, 32, 0},    {2, 4, 8, 0, 0, TAIL_NONE, 32, 0},    {3, 8, 6, 8, 1, TAIL_WALK, 12, 0},
+        {3, 8, 6, 8, 1, TAIL_FULL, 12, 0},    {3, 8, 6, 8, 1, TAIL_RELAXED, 12, 0}, {3, 8, 6, 8, 1, TAIL_FULL, 12, 2},
+        {3, 8, 6, 8, 1, TAIL_STORES, 12, 1},  {3, 8, 6, 8, 1, TAIL_WARP, 12, 1},    {3, 8, 6, 8, 1, TAIL_BULK, 12, 1},
+        {3, 8, 6, 8, 1, TAIL_CS, 12, 1},      {3, 8, 6, 8, 1, TAIL_HOT, 12, 1},     {3, 8, 6, 8, 1, TAIL_LAST, 12, 1},
+        {3, 8, 6, 8, 1, TAIL_SPIN, 12, 1},    {3, 8, 6, 8, 1, TAIL_SPIN4, 12, 1},   {3, 8, 6, 8, 1, TAIL_KEEP, 12, 0},
+        {3, 8, 6, 8, 1, TAIL_DEFER, 12, 0},   {2, 8, 4, 32, 0, TAIL_WALK, 32, 0},   {2, 8, 4, 32, 0, TAIL_FULL, 32, 0},
+        {2, 8, 4, 32, 0, TAIL_STORES, 32, 1}, {2, 8, 4, 32, 0, TAIL_LAST, 32, 1},   {2, 8, 4, 32, 0, TAIL_SPIN, 32, 1},
+        {2, 8, 4, 32, 0, TAIL_KEEP, 32, 0},   {2, 8, 4, 32, 0, TAIL_DEFER, 32, 0},
     };
     for (const auto &c : cases) {
         Job j;
@@ -296,7 +311,8 @@ int main(int argc, char **argv)
         j.d = d;
         j.tiles = total / (blk * j.streams);
         j.upt = (int)(blk / j.chunk);
-        const int smem = 1024 + j.stages * (j.streams * j.chunk + j.act_bytes) + (j.tail == TAIL_BULK ? j.part_bytes / 2 : 0);
+        const int smem =
+            1024 + j.stages * (j.streams * j.chunk + j.act_bytes) + (j.tail == TAIL_BULK ? j.part_bytes / 2 : 0);
         if (smem > 227 * 1024 || j.stages > 32) {
             printf("skip %d x %d KB x %d stages: %d B of shared memory\n", c[0], c[1], c[2], smem);
             continue;
@@ -317,9 +333,10 @@ int main(int argc, char **argv)
             if (b) t.push_back(ms * 1000.0f / 20.0f); /* the first batch warms up */
         }
         std::sort(t.begin(), t.end());
-        printf("streams %d  chunk %2d KB  stages %2d  in flight %3d KB  act %2d KB  %-3s  tail %-7s %-4s  %8.2f us  %6.0f GB/s\n",
-               c[0], c[1], c[2], c[0] * c[1] * c[2], c[3], j.hyb ? "hyb" : "sk", tails[c[5]], wheres[c[7]], t[t.size() / 2],
-               bytes / t[t.size() / 2] / 1e3);
+        printf("streams %d  chunk %2d KB  stages %2d  in flight %3d KB  act %2d KB  %-3s  tail %-7s %-4s  %8.2f us  "
+               "%6.0f GB/s\n",
+               c[0], c[1], c[2], c[0] * c[1] * c[2], c[3], j.hyb ? "hyb" : "sk", tails[c[5]], wheres[c[7]],
+               t[t.size() / 2], bytes / t[t.size() / 2] / 1e3);
     }
     CK(cudaDeviceSynchronize());
     return 0;
