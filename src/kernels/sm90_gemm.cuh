@@ -814,7 +814,7 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                          * (consumer-bound). t64 with it, 4096^2 M = 64, 128, 256, both dtypes and
                          * zero modes: 11 of 12 rows slower (0.992-1.025 of the time; a noisy
                          * machine), so it keeps the default policy. Making it at run time (Params)
-                         * changed ptxas's consumer loops and cost 17% (dev/NOTES.md, session 12). */
+                         * changed ptxas's consumer loops and cost 6-18% (dev/NOTES.md, session 12). */
                         if constexpr (BT <= 32)
                             bulk_load_evict_first(&sm.w[s][c][0], src, (uint32_t)(wblocks * W4A16_PACK_TILE_BYTES),
                                                   &sm.full[s]);
