@@ -127,6 +127,7 @@ __global__ void __launch_bounds__(256, 1) k_stream(const Job j)
         const int t = threadIdx.x - 128;
         int &last = *reinterpret_cast<int *>(smem + 512); /* after the barriers */
         uint8_t *staging = ring + (size_t)j.stages * stage_bytes;
+        const uint64_t pol = l2_policy(true); /* evict_last: TAIL_LAST, TAIL_KEEP, TAIL_DEFER */
         auto store_tile = [&](int64_t tile) { /* 16-byte stores of the tile's output */
             uint4 *d = reinterpret_cast<uint4 *>(j.d + tile * (j.part_bytes / 2));
             if (j.tail == TAIL_WALK) {
@@ -138,12 +139,8 @@ __global__ void __launch_bounds__(256, 1) k_stream(const Job j)
                 uint4 *h = reinterpret_cast<uint4 *>(j.d + blockIdx.x * (j.part_bytes / 2));
                 for (int q = t; q < j.part_bytes / 32; q += 128) h[q] = make_uint4(0, 0, 0, 0);
             } else if (j.tail == TAIL_LAST || j.tail >= TAIL_KEEP) {
-                uint64_t pol;
-                asm volatile("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;\n" : "=l"(pol));
                 for (int q = t; q < j.part_bytes / 32; q += 128)
-                    asm volatile("st.global.L2::cache_hint.v4.u32 [%0], {%1, %1, %1, %1}, %2;\n" ::"l"(d + q), "r"(0),
-                                 "l"(pol)
-                                 : "memory");
+                    st_v4_f32_hint(reinterpret_cast<float *>(d + q), 0.f, 0.f, 0.f, 0.f, pol);
             } else if (j.tail == TAIL_WARP) {
                 if (t < 32)
                     for (int q = t; q < j.part_bytes / 32; q += 32) d[q] = make_uint4(0, 0, 0, 0);
@@ -168,8 +165,6 @@ __global__ void __launch_bounds__(256, 1) k_stream(const Job j)
         int pend_n = 0; /* TAIL_DEFER: a split tile's count put off to the end */
         int cur_k = whole ? 0 : (int)(a % j.upt), seg_k = cur_k;
         const bool keep = j.tail >= TAIL_KEEP;
-        uint64_t pol;
-        asm volatile("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;\n" : "=l"(pol));
         auto count = [&](int64_t ct, int cn) { /* count cn units of tile ct; the last finisher stores it */
             float *cp = j.part + ct * (j.part_bytes / 4);
             asm volatile("bar.sync 1, 128;\n" ::: "memory");
@@ -192,9 +187,7 @@ __global__ void __launch_bounds__(256, 1) k_stream(const Job j)
                 const float4 v = __ldcg(pq);
                 acc.x += v.x, acc.y += v.y, acc.z += v.z, acc.w += v.w;
                 if (keep)
-                    asm volatile("st.global.L2::cache_hint.v4.f32 [%0], {%1, %1, %1, %1}, %2;\n" ::"l"(pq), "f"(0.f),
-                                 "l"(pol)
-                                 : "memory");
+                    st_v4_f32_hint(&pq->x, 0.f, 0.f, 0.f, 0.f, pol);
                 else
                     __stcg(pq, make_float4(0.f, 0.f, 0.f, 0.f));
             }
@@ -227,10 +220,7 @@ __global__ void __launch_bounds__(256, 1) k_stream(const Job j)
             float *part = j.part + tile * (j.part_bytes / 4);
             for (int q = t; q < j.part_bytes / 16; q += 128) {
                 if (keep)
-                    asm volatile("red.global.add.L2::cache_hint.v4.f32 [%0], {%1, %1, %1, %1}, %2;\n" ::"l"(
-                                     part + 4 * q),
-                                 "f"(0.f), "l"(pol)
-                                 : "memory");
+                    red_add_v4_f32_hint(part + 4 * q, 0.f, 0.f, 0.f, 0.f, pol);
                 else
                     red_add_v4_f32(part + 4 * q, 0.f, 0.f, 0.f, 0.f);
             }
