@@ -253,6 +253,10 @@ __device__ __forceinline__ void dequant_word(uint32_t q, const GroupConsts<T> &g
     }
 }
 
+/* ZM for a loop whose zero mode is not known at compile time but is never W4A16_ZEROS_FLOAT
+ * (the GS loop): one run-time branch on it instead of two. */
+constexpr int ZM_NONE_OR_INT = -2;
+
 /* The dequantization constants of this thread's two weight rows for the 64-k block kb of stage
  * s (k0: the stage's first k, g0 = k0 >> gshift its first group). valid = false (a block past
  * K, or a warpgroup past N: nothing was loaded there) gives s = zf = 0, so the block's weights
@@ -273,7 +277,7 @@ __device__ __forceinline__ GroupConsts<T> group_consts(const Smem<T, BT, BK, STA
         if (zmode == W4A16_ZEROS_INT) {
             const int off = (g * p.n + n0) & 15; /* see ZBOX_INT */
             z = reinterpret_cast<const uint8_t *>(&sm.zeros[s][gi][0])[off + row0 + 8 * h];
-        } else if (zmode == W4A16_ZEROS_FLOAT) {
+        } else if (ZM != ZM_NONE_OR_INT && zmode == W4A16_ZEROS_FLOAT) {
             zf = sm.zeros[s][gi][row0 + 8 * h];
         }
         const uint32_t cb = Dq<T>::bias_bits(z);
@@ -297,20 +301,22 @@ __device__ __forceinline__ uint64_t b_desc(uint64_t d0, int kb, int j)
     return d0 + (uint64_t)((kb * BT * 128 + 32 * j) >> 4);
 }
 
-/* This thread's part of 64-k block kb of stage s (first k: k0): its four packed words (one
- * 16-byte load) and the group constants of its two weight rows. */
-template <typename T, int BT, int BK, int STAGES, int NW, int ZM = -1>
-__device__ __forceinline__ GroupConsts<T> load_block(const Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, int s,
-                                                     int kb, int k0, int c_wg, int t, int row0, bool wg_valid, int n0,
-                                                     uint32_t (&words)[4])
+/* This thread's four packed words of 64-k block kb of stage s (one 16-byte load), or for dev
+ * VARIANT 8 (DQ = 2) words from the thread index and no load. */
+template <typename T, int BT, int BK, int STAGES, int NW, int DQ>
+__device__ __forceinline__ void block_words(const Smem<T, BT, BK, STAGES, NW> &sm, int s, int kb, int c_wg, int t,
+                                            uint32_t (&words)[4])
 {
-    const uint4 wq = *reinterpret_cast<const uint4 *>(&sm.w[s][c_wg][kb * W4A16_PACK_TILE_BYTES + 16 * t]);
-    words[0] = wq.x;
-    words[1] = wq.y;
-    words[2] = wq.z;
-    words[3] = wq.w;
-    return group_consts<T, BT, BK, STAGES, NW, ZM>(sm, p, s, kb, k0, k0 >> p.gshift, row0,
-                                                   wg_valid && k0 + 64 * kb < p.k, n0);
+    if constexpr (DQ < 2) {
+        const uint4 wq = *reinterpret_cast<const uint4 *>(&sm.w[s][c_wg][kb * W4A16_PACK_TILE_BYTES + 16 * t]);
+        words[0] = wq.x;
+        words[1] = wq.y;
+        words[2] = wq.z;
+        words[3] = wq.w;
+    } else {
+#pragma unroll
+        for (int j = 0; j < 4; j++) words[j] = (uint32_t)(t + j);
+    }
 }
 
 /* dev VARIANT 7 / 8 (pipe_probe, results not checked): DQ = 1 skips the dequantization (the
@@ -328,6 +334,18 @@ __device__ __forceinline__ void fragment_words(uint32_t q, const GroupConsts<T> 
     }
 }
 
+/* This thread's part of 64-k block kb of stage s (first k: k0): its four packed words (one
+ * 16-byte load) and the group constants of its two weight rows. */
+template <typename T, int BT, int BK, int STAGES, int NW, int ZM = -1>
+__device__ __forceinline__ GroupConsts<T> load_block(const Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, int s,
+                                                     int kb, int k0, int c_wg, int t, int row0, bool wg_valid, int n0,
+                                                     uint32_t (&words)[4])
+{
+    block_words<T, BT, BK, STAGES, NW, 0>(sm, s, kb, c_wg, t, words);
+    return group_consts<T, BT, BK, STAGES, NW, ZM>(sm, p, s, kb, k0, k0 >> p.gshift, row0,
+                                                   wg_valid && k0 + 64 * kb < p.k, n0);
+}
+
 /* load_block, or for dev VARIANT 8 (DQ = 2) words from the thread index and no loads. */
 template <typename T, int BT, int BK, int STAGES, int NW, int DQ, int ZM = -1>
 __device__ __forceinline__ GroupConsts<T> load_block_dev(const Smem<T, BT, BK, STAGES, NW> &sm, const Params &p,
@@ -337,8 +355,7 @@ __device__ __forceinline__ GroupConsts<T> load_block_dev(const Smem<T, BT, BK, S
     if constexpr (DQ < 2) {
         return load_block<T, BT, BK, STAGES, NW, ZM>(sm, p, s, kb, k0, c_wg, t, row0, wg_valid, n0, words);
     } else {
-#pragma unroll
-        for (int j = 0; j < 4; j++) words[j] = (uint32_t)(t + j);
+        block_words<T, BT, BK, STAGES, NW, DQ>(sm, s, kb, c_wg, t, words);
         return GroupConsts<T>{};
     }
 }
@@ -390,14 +407,11 @@ __device__ __forceinline__ void consume_stage_steps(Smem<T, BT, BK, STAGES, NW> 
     }
 }
 
-/* Blocks [KB0, KB0 + KB) of stage i (KB = KBN, or the whole stage) into the fragment buffer F.
- * GS: the fragments hold q - z, and sf the scales of the chunk's group for this thread's two
- * rows (from its first block; 0 where that block holds nothing). */
-template <typename T, int BT, int BK, int STAGES, int NW, int DQ = 0, int KB0 = 0, int KBN = 0, bool GS = false,
-          int ZM = -1>
+/* Blocks [KB0, KB0 + KB) of stage i (KB = KBN, or the whole stage) into the fragment buffer F. */
+template <typename T, int BT, int BK, int STAGES, int NW, int DQ = 0, int KB0 = 0, int KBN = 0, int ZM = -1>
 __device__ __forceinline__ void dequant_stage(const Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, int i, int it,
                                               uint32_t (&F)[(KBN > 0 ? KBN * 64 : BK) / 16][4], int c_wg, int t,
-                                              int row0, bool wg_valid, int n0, float (&sf)[2])
+                                              int row0, bool wg_valid, int n0)
 {
     constexpr int KB = KBN > 0 ? KBN : BK / 64;
     const int s = i % STAGES;
@@ -408,15 +422,40 @@ __device__ __forceinline__ void dequant_stage(const Smem<T, BT, BK, STAGES, NW> 
         uint32_t words[4];
         const GroupConsts<T> gc =
             load_block_dev<T, BT, BK, STAGES, NW, DQ, ZM>(sm, p, s, kb, k0, c_wg, t, row0, wg_valid, n0, words);
-        if constexpr (GS) {
-            if (kb_ == 0) {
-                sf[0] = __low2float(gc.s[0]);
-                sf[1] = __low2float(gc.s[1]);
-            }
-        }
 #pragma unroll
-        for (int j = 0; j < 4; j++) fragment_words<T, DQ, GS>(words[j], gc, F[kb_ * 4 + j]);
+        for (int j = 0; j < 4; j++) fragment_words<T, DQ>(words[j], gc, F[kb_ * 4 + j]);
     }
+}
+
+/* GS loop: 64-k block KB of stage i into F as q - z, and for a group's first block its scales
+ * for this thread's two rows into sf (0 where the block holds nothing). A GS group (128 k or all
+ * of K, aligned to the stage) spans blocks 2j and 2j + 1. With 256-k stages an even block reads
+ * the group's constants into gc and the odd block reuses them: half the zero-point loads and
+ * constants per group (t16_w3_k256's loop 387 -> 320 instructions per stage, fp16 SASS; H100,
+ * w4a16-bench, two rounds, medians before / after, us: bf16 57344x8192 M=16 93.6 / 91.0, zeros
+ * int M=1 98.0 / 96.3; fp16 zeros int M=32 106.2 / 102.9; fp16 without zeros 0.98-1.03 of the
+ * time, within its rows' noise). 128-k stages (t16_w3_k128, t32_w2_k128: 4096^2) keep a full
+ * read per block: with the reuse they were 1-2% slower there (11.51 / 11.78 us at M=32, fp16). */
+template <typename T, int BT, int BK, int STAGES, int NW, int DQ, int KB>
+__device__ __forceinline__ void dequant_block_gs(const Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, int i,
+                                                 int it, uint32_t (&F)[4][4], int c_wg, int t, int row0,
+                                                 bool wg_valid, int n0, float (&sf)[2], GroupConsts<T> &gc)
+{
+    constexpr bool REUSE = BK == 256;
+    const int s = i % STAGES;
+    uint32_t words[4];
+    if constexpr (KB % 2 == 0 || !REUSE) {
+        gc = load_block_dev<T, BT, BK, STAGES, NW, DQ, REUSE ? ZM_NONE_OR_INT : -1>(sm, p, s, KB, it * BK, c_wg, t,
+                                                                                   row0, wg_valid, n0, words);
+        if constexpr (KB % 2 == 0) {
+            sf[0] = __low2float(gc.s[0]);
+            sf[1] = __low2float(gc.s[1]);
+        }
+    } else {
+        block_words<T, BT, BK, STAGES, NW, DQ>(sm, s, KB, c_wg, t, words);
+    }
+#pragma unroll
+    for (int j = 0; j < 4; j++) fragment_words<T, DQ, true>(words[j], gc, F[j]);
 }
 
 /* The wgmmas of blocks [KB0, KB0 + KB) of stage i from F, committed as one group. ZERO: the first
@@ -451,8 +490,7 @@ __device__ __forceinline__ void consume_stage(Smem<T, BT, BK, STAGES, NW> &sm, c
                                               int row0, bool wg_valid, int n0)
 {
     if constexpr (KB0 == 0) mbar_wait(&sm.full[i % STAGES], (i / STAGES) & 1);
-    float unused[2];
-    dequant_stage<T, BT, BK, STAGES, NW, DQ, KB0, KBN, false, ZM>(sm, p, i, it, F, c_wg, t, row0, wg_valid, n0, unused);
+    dequant_stage<T, BT, BK, STAGES, NW, DQ, KB0, KBN, ZM>(sm, p, i, it, F, c_wg, t, row0, wg_valid, n0);
     issue_stage<T, BT, BK, STAGES, NW, KB0, KBN>(sm, i, acc, F);
 }
 
@@ -925,10 +963,11 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
              * on t16_w3_k256, so those keep the loops below. */
             auto gs_loop = [&]() {
                 uint32_t B0[4][4], B1[4][4];
-                float G[BT / 2], sfc[2], sfn[2], dummy[2];
+                float G[BT / 2], sfc[2], sfn[2];
+                GroupConsts<T> gcg; /* the constants of the group being dequantized */
                 mbar_wait(&sm.full[i0 % STAGES], (i0 / STAGES) & 1);
-                dequant_stage<T, BT, BK, STAGES, NW, DQ, 0, 1, true>(sm, p, i0, it_begin, B0, c_wg, t, row0, wg_valid,
-                                                                     n0, sfn);
+                dequant_block_gs<T, BT, BK, STAGES, NW, DQ, 0>(sm, p, i0, it_begin, B0, c_wg, t, row0, wg_valid, n0,
+                                                               sfn, gcg);
                 for (int i = i0; i < i0 + n_it; i++) {
                     const int it = it_begin + i - i0;
                     auto step = [&](auto kb_c) {
@@ -941,12 +980,12 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                         }
                         issue_stage<T, BT, BK, STAGES, NW, kb, 1, kb % 2 == 0>(sm, i, G, cur);
                         if constexpr (kb + 1 < KB) {
-                            dequant_stage<T, BT, BK, STAGES, NW, DQ, kb + 1, 1, true>(
-                                sm, p, i, it, nxt, c_wg, t, row0, wg_valid, n0, (kb + 1) % 2 == 0 ? sfn : dummy);
+                            dequant_block_gs<T, BT, BK, STAGES, NW, DQ, kb + 1>(sm, p, i, it, nxt, c_wg, t, row0,
+                                                                                wg_valid, n0, sfn, gcg);
                         } else if (i + 1 < i0 + n_it) {
                             mbar_wait(&sm.full[(i + 1) % STAGES], ((i + 1) / STAGES) & 1);
-                            dequant_stage<T, BT, BK, STAGES, NW, DQ, 0, 1, true>(sm, p, i + 1, it + 1, nxt, c_wg, t,
-                                                                                 row0, wg_valid, n0, sfn);
+                            dequant_block_gs<T, BT, BK, STAGES, NW, DQ, 0>(sm, p, i + 1, it + 1, nxt, c_wg, t, row0,
+                                                                           wg_valid, n0, sfn, gcg);
                         }
                         wgmma_wait<0>();
                         if constexpr (kb % 2 == 1) fold_group<BT>(acc, G, sfc); /* the group's two blocks */
