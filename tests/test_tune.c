@@ -49,8 +49,10 @@ static void check_heuristic(w4a16_handle h)
     } cases[] = {
         {16, 8192, 8192, "sm90_t16_w3_k256_s6"},
         {16, 8192, 28672, "sm90_t16_w3_k256_s6"},   {1, 57344, 8192, "sm90_t16_w3_k256_s6"},
-        {1, 4096, 4096, "sm90_t16_w3_k128_s10"},    /* t16_w3_k256 would keep 4 stages per split */
+        {1, 4096, 4096, "sm90_t16_w2_k256_s8"},     /* t16_w3_k256 4, t16_w3_k128 5 stages per split */
+        {16, 1024, 4096, "sm90_t16_w2_k256_s8"},    /* t16_w3_k128: 8 splits of 4 stages */
         {1, 8192, 4096, "sm90_t16_w3_k128_s10"},    /* t16_w3_k256: 3 splits of 5 stages */
+        {16, 6144, 4096, "sm90_t16_w3_k128_s10"},   /* t16_w3_k128: 4 splits of 8 stages */
         {32, 8192, 8192, "sm90_t32_w3_k256_s5"},    {32, 8192, 28672, "sm90_t32_w3_k256_s5"},
         {32, 4096, 4096, "sm90_t32_w2_k128_s10"},   /* t32_w3 would keep <= 6 stages per split */
         {64, 4096, 4096, "sm90_t64_w2_k128_s8"},    /* t64_w2_k256 would keep 4 stages per split */
