@@ -444,7 +444,11 @@ __device__ __forceinline__ void dequant_block_gs(const Smem<T, BT, BK, STAGES, N
     constexpr bool REUSE = BK == 256;
     const int s = i % STAGES;
     uint32_t words[4];
-    if constexpr (KB % 2 == 0 || !REUSE) {
+    if constexpr (DQ == 2) { /* dev VARIANT 8: no loads, and gc untouched (writing it made ptxas
+                              * serialize this variant's wgmmas, C7513) */
+        block_words<T, BT, BK, STAGES, NW, DQ>(sm, s, KB, c_wg, t, words);
+        if constexpr (KB % 2 == 0) sf[0] = sf[1] = 0.0f;
+    } else if constexpr (KB % 2 == 0 || !REUSE) {
         gc = load_block_dev<T, BT, BK, STAGES, NW, DQ, REUSE ? ZM_NONE_OR_INT : -1>(sm, p, s, KB, it * BK, c_wg, t,
                                                                                    row0, wg_valid, n0, words);
         if constexpr (KB % 2 == 0) {
