@@ -41,6 +41,7 @@ typedef struct bench_opts {
     bench_config_mode config_mode;
     char config_arg[64]; /* BENCH_CONFIG_FORCED: a name or a decimal index */
     int iters;
+    int warmup_ms; /* each kernel's warm-up before its timed window: >= 3 calls and this long */
     int warm_l2;
     int graph;
     int check;

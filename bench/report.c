@@ -48,9 +48,10 @@ void bench_print_header(FILE *f, const bench_header *h)
             h->driver_version / 1000, h->driver_version % 1000 / 10, h->runtime_version / 1000,
             h->runtime_version % 1000 / 10, h->cublas_version / 10000, h->cublas_version % 10000 / 100,
             h->cublas_version % 100, h->config_count, h->config_mode);
-    fprintf(f, "Timing: %s queued behind a launch gate (GPU time), median of 2 windows of %d, each call between "
-               "its own event pair, in the order cuBLAS, ours, ours, cuBLAS; weights %s; results %s\n",
-            h->graph ? "CUDA-graph replays of one call" : "stream launches", h->iters,
+    fprintf(f, "Timing: %s queued behind a launch gate (GPU time), median of 2 windows of %d, each after a "
+               "warm-up of >= 3 calls and %d ms and each call between its own event pair, in the order cuBLAS, "
+               "ours, ours, cuBLAS; weights %s; results %s\n",
+            h->graph ? "CUDA-graph replays of one call" : "stream launches", h->iters, h->warmup_ms,
             h->warm_l2 ? "NOT rotated (--warm-l2: may be served from L2)" : "rotated through sets of >= 2x L2",
             h->check ? "verified against an fp32-accumulated cuBLAS reference" : "NOT verified (--no-check)");
     fprintf(f, "Memory ceiling: %.3f TB/s (%s)\n", h->mem_ceiling_tbs, h->mem_ceiling_how);
@@ -357,6 +358,7 @@ int bench_write_json(const char *path, const bench_header *h, const bench_row *r
     json_key_num(f, "config_count", h->config_count, 1);
     json_key_str(f, "config_mode", h->config_mode, 1);
     json_key_num(f, "iters", h->iters, 1);
+    json_key_num(f, "warmup_ms", h->warmup_ms, 1);
     fprintf(f, ", \"warm_l2\": %s, \"graph\": %s, \"check\": %s", h->warm_l2 ? "true" : "false",
             h->graph ? "true" : "false", h->check ? "true" : "false");
     snprintf(buf, sizeof buf, "%" PRIu64, h->seed);

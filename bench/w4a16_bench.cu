@@ -228,7 +228,10 @@ static std::vector<float> time_samples(bench &b, int nsets, const launch_fn &lau
         else launch(next);
         next = (next + 1) % nsets;
     };
-    /* warm-up: at least 3 calls and 25 ms (clocks up, lazy loading and cuBLAS heuristics done) */
+    /* warm-up: at least 3 calls and --warmup-ms (clocks up, lazy loading and cuBLAS heuristics done).
+     * 25 ms was not enough after a heavy row: decode rows right after an M=4096 row lost up to 7%
+     * of their bandwidth against the next row (H100, session 13: 57344x8192 M=1 80.5% vs M=4 87.3%,
+     * 8192^2 M=1 51.6% vs 56.7%); from 100 ms on (100 and 300 tried) they match within ~1%. */
     step();
     CUDA(cudaStreamSynchronize(b.s));
     const auto t0 = std::chrono::steady_clock::now();
@@ -238,7 +241,7 @@ static std::vector<float> time_samples(bench &b, int nsets, const launch_fn &lau
         CUDA(cudaStreamSynchronize(b.s));
         done += batch;
         const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        if ((done >= 3 && el >= 0.025) || done >= 2000) break;
+        if ((done >= 3 && el >= 1e-3 * b.o->warmup_ms) || el >= 60.0) break;
         batch = std::min(batch * 2, 32);
     }
     if (graph)
@@ -854,6 +857,7 @@ static void fill_header(bench &b)
         snprintf(h.config_mode + len, sizeof h.config_mode - len, " + tuning cache (%d entries)", entries);
     }
     h.iters = b.o->iters;
+    h.warmup_ms = b.o->warmup_ms;
     h.warm_l2 = b.o->warm_l2;
     h.graph = b.o->graph;
     h.check = b.o->check;
