@@ -79,8 +79,9 @@ void bench_print_usage(FILE *f)
         "                      pair (>= 30, default 50); each kernel is timed in two windows, in\n"
         "                      the order cuBLAS, ours, ours, cuBLAS; median, p10 and p90 of both\n"
         "                      windows are reported\n"
-        "  --warmup-ms N       each window's warm-up: at least 3 calls and N ms (default 100;\n"
-        "                      25 left the first decode row after an M=4096 row up to 7% slow)\n"
+        "  --warmup-ms N       each window's warm-up: at least 3 calls and N ms (default 25)\n"
+        "  --settle-ms N       the GPU idle for N ms before each problem's timing (default 100;\n"
+        "                      without it, decode rows right after an M=4096 row ran up to 7% slow)\n"
         "  --warm-l2           do not rotate weight buffers (weights may be served from L2)\n"
         "  --graph             time CUDA-graph replays of one call instead of stream launches\n"
         "  --no-check          do not verify results (the default verifies every result)\n"
@@ -235,7 +236,8 @@ static void defaults(bench_opts *o)
     memset(o, 0, sizeof *o);
     o->config_mode = BENCH_CONFIG_HEURISTIC;
     o->iters = 50;
-    o->warmup_ms = 100;
+    o->warmup_ms = 25;
+    o->settle_ms = 100;
     o->check = 1;
     o->seed = 1;
 }
@@ -257,7 +259,7 @@ int bench_parse_args(int argc, char **argv, bench_opts *o)
         static const char *const flags[] = {"--targets", "--warm-l2", "--graph", "--no-check",
                                             "--list", "--help", "-h"};
         static const char *const valued[] = {"--m", "--n", "--k", "--nk", "--preset", "--dtype", "--group",
-                                             "--zeros", "--config", "--iters", "--warmup-ms", "--device", "--seed", "--csv",
+                                             "--zeros", "--config", "--iters", "--warmup-ms", "--settle-ms", "--device", "--seed", "--csv",
                                              "--json", "--tune-cache"};
         int is_flag = 0, is_valued = 0;
         for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++) is_flag |= strcmp(name, flags[f]) == 0;
@@ -329,10 +331,19 @@ int bench_parse_args(int argc, char **argv, bench_opts *o)
                 return fail("--iters must be an integer from 30 to 100000, not '%s'", val);
             o->iters = (int)v;
         } else if (!strcmp(name, "--warmup-ms")) {
-            int64_t v;
-            if (parse_i64(val, strlen(val), &v) || v < 0 || v > 10000)
+            char *end = NULL;
+            errno = 0;
+            const long v = strtol(val, &end, 10);
+            if (!*val || *end || errno || v < 0 || v > 10000)
                 return fail("--warmup-ms must be an integer from 0 to 10000, not '%s'", val);
             o->warmup_ms = (int)v;
+        } else if (!strcmp(name, "--settle-ms")) {
+            char *end = NULL;
+            errno = 0;
+            const long v = strtol(val, &end, 10);
+            if (!*val || *end || errno || v < 0 || v > 10000)
+                return fail("--settle-ms must be an integer from 0 to 10000, not '%s'", val);
+            o->settle_ms = (int)v;
         } else if (!strcmp(name, "--device")) {
             char *end = NULL;
             long v = strtol(val, &end, 10);

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <thread>
 #include <functional>
 #include <math.h>
 #include <stdarg.h>
@@ -228,10 +229,7 @@ static std::vector<float> time_samples(bench &b, int nsets, const launch_fn &lau
         else launch(next);
         next = (next + 1) % nsets;
     };
-    /* warm-up: at least 3 calls and --warmup-ms (clocks up, lazy loading and cuBLAS heuristics done).
-     * 25 ms was not enough after a heavy row: decode rows right after an M=4096 row lost up to 7%
-     * of their bandwidth against the next row (H100, session 13: 57344x8192 M=1 80.5% vs M=4 87.3%,
-     * 8192^2 M=1 51.6% vs 56.7%); from 100 ms on (100 and 300 tried) they match within ~1%. */
+    /* warm-up: at least 3 calls and --warmup-ms (clocks up, lazy loading and cuBLAS heuristics done) */
     step();
     CUDA(cudaStreamSynchronize(b.s));
     const auto t0 = std::chrono::steady_clock::now();
@@ -512,6 +510,14 @@ static void run_problem(bench &b, const weights &w, int64_t m, bench_row &row)
      * moving between ~1300 and 1980 MHz; with the order cuBLAS, ours, one H100 sweep read
      * 8192x8192 M=1024 at 0.80x while nvidia-smi sampled 1590 MHz at that row (pipe_probe's
      * back-to-back bursts: 1.04x). The log prints each window's median (targets.log). */
+    /* NOTE: --settle-ms of idle GPU first, so that no row is timed in the previous one's wake. With
+     * the 25 ms warm-up alone, decode rows right after an M=4096 row lost up to 7% of their
+     * bandwidth against the next row (H100, session 13: 57344x8192 M=1 80.5% vs M=4 87.3%, 8192^2
+     * M=1 51.6% vs 56.7%; the clocks had not recovered). A 100 ms warm-up instead fixed that too,
+     * but timed every kernel at the power cap's steady state, which put cuBLAS 11-20% above
+     * TARGETS.md's table from M = 256 up (a harness that table calls suspect). */
+    CUDA(cudaStreamSynchronize(b.s));
+    std::this_thread::sleep_for(std::chrono::milliseconds(b.o->settle_ms));
     std::vector<float> cub;
     bool graph = b.o->graph && !b.cublas_graph_failed;
     try {
@@ -858,6 +864,7 @@ static void fill_header(bench &b)
     }
     h.iters = b.o->iters;
     h.warmup_ms = b.o->warmup_ms;
+    h.settle_ms = b.o->settle_ms;
     h.warm_l2 = b.o->warm_l2;
     h.graph = b.o->graph;
     h.check = b.o->check;
