@@ -330,20 +330,13 @@ int bench_parse_args(int argc, char **argv, bench_opts *o)
             if (parse_i64(val, strlen(val), &v) || v < BENCH_MIN_ITERS || v > 100000)
                 return fail("--iters must be an integer from 30 to 100000, not '%s'", val);
             o->iters = (int)v;
-        } else if (!strcmp(name, "--warmup-ms")) {
+        } else if (!strcmp(name, "--warmup-ms") || !strcmp(name, "--settle-ms")) {
             char *end = NULL;
             errno = 0;
             const long v = strtol(val, &end, 10);
             if (!*val || *end || errno || v < 0 || v > 10000)
-                return fail("--warmup-ms must be an integer from 0 to 10000, not '%s'", val);
-            o->warmup_ms = (int)v;
-        } else if (!strcmp(name, "--settle-ms")) {
-            char *end = NULL;
-            errno = 0;
-            const long v = strtol(val, &end, 10);
-            if (!*val || *end || errno || v < 0 || v > 10000)
-                return fail("--settle-ms must be an integer from 0 to 10000, not '%s'", val);
-            o->settle_ms = (int)v;
+                return fail("%s must be an integer from 0 to 10000, not '%s'", name, val);
+            *(!strcmp(name, "--warmup-ms") ? &o->warmup_ms : &o->settle_ms) = (int)v;
         } else if (!strcmp(name, "--device")) {
             char *end = NULL;
             long v = strtol(val, &end, 10);
