@@ -1142,7 +1142,7 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                     acc[4 * q + 1] = v.y;
                     acc[4 * q + 2] = v.z;
                     acc[4 * q + 3] = v.w;
-                    st_v4_f32_hint(&part[512 * q + 4 * t], 0.0f, 0.0f, 0.0f, 0.0f, pol); /* leave it zeroed */
+                    st_v4_f32_hint(reinterpret_cast<float *>(pq), 0.0f, 0.0f, 0.0f, 0.0f, pol); /* leave it zeroed */
                 }
                 if (threadIdx.x == 128) p.counters[slot] = 0;
             }
