@@ -690,6 +690,77 @@ __device__ __forceinline__ void store_tile_direct(const Params &p, const float (
     }
 }
 
+/* The producer's work for one stage: stage s receives k iteration `it` (k0 = it BK) of the tile
+ * whose first weight row is n0 and first token m0: its activation boxes, the NW 64-row blocks
+ * of packed weights (those within N) and the scales (and zeros) of the groups it touches, all
+ * completing on full[s] with the byte count announced first. MC (dev VARIANT 5): 2x1 clusters,
+ * each CTA loading half of each activation box and multicasting it to both. Shared by the
+ * cooperative and the ping-pong kernel. */
+template <typename T, int BT, int BK, int STAGES, int NW, bool MC = false>
+__device__ __forceinline__ void fill_stage(Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, const CUtensorMap *tm_a,
+                                           const CUtensorMap *tm_s, const CUtensorMap *tm_z, int s, int it, int n0,
+                                           int m0, uint32_t crank)
+{
+    constexpr int KB = BK / 64, BW = Shape<NW>::BW, ZBOX_INT = Shape<NW>::ZBOX_INT;
+    const int k0 = it * BK, kend = min(k0 + BK, p.k);
+    const int kt0 = k0 / 64, wblocks = min(KB, p.tiles_k - kt0);
+    const int g0 = k0 >> p.gshift, g1 = (kend - 1) >> p.gshift; /* groups this stage touches */
+    uint32_t bytes = KB * BT * 128; /* A boxes: always complete (TMA zero-fills past M, K) */
+    for (int c = 0; c < NW; c++)
+        if (n0 / 64 + c < (p.n + 63) / 64) bytes += wblocks * W4A16_PACK_TILE_BYTES;
+    bytes += (g1 - g0 + 1) * (BW * sizeof(T) + (p.zmode == W4A16_ZEROS_FLOAT   ? BW * sizeof(T)
+                                                : p.zmode == W4A16_ZEROS_INT ? ZBOX_INT
+                                                                             : 0));
+    ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, &sm.full[s],
+                                   bytes);
+    for (int kb = 0; kb < KB; kb++) {
+        if constexpr (MC) { /* rows [crank BT/2, (crank + 1) BT/2) of the box, to both CTAs */
+            const int32_t c[2] = {k0 + 64 * kb, m0 + (int)crank * (BT / 2)};
+            ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global,
+                                      &sm.a[s][kb][crank * (BT / 2) * 64], tm_a, c, &sm.full[s],
+                                      (uint16_t)0x3);
+        } else {
+            const int32_t c[2] = {k0 + 64 * kb, m0};
+            ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.a[s][kb][0], tm_a, c,
+                                      &sm.full[s]);
+        }
+    }
+    for (int c = 0; c < NW; c++) {
+        const int nt = n0 / 64 + c;
+        if (nt >= (p.n + 63) / 64) continue;
+        const uint8_t *src = p.w + ((int64_t)nt * p.tiles_k + kt0) * W4A16_PACK_TILE_BYTES;
+        /* Tiles of <= 32 tokens (decode: each weight byte is read once) load their
+         * weights with an L2 evict_first policy, so that the stream leaves the
+         * activations, scales and outputs in L2. w4a16-bench A/B (H100, fp16, three
+         * rounds, medians, us, before / after): zeros none, 8192^2 M=1 20.2 / 19.1,
+         * M=16 19.9 / 19.1, 57344x8192 M=1 89.8 / 88.3, M=16 90.3 / 88.6, 8192x28672
+         * M=16 49.0 / 47.9, 4096^2 M=1 11.1 / 10.9; integer zeros and bf16 0.99-1.01
+         * (consumer-bound). t64 with it, 4096^2 M = 64, 128, 256, both dtypes and
+         * zero modes: 11 of 12 rows slower (0.992-1.025 of the time; a noisy
+         * machine), so it keeps the default policy. Making it at run time (Params)
+         * changed ptxas's consumer loops and cost 6-18% (dev/NOTES.md, session 12). */
+        if constexpr (BT <= 32)
+            bulk_load_evict_first(&sm.w[s][c][0], src, (uint32_t)(wblocks * W4A16_PACK_TILE_BYTES),
+                                  &sm.full[s]);
+        else
+            ptx::cp_async_bulk(ptx::space_cluster, ptx::space_global, &sm.w[s][c][0], src,
+                               (uint32_t)(wblocks * W4A16_PACK_TILE_BYTES), &sm.full[s]);
+    }
+    for (int g = g0; g <= g1; g++) {
+        const int32_t c[1] = {g * p.n + n0};
+        ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.scales[s][g - g0][0],
+                                  tm_s, c, &sm.full[s]);
+        if (p.zmode == W4A16_ZEROS_FLOAT)
+            ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.zeros[s][g - g0][0],
+                                      tm_z, c, &sm.full[s]);
+        if (p.zmode == W4A16_ZEROS_INT) { /* box starts rounded down to 16 B, see ZBOX_INT */
+            const int32_t cz[1] = {(g * p.n + n0) & ~15};
+            ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.zeros[s][g - g0][0],
+                                      tm_z, cz, &sm.full[s]);
+        }
+    }
+}
+
 /* VARIANT 0 is the product. dev/pipe_probe only: VARIANT 1 keeps the producer and the ring but
  * its consumers only wait for each stage and release it (the memory pipeline's own speed);
  * VARIANT 2 makes large token tiles use the small tiles' per-stage loop; VARIANT 3 is 1
@@ -705,7 +776,7 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                 const __grid_constant__ CUtensorMap tm_z, const __grid_constant__ CUtensorMap tm_d, const Params p)
 {
     using S = Smem<T, BT, BK, STAGES, NW>;
-    constexpr int BW = Shape<NW>::BW, NWG = NW, ZBOX_INT = Shape<NW>::ZBOX_INT;
+    constexpr int BW = Shape<NW>::BW, NWG = NW;
     constexpr int KB = S::KB;
     static_assert(BT % 8 == 0 && BT >= 8 && BT <= 256, "wgmma N must be a multiple of 8 in [8, 256]");
     static_assert(BK == 64 || BK == 128 || (BK == 256 && BT < 128), "a stage holds one, two (or four) 64-k blocks");
@@ -820,63 +891,7 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                 for (int i = 0; i < n_units; i++) {
                     const int n0 = nt * BW, m0 = mt * BT;
                     mbar_wait(&sm.empty[s], ph ^ 1);
-                    const int k0 = it * BK, kend = min(k0 + BK, p.k);
-                    const int kt0 = k0 / 64, wblocks = min(KB, p.tiles_k - kt0);
-                    const int g0 = k0 >> p.gshift, g1 = (kend - 1) >> p.gshift; /* groups this stage touches */
-                    uint32_t bytes = KB * BT * 128; /* A boxes: always complete (TMA zero-fills past M, K) */
-                    for (int c = 0; c < NWG; c++)
-                        if (n0 / 64 + c < (p.n + 63) / 64) bytes += wblocks * W4A16_PACK_TILE_BYTES;
-                    bytes += (g1 - g0 + 1) * (BW * sizeof(T) + (p.zmode == W4A16_ZEROS_FLOAT   ? BW * sizeof(T)
-                                                                : p.zmode == W4A16_ZEROS_INT ? ZBOX_INT
-                                                                                             : 0));
-                    ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, &sm.full[s],
-                                                   bytes);
-                    for (int kb = 0; kb < KB; kb++) {
-                        if constexpr (MC) { /* rows [crank BT/2, (crank + 1) BT/2) of the box, to both CTAs */
-                            const int32_t c[2] = {k0 + 64 * kb, m0 + (int)crank * (BT / 2)};
-                            ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global,
-                                                      &sm.a[s][kb][crank * (BT / 2) * 64], &tm_a, c, &sm.full[s],
-                                                      (uint16_t)0x3);
-                        } else {
-                            const int32_t c[2] = {k0 + 64 * kb, m0};
-                            ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.a[s][kb][0], &tm_a, c,
-                                                      &sm.full[s]);
-                        }
-                    }
-                    for (int c = 0; c < NWG; c++) {
-                        const int nt = n0 / 64 + c;
-                        if (nt >= (p.n + 63) / 64) continue;
-                        const uint8_t *src = p.w + ((int64_t)nt * p.tiles_k + kt0) * W4A16_PACK_TILE_BYTES;
-                        /* Tiles of <= 32 tokens (decode: each weight byte is read once) load their
-                         * weights with an L2 evict_first policy, so that the stream leaves the
-                         * activations, scales and outputs in L2. w4a16-bench A/B (H100, fp16, three
-                         * rounds, medians, us, before / after): zeros none, 8192^2 M=1 20.2 / 19.1,
-                         * M=16 19.9 / 19.1, 57344x8192 M=1 89.8 / 88.3, M=16 90.3 / 88.6, 8192x28672
-                         * M=16 49.0 / 47.9, 4096^2 M=1 11.1 / 10.9; integer zeros and bf16 0.99-1.01
-                         * (consumer-bound). t64 with it, 4096^2 M = 64, 128, 256, both dtypes and
-                         * zero modes: 11 of 12 rows slower (0.992-1.025 of the time; a noisy
-                         * machine), so it keeps the default policy. Making it at run time (Params)
-                         * changed ptxas's consumer loops and cost 6-18% (dev/NOTES.md, session 12). */
-                        if constexpr (BT <= 32)
-                            bulk_load_evict_first(&sm.w[s][c][0], src, (uint32_t)(wblocks * W4A16_PACK_TILE_BYTES),
-                                                  &sm.full[s]);
-                        else
-                            ptx::cp_async_bulk(ptx::space_cluster, ptx::space_global, &sm.w[s][c][0], src,
-                                               (uint32_t)(wblocks * W4A16_PACK_TILE_BYTES), &sm.full[s]);
-                    }
-                    for (int g = g0; g <= g1; g++) {
-                        const int32_t c[1] = {g * p.n + n0};
-                        ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.scales[s][g - g0][0],
-                                                  &tm_s, c, &sm.full[s]);
-                        if (p.zmode == W4A16_ZEROS_FLOAT)
-                            ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.zeros[s][g - g0][0],
-                                                      &tm_z, c, &sm.full[s]);
-                        if (p.zmode == W4A16_ZEROS_INT) { /* box starts rounded down to 16 B, see ZBOX_INT */
-                            const int32_t cz[1] = {(g * p.n + n0) & ~15};
-                            ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.zeros[s][g - g0][0],
-                                                      &tm_z, cz, &sm.full[s]);
-                        }
-                    }
+                    fill_stage<T, BT, BK, STAGES, NW, MC>(sm, p, &tm_a, &tm_s, &tm_z, s, it, n0, m0, crank);
                     if (++s == STAGES) s = 0, ph ^= 1;
                     if (++it == p.k_iters) {
                         it = 0;
