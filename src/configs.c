@@ -30,24 +30,38 @@ static int no_split(const w4a16_problem *p, const w4a16_device_info *info)
     int W4A16_SM90_NAME(supports, BT, BK, S, NW)(const w4a16_problem *p, const w4a16_device_info *info);   \
     size_t W4A16_SM90_NAME(workspace, BT, BK, S, NW)(const w4a16_problem *p, const w4a16_device_info *info); \
     int W4A16_SM90_NAME(ksplits, BT, BK, S, NW)(const w4a16_problem *p, const w4a16_device_info *info);
+#define W4A16_SM90_PP_NAME(what, BT, BK, S) w4a16_sm90_##what##_t##BT##_p2_k##BK##_s##S
+#define P(BT, BK, S)                                                                                      \
+    int W4A16_SM90_PP_NAME(launch, BT, BK, S)(const w4a16_gemm_args *g);                                   \
+    int W4A16_SM90_PP_NAME(supports, BT, BK, S)(const w4a16_problem *p, const w4a16_device_info *info);    \
+    size_t W4A16_SM90_PP_NAME(workspace, BT, BK, S)(const w4a16_problem *p, const w4a16_device_info *info); \
+    int W4A16_SM90_PP_NAME(ksplits, BT, BK, S)(const w4a16_problem *p, const w4a16_device_info *info);
 #include "w4a16_configs.def"
 #undef X
+#undef P
 
 typedef struct {
     w4a16_config c;
     int tokens; /* tokens per tile (0 for the reference kernel) */
     int bk, nw; /* k per stage, consumer warpgroups */
+    int pp;     /* 1: the ping-pong schedule (configs.def's P lines) */
 } config_entry;
 
 static const config_entry configs[] = {
-    {{"simt_ref", w4a16_launch_simt, simt_supports, no_workspace, no_split}, 0, 0, 0},
+    {{"simt_ref", w4a16_launch_simt, simt_supports, no_workspace, no_split}, 0, 0, 0, 0},
 #define X(BT, BK, S, NW)                                                                                  \
     {{"sm90_t" #BT "_w" #NW "_k" #BK "_s" #S, W4A16_SM90_NAME(launch, BT, BK, S, NW),                      \
       W4A16_SM90_NAME(supports, BT, BK, S, NW), W4A16_SM90_NAME(workspace, BT, BK, S, NW),                 \
       W4A16_SM90_NAME(ksplits, BT, BK, S, NW)},                                                            \
-     BT, BK, NW},
+     BT, BK, NW, 0},
+#define P(BT, BK, S)                                                                                      \
+    {{"sm90_t" #BT "_p2_k" #BK "_s" #S, W4A16_SM90_PP_NAME(launch, BT, BK, S),                             \
+      W4A16_SM90_PP_NAME(supports, BT, BK, S), W4A16_SM90_PP_NAME(workspace, BT, BK, S),                   \
+      W4A16_SM90_PP_NAME(ksplits, BT, BK, S)},                                                             \
+     BT, BK, 2, 1},
 #include "w4a16_configs.def"
 #undef X
+#undef P
 };
 
 int w4a16_config_count(void) { return (int)(sizeof configs / sizeof configs[0]); }
@@ -82,12 +96,12 @@ static int thin_splits(const config_entry *e, const w4a16_problem *p, const w4a1
  * t256 (4) and 24.8 us with t64 (none); with session 9's tiles M = 128 16.61 us with
  * t128_w2_k128 and 14.53 with t64_w2_k256, M = 256 25.42 with t256, 20.21 with t128_w2_k128 and
  * 19.24 with t64_w2_k256. Falls back to the reference kernel when no Hopper
- * configuration can run the problem. */
+ * configuration can run the problem. Ping-pong lines are left to the tuner (configs.def). */
 int w4a16_heuristic(const w4a16_problem *p, const w4a16_device_info *info)
 {
     int best = -1, largest = -1, t64 = -1;
     for (int i = 1; i < w4a16_config_count(); i++) {
-        if (!configs[i].c.supports(p, info)) continue;
+        if (configs[i].pp || !configs[i].c.supports(p, info)) continue;
         if (largest < 0 || configs[i].tokens > configs[largest].tokens) largest = i;
         if (configs[i].tokens >= p->m &&
             (best < 0 || configs[i].tokens < configs[best].tokens ||

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "sm90_gemm.cuh"
+#include "sm90_pingpong.cuh"
 
 namespace sm90 {
 
@@ -131,6 +132,33 @@ inline Plan plan(const w4a16_problem *p, const w4a16_device_info *info, int bw, 
     return pl;
 }
 
+/* The ping-pong kernel's plan: whole tiles of 128 weight rows, a persistent grid of at most one
+ * CTA per SM (gemm_kernel_pp), no split of K and no workspace. */
+inline Plan plan_pp(const w4a16_problem *p, const w4a16_device_info *info, int bt, int bk)
+{
+    Plan pl;
+    pl.tiles_n = (int)((p->n + 127) / 128);
+    pl.tiles_m = (int)((p->m + bt - 1) / bt);
+    pl.k_iters = (int)((p->k + bk - 1) / bk);
+    const int64_t tiles = (int64_t)pl.tiles_n * pl.tiles_m;
+    pl.ctas = (int)(tiles < info->sm_count ? tiles : info->sm_count);
+    pl.splits = 1;
+    pl.iters_per_split = pl.k_iters;
+    pl.stream = 0;
+    pl.dp_tiles = 0;
+    pl.slots = 0;
+    return pl;
+}
+
+/* The ping-pong kernel counts a CTA's ring stages in an int: (tiles per CTA) x k_iters < 2^31. */
+inline int pp_supports(const w4a16_problem *p, const w4a16_device_info *info, int bt, int bk)
+{
+    if (p->m == 0) return 1;
+    const Plan pl = plan_pp(p, info, bt, bk);
+    const int64_t per_cta = ((int64_t)pl.tiles_n * pl.tiles_m + pl.ctas - 1) / pl.ctas;
+    return (per_cta + 1) * pl.k_iters < ((int64_t)1 << 31);
+}
+
 inline size_t workspace_bytes(const w4a16_problem *p, const w4a16_device_info *info, int bw, int bt, int bk,
                               int force_stream = -1)
 {
@@ -208,14 +236,24 @@ template <typename K> inline int max_clusters(K kernel, int csz, size_t smem, in
 
 /* force_csplit: -1 lets the launch choose (W4A16_SM90_CSPLIT), 0 / 1 forces the workspace /
  * the cluster reduction for split-K grids (1 still needs splits <= 8, all clusters resident). */
-template <typename T, int BT, int BK, int STAGES, int NW, int VARIANT = 0>
+/* The kernel of a configuration: the cooperative gemm_kernel, or with PP the ping-pong one. */
+using KernelFn = void (*)(const CUtensorMap, const CUtensorMap, const CUtensorMap, const CUtensorMap, const Params);
+template <typename T, int BT, int BK, int STAGES, int NW, int VARIANT, bool PP> constexpr KernelFn kernel_fn()
+{
+    if constexpr (PP) return gemm_kernel_pp<T, BT, BK, STAGES>;
+    else return gemm_kernel<T, BT, BK, STAGES, NW, VARIANT>;
+}
+
+/* PP: the ping-pong schedule (NW = 2, whole tiles, direct stores). */
+template <typename T, int BT, int BK, int STAGES, int NW, int VARIANT = 0, bool PP = false>
 int launch_typed(const w4a16_gemm_args *g, int force_stream = -1, int force_csplit = -1)
 {
+    static_assert(!PP || (NW == 2 && VARIANT == 0), "the ping-pong kernel has two consumer warpgroups, no variants");
     constexpr int BW = Shape<NW>::BW;
     const w4a16_problem &pr = *g->p;
     constexpr bool MC = VARIANT == 5; /* dev: 2x1 clusters, activation box multicast */
     constexpr bool CL2 = MC || VARIANT == 6; /* dev: 2x1 clusters (6: without multicast) */
-    const Plan pl = plan(g->p, g->info, BW, BT, BK, CL2 ? 0 : force_stream);
+    const Plan pl = PP ? plan_pp(g->p, g->info, BT, BK) : plan(g->p, g->info, BW, BT, BK, CL2 ? 0 : force_stream);
     if (CL2 && pl.tiles_n % 2) return (int)cudaErrorInvalidValue; /* pairs of n tiles only */
     const CUtensorMapDataType tt = std::is_same<T, __half>::value ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16
                                                                    : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
@@ -262,16 +300,16 @@ int launch_typed(const w4a16_gemm_args *g, int force_stream = -1, int force_cspl
     p.stamps = VARIANT == 9 ? dev_stamps() : nullptr;
     p.counters = pl.slots ? (int *)((char *)g->workspace + (size_t)pl.slots * BW * BT * sizeof(float)) : nullptr;
 
-    auto kernel = gemm_kernel<T, BT, BK, STAGES, NW, VARIANT>;
+    const KernelFn kernel = kernel_fn<T, BT, BK, STAGES, NW, VARIANT, PP>();
     constexpr size_t smem = smem_bytes<BT, BK, STAGES, NW>();
     cudaError_t ce = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (ce != cudaSuccess) return (int)ce;
-    const dim3 grid = pl.stream ? dim3((unsigned)pl.ctas) : dim3((unsigned)pl.tiles_n, (unsigned)pl.tiles_m, (unsigned)pl.splits);
+    const dim3 grid = pl.stream || PP ? dim3((unsigned)pl.ctas) : dim3((unsigned)pl.tiles_n, (unsigned)pl.tiles_m, (unsigned)pl.splits);
     /* Split-K partial sums through a cluster's shared memory (VARIANT 3 and 4 skip the tail, 5
      * has its own clusters). */
     if (force_csplit == -1) force_csplit = csplit_env();
     p.csplit = 0;
-    if ((VARIANT <= 2 || VARIANT >= 7) && !pl.stream && pl.splits > 1 && force_csplit != 0) {
+    if (!PP && (VARIANT <= 2 || VARIANT >= 7) && !pl.stream && pl.splits > 1 && force_csplit != 0) {
         static int cache[9]; /* per kernel (this instantiation) */
         const int64_t fit = max_clusters(kernel, pl.splits, smem, Shape<NW>::THREADS, cache);
         /* by default only when every tile's cluster is resident at once (one wave) */
@@ -281,7 +319,7 @@ int launch_typed(const w4a16_gemm_args *g, int force_stream = -1, int force_cspl
      * direct stores (its ring is busy with the next tile), and so do cluster splits whose CTAs'
      * token ranges would be uneven (each CTA stores BT / splits token rows). */
     CUtensorMap tm_d = tm_s; /* unused unless p.tma_d */
-    p.tma_d = !pl.stream && (uintptr_t)g->d % 16 == 0 && (pr.ldd * sizeof(T)) % 16 == 0 && VARIANT != 3 &&
+    p.tma_d = !PP && !pl.stream && (uintptr_t)g->d % 16 == 0 && (pr.ldd * sizeof(T)) % 16 == 0 && VARIANT != 3 &&
               VARIANT != 4 && (!p.csplit || (BT / 8) % pl.splits == 0) && tma_env();
     if (p.tma_d) {
         const uint64_t dims[2] = {(uint64_t)pr.n, (uint64_t)pr.m};
@@ -290,9 +328,9 @@ int launch_typed(const w4a16_gemm_args *g, int force_stream = -1, int force_cspl
         if ((e = encode(&tm_d, tt, 2, g->d, dims, strides, box, CU_TENSOR_MAP_SWIZZLE_128B))) return e;
     }
     if (debug_env())
-        fprintf(stderr, "w4a16: sm90 t%d_w%d_k%d_s%d v%d: tiles %d x %d, k_iters %d, %s %d, csplit %d, tma_d %d\n",
-                BT, NW, BK, STAGES, VARIANT, pl.tiles_n, pl.tiles_m, pl.k_iters,
-                pl.stream ? "stream-K ctas" : "splits", pl.stream ? pl.ctas : pl.splits, p.csplit, p.tma_d);
+        fprintf(stderr, "w4a16: sm90 t%d_%c%d_k%d_s%d v%d: tiles %d x %d, k_iters %d, %s %d, csplit %d, tma_d %d\n",
+                BT, PP ? 'p' : 'w', NW, BK, STAGES, VARIANT, pl.tiles_n, pl.tiles_m, pl.k_iters,
+                pl.stream || PP ? "persistent ctas" : "splits", pl.stream || PP ? pl.ctas : pl.splits, p.csplit, p.tma_d);
     if (CL2 || p.csplit) {
         cudaLaunchAttribute attr[1];
         attr[0].id = cudaLaunchAttributeClusterDimension;
@@ -339,4 +377,33 @@ int launch_typed(const w4a16_gemm_args *g, int force_stream = -1, int force_cspl
     {                                                                                                       \
         const sm90::Plan pl = sm90::plan(p, info, sm90::Shape<NW>::BW, BT, BK);                             \
         return pl.stream ? 1 : pl.splits;                                                                   \
+    }
+
+/* One ping-pong configuration (gemm_kernel_pp: 128-row tiles, two warpgroups taking turns). */
+#define W4A16_SM90_PP_NAME(what, BT, BK, S) w4a16_sm90_##what##_t##BT##_p2_k##BK##_s##S
+#define W4A16_SM90_DEFINE_PP(BT, BK, S)                                                                     \
+    extern "C" int W4A16_SM90_PP_NAME(launch, BT, BK, S)(const w4a16_gemm_args *g)                          \
+    {                                                                                                       \
+        return g->p->dtype == W4A16_DTYPE_FP16 ? sm90::launch_typed<__half, BT, BK, S, 2, 0, true>(g)       \
+                                               : sm90::launch_typed<__nv_bfloat16, BT, BK, S, 2, 0, true>(g); \
+    }                                                                                                       \
+    extern "C" int W4A16_SM90_PP_NAME(supports, BT, BK, S)(const w4a16_problem *p,                           \
+                                                           const w4a16_device_info *info)                    \
+    {                                                                                                       \
+        return sm90::supports(p, info, BT, sm90::smem_bytes<BT, BK, S, 2>()) &&                             \
+               sm90::pp_supports(p, info, BT, BK);                                                          \
+    }                                                                                                       \
+    extern "C" size_t W4A16_SM90_PP_NAME(workspace, BT, BK, S)(const w4a16_problem *p,                       \
+                                                               const w4a16_device_info *info)                \
+    {                                                                                                       \
+        (void)p;                                                                                            \
+        (void)info;                                                                                         \
+        return 0;                                                                                           \
+    }                                                                                                       \
+    extern "C" int W4A16_SM90_PP_NAME(ksplits, BT, BK, S)(const w4a16_problem *p,                            \
+                                                          const w4a16_device_info *info)                     \
+    {                                                                                                       \
+        (void)p;                                                                                            \
+        (void)info;                                                                                         \
+        return 1;                                                                                           \
     }
