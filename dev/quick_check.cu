@@ -211,8 +211,11 @@ int main(int argc, char **argv)
     int do_check = 1, do_time = 1;
     if (argc == 6 && !strcmp(argv[1], "--one")) { /* --one CONFIG M N K: one fp16 symmetric case */
         CW(w4a16_create(&H, 0));
+        int config = atoi(argv[2]); /* an index, or a name such as sm90_t128_p2_k128_s5 */
+        for (int c = 0; c < w4a16_config_count(); c++)
+            if (!strcmp(argv[2], w4a16_config_name(c))) config = c;
         const int64_t bad = check_case(atoll(argv[3]), atoll(argv[4]), atoll(argv[5]), 128, W4A16_DTYPE_FP16,
-                                       W4A16_ZEROS_NONE, atoi(argv[2]), 0, 1.0f, 0, 1);
+                                       W4A16_ZEROS_NONE, config, 0, 1.0f, 0, 1);
         printf("one case: %lld bad\n", (long long)bad);
         return bad != 0;
     }

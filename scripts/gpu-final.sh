@@ -36,6 +36,12 @@ for tool in memcheck racecheck synccheck; do
   timeout 90 compute-sanitizer --tool $tool --error-exitcode 9 ./$B/tests/test_gpu_gemm --small > "$out/san-$tool.txt" 2>&1
   echo "compute-sanitizer $tool: rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/san-$tool.txt" | tail -1)"
 done
+# the ping-pong kernel's hand-over between its warpgroups needs several tiles per CTA (325 tiles of
+# 128 x 128 on 132 SMs); test_gpu_gemm --small has fewer tiles than SMs
+for tool in racecheck synccheck; do
+  timeout 120 compute-sanitizer --tool $tool --error-exitcode 9 ./$B/dev/quick_check --one sm90_t128_p2_k128_s5 520 8256 640 > "$out/san-$tool-pp.txt" 2>&1
+  echo "compute-sanitizer $tool, ping-pong, 520x8256x640: rc=$? $(grep -E 'one case|ERROR SUMMARY|RACECHECK SUMMARY' "$out/san-$tool-pp.txt" | tr '\n' ' ')"
+done
 for mode in W4A16_SM90_STREAM=1 W4A16_SM90_CSPLIT=1; do
   for tool in memcheck racecheck; do
     env $mode timeout 90 compute-sanitizer --tool $tool --error-exitcode 9 ./$B/tests/test_gpu_gemm --small > "$out/san-$tool-$mode.txt" 2>&1
