@@ -693,13 +693,14 @@ __device__ __forceinline__ void store_tile_direct(const Params &p, const float (
 /* The producer's work for one stage: stage s receives k iteration `it` (k0 = it BK) of the tile
  * whose first weight row is n0 and first token m0: its activation boxes, the NW 64-row blocks
  * of packed weights (those within N) and the scales (and zeros) of the groups it touches, all
- * completing on full[s] with the byte count announced first. MC (dev VARIANT 5): 2x1 clusters,
+ * completing on the mbarrier `full` (the stage's full barrier, or in the ping-pong kernel the
+ * owning warpgroup's) with the byte count announced first. MC (dev VARIANT 5): 2x1 clusters,
  * each CTA loading half of each activation box and multicasting it to both. Shared by the
  * cooperative and the ping-pong kernel. */
 template <typename T, int BT, int BK, int STAGES, int NW, bool MC = false>
 __device__ __forceinline__ void fill_stage(Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, const CUtensorMap *tm_a,
-                                           const CUtensorMap *tm_s, const CUtensorMap *tm_z, int s, int it, int n0,
-                                           int m0, uint32_t crank)
+                                           const CUtensorMap *tm_s, const CUtensorMap *tm_z, uint64_t *full, int s,
+                                           int it, int n0, int m0, uint32_t crank)
 {
     constexpr int KB = BK / 64, BW = Shape<NW>::BW, ZBOX_INT = Shape<NW>::ZBOX_INT;
     const int k0 = it * BK, kend = min(k0 + BK, p.k);
@@ -711,18 +712,18 @@ __device__ __forceinline__ void fill_stage(Smem<T, BT, BK, STAGES, NW> &sm, cons
     bytes += (g1 - g0 + 1) * (BW * sizeof(T) + (p.zmode == W4A16_ZEROS_FLOAT   ? BW * sizeof(T)
                                                 : p.zmode == W4A16_ZEROS_INT ? ZBOX_INT
                                                                              : 0));
-    ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, &sm.full[s],
+    ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, full,
                                    bytes);
     for (int kb = 0; kb < KB; kb++) {
         if constexpr (MC) { /* rows [crank BT/2, (crank + 1) BT/2) of the box, to both CTAs */
             const int32_t c[2] = {k0 + 64 * kb, m0 + (int)crank * (BT / 2)};
             ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global,
-                                      &sm.a[s][kb][crank * (BT / 2) * 64], tm_a, c, &sm.full[s],
+                                      &sm.a[s][kb][crank * (BT / 2) * 64], tm_a, c, full,
                                       (uint16_t)0x3);
         } else {
             const int32_t c[2] = {k0 + 64 * kb, m0};
             ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.a[s][kb][0], tm_a, c,
-                                      &sm.full[s]);
+                                      full);
         }
     }
     for (int c = 0; c < NW; c++) {
@@ -741,22 +742,22 @@ __device__ __forceinline__ void fill_stage(Smem<T, BT, BK, STAGES, NW> &sm, cons
          * changed ptxas's consumer loops and cost 6-18% (dev/NOTES.md, session 12). */
         if constexpr (BT <= 32)
             bulk_load_evict_first(&sm.w[s][c][0], src, (uint32_t)(wblocks * W4A16_PACK_TILE_BYTES),
-                                  &sm.full[s]);
+                                  full);
         else
             ptx::cp_async_bulk(ptx::space_cluster, ptx::space_global, &sm.w[s][c][0], src,
-                               (uint32_t)(wblocks * W4A16_PACK_TILE_BYTES), &sm.full[s]);
+                               (uint32_t)(wblocks * W4A16_PACK_TILE_BYTES), full);
     }
     for (int g = g0; g <= g1; g++) {
         const int32_t c[1] = {g * p.n + n0};
         ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.scales[s][g - g0][0],
-                                  tm_s, c, &sm.full[s]);
+                                  tm_s, c, full);
         if (p.zmode == W4A16_ZEROS_FLOAT)
             ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.zeros[s][g - g0][0],
-                                      tm_z, c, &sm.full[s]);
+                                      tm_z, c, full);
         if (p.zmode == W4A16_ZEROS_INT) { /* box starts rounded down to 16 B, see ZBOX_INT */
             const int32_t cz[1] = {(g * p.n + n0) & ~15};
             ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.zeros[s][g - g0][0],
-                                      tm_z, cz, &sm.full[s]);
+                                      tm_z, cz, full);
         }
     }
 }
@@ -891,7 +892,8 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                 for (int i = 0; i < n_units; i++) {
                     const int n0 = nt * BW, m0 = mt * BT;
                     mbar_wait(&sm.empty[s], ph ^ 1);
-                    fill_stage<T, BT, BK, STAGES, NW, MC>(sm, p, &tm_a, &tm_s, &tm_z, s, it, n0, m0, crank);
+                    fill_stage<T, BT, BK, STAGES, NW, MC>(sm, p, &tm_a, &tm_s, &tm_z, &sm.full[s], s, it, n0, m0,
+                                                          crank);
                     if (++s == STAGES) s = 0, ph ^= 1;
                     if (++it == p.k_iters) {
                         it = 0;

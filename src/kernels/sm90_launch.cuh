@@ -16,6 +16,10 @@ template <int BT, int BK, int STAGES, int NW> constexpr size_t smem_bytes()
     /* + 1024: the kernel aligns the dynamic shared-memory base to 1024 B (128B swizzle atoms) */
     return sizeof(Smem<__half, BT, BK, STAGES, NW>) + 1024;
 }
+template <int BT, int BK, int STAGES> constexpr size_t smem_bytes_pp()
+{
+    return sizeof(PPSmem<__half, BT, BK, STAGES>) + 1024;
+}
 
 struct Plan {
     int tiles_n, tiles_m, k_iters, splits, iters_per_split;
@@ -301,10 +305,11 @@ int launch_typed(const w4a16_gemm_args *g, int force_stream = -1, int force_cspl
     p.counters = pl.slots ? (int *)((char *)g->workspace + (size_t)pl.slots * BW * BT * sizeof(float)) : nullptr;
 
     const KernelFn kernel = kernel_fn<T, BT, BK, STAGES, NW, VARIANT, PP>();
-    constexpr size_t smem = smem_bytes<BT, BK, STAGES, NW>();
+    constexpr size_t smem = PP ? smem_bytes_pp<BT, BK, STAGES>() : smem_bytes<BT, BK, STAGES, NW>();
     cudaError_t ce = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (ce != cudaSuccess) return (int)ce;
-    const dim3 grid = pl.stream || PP ? dim3((unsigned)pl.ctas) : dim3((unsigned)pl.tiles_n, (unsigned)pl.tiles_m, (unsigned)pl.splits);
+    const dim3 grid = pl.stream || PP ? dim3((unsigned)pl.ctas)
+                                      : dim3((unsigned)pl.tiles_n, (unsigned)pl.tiles_m, (unsigned)pl.splits);
     /* Split-K partial sums through a cluster's shared memory (VARIANT 3 and 4 skip the tail, 5
      * has its own clusters). */
     if (force_csplit == -1) force_csplit = csplit_env();
@@ -330,7 +335,8 @@ int launch_typed(const w4a16_gemm_args *g, int force_stream = -1, int force_cspl
     if (debug_env())
         fprintf(stderr, "w4a16: sm90 t%d_%c%d_k%d_s%d v%d: tiles %d x %d, k_iters %d, %s %d, csplit %d, tma_d %d\n",
                 BT, PP ? 'p' : 'w', NW, BK, STAGES, VARIANT, pl.tiles_n, pl.tiles_m, pl.k_iters,
-                pl.stream || PP ? "persistent ctas" : "splits", pl.stream || PP ? pl.ctas : pl.splits, p.csplit, p.tma_d);
+                pl.stream || PP ? "persistent ctas" : "splits", pl.stream || PP ? pl.ctas : pl.splits, p.csplit,
+                p.tma_d);
     if (CL2 || p.csplit) {
         cudaLaunchAttribute attr[1];
         attr[0].id = cudaLaunchAttributeClusterDimension;
@@ -390,7 +396,7 @@ int launch_typed(const w4a16_gemm_args *g, int force_stream = -1, int force_cspl
     extern "C" int W4A16_SM90_PP_NAME(supports, BT, BK, S)(const w4a16_problem *p,                           \
                                                            const w4a16_device_info *info)                    \
     {                                                                                                       \
-        return sm90::supports(p, info, BT, sm90::smem_bytes<BT, BK, S, 2>()) &&                             \
+        return sm90::supports(p, info, BT, sm90::smem_bytes_pp<BT, BK, S>()) &&                             \
                sm90::pp_supports(p, info, BT, BK);                                                          \
     }                                                                                                       \
     extern "C" size_t W4A16_SM90_PP_NAME(workspace, BT, BK, S)(const w4a16_problem *p,                       \

@@ -10,13 +10,13 @@
  * the ring with the CTA's tiles in order, k iteration by k iteration; the CTA is persistent
  * over whole tiles (tile c, c + G, c + 2G, ... of a grid of G CTAs; no split of K).
  *
- * Ordering: a warpgroup waits on a ring stage's full barrier only for its own tiles' stages,
- * which lie k_iters (one tile) further along the ring than the other warpgroup's. An mbarrier
- * phase wait only tells phases apart by parity, so it must never run more than one phase ahead
- * of the stage: each warpgroup starts a tile's main loop only after the other has passed every
- * full-barrier wait of its own tile (a named-barrier handshake, one per tile, as CUTLASS's
- * ping-pong orders its math warpgroups). The main loops therefore never overlap, and each
- * warpgroup has the tensor cores alone for its tile.
+ * Ordering: each warpgroup has its own full barrier per ring stage (PPSmem::full_wg), so that it
+ * waits only on the phases of its own tiles' stages, one after another: an mbarrier phase wait
+ * tells phases apart by parity only, and the one full barrier per stage of the cooperative
+ * kernel would also go through the other warpgroup's phases, up to a tile's worth ahead. The
+ * empty barriers stay shared (the producer walks every stage in order). The ring's order lets a
+ * warpgroup's tile start only when the other's is within STAGES stages of its end, so the main
+ * loops overlap little: each warpgroup has the tensor cores mostly alone.
  */
 #pragma once
 
@@ -24,16 +24,12 @@
 
 namespace sm90 {
 
-/* Named barriers 2 and 3 (0 is __syncthreads; the cooperative kernel's split path uses 1):
- * warpgroup c waits on 2 + c for the other's main loop to end; 128 threads arrive, 128 wait. */
-__device__ __forceinline__ void pp_wait_turn(int c_wg)
-{
-    asm volatile("bar.sync %0, 256;\n" ::"r"(2 + c_wg) : "memory");
-}
-__device__ __forceinline__ void pp_pass_turn(int c_wg)
-{
-    asm volatile("bar.arrive %0, 256;\n" ::"r"(3 - c_wg) : "memory");
-}
+/* The ping-pong kernel's shared memory: the cooperative kernel's ring, and each consumer
+ * warpgroup's own full barriers (the ring's `full` is unused). */
+template <typename T, int BT, int BK, int STAGES> struct PPSmem {
+    Smem<T, BT, BK, STAGES, 2> ring;
+    uint64_t full_wg[2][STAGES];
+};
 
 /* The four wgmmas of 64-k block KB of stage i from F, committed as one group; with first != 0
  * the first one overwrites acc (scale-d = 0), so the accumulators need no zeroing: zeroing them
@@ -64,18 +60,27 @@ __global__ void __launch_bounds__(Shape<2>::THREADS, 1)
     (void)tm_d; /* the ping-pong epilogue stores directly: the ring is busy with the other tile */
     using S = Smem<T, BT, BK, STAGES, 2>;
     constexpr int BW = Shape<2>::BW, KB = S::KB;
+    static_assert(STAGES <= 32, "a consumer's full-barrier phases are bits of one word");
     static_assert(BK == 128 && BT % 8 == 0 && BT >= 8 && BT <= 128,
                   "two 64-k blocks a stage (four units); two m64nBT accumulator sets fit up to BT = 128");
     extern __shared__ __align__(1024) uint8_t smem_raw[];
     const uint32_t pad = (1024u - ((uint32_t)__cvta_generic_to_shared(smem_raw) & 1023u)) & 1023u;
-    S &sm = *reinterpret_cast<S *>(smem_raw + pad);
+    PPSmem<T, BT, BK, STAGES> &pp = *reinterpret_cast<PPSmem<T, BT, BK, STAGES> *>(smem_raw + pad);
+    S &sm = pp.ring;
     const int64_t tiles = (int64_t)p.tiles_n * p.tiles_m;
     const int k_iters = p.k_iters;
 
     if (threadIdx.x == 0) {
         for (int s = 0; s < STAGES; s++) {
-            ptx::mbarrier_init(&sm.full[s], 1);
-            ptx::mbarrier_init(&sm.empty[s], 4); /* one warpgroup consumes a stage: one arrival per warp */
+            ptx::mbarrier_init(&pp.full_wg[0][s], 1);
+            ptx::mbarrier_init(&pp.full_wg[1][s], 1);
+            /* One warpgroup consumes a stage, and each of its threads arrives after its own reads.
+             * The cooperative kernel's one arrival per warp after __syncwarp (release_stage) made
+             * compute-sanitizer racecheck report write-after-read hazards here (H100, 520 x 8192 x
+             * 640, 320 tiles on 132 CTAs: 4 errors, the reads of lanes 1-31 against the next
+             * fill's bulk copy; also with one consumer warpgroup taking every tile), and none
+             * with this form. (mbarrier.arrive releases the arriving thread's own accesses.) */
+            ptx::mbarrier_init(&sm.empty[s], 128);
         }
         ptx::fence_mbarrier_init(ptx::sem_release, ptx::scope_cluster);
     }
@@ -91,12 +96,13 @@ __global__ void __launch_bounds__(Shape<2>::THREADS, 1)
             prefetch_tensormap(&tm_a);
             prefetch_tensormap(&tm_s);
             prefetch_tensormap(&tm_z);
-            int s = 0, ph = 0;
-            for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+            int s = 0, ph = 0, owner = 0; /* owner: the consumer warpgroup of this tile */
+            for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x, owner ^= 1) {
                 const int n0 = (int)(tile % p.tiles_n) * BW, m0 = (int)(tile / p.tiles_n) * BT;
                 for (int it = 0; it < k_iters; it++) {
                     mbar_wait(&sm.empty[s], ph ^ 1);
-                    fill_stage<T, BT, BK, STAGES, 2>(sm, p, &tm_a, &tm_s, &tm_z, s, it, n0, m0, 0u);
+                    fill_stage<T, BT, BK, STAGES, 2>(sm, p, &tm_a, &tm_s, &tm_z, &pp.full_wg[owner][s], s, it, n0,
+                                                     m0, 0u);
                     if (++s == STAGES) s = 0, ph ^= 1;
                 }
             }
@@ -111,8 +117,14 @@ __global__ void __launch_bounds__(Shape<2>::THREADS, 1)
     const int c_wg = wg - 1, t = threadIdx.x % 128, warp = t / 32, lane = t % 32;
     const int r0 = 16 * warp + lane / 4; /* this thread's rows r0, r0 + 8 of each 64-row block */
     int jj = c_wg;                       /* the tile's place in the CTA's sequence */
+    uint64_t *full = pp.full_wg[c_wg];
+    uint32_t phases = 0; /* bit s: the parity of the next phase of full[s] this warpgroup waits for */
+    auto wait_full = [&](int i) {
+        const int s = i % STAGES;
+        mbar_wait(&full[s], (phases >> s) & 1u);
+        phases ^= 1u << s;
+    };
     for (int64_t tile = blockIdx.x + (int64_t)c_wg * gridDim.x; tile < tiles; tile += 2 * (int64_t)gridDim.x, jj += 2) {
-        if (jj > 0) pp_wait_turn(c_wg);
         const int n0 = (int)(tile % p.tiles_n) * BW, m0 = (int)(tile / p.tiles_n) * BT;
         const bool valid0 = n0 / 64 < (p.n + 63) / 64, valid1 = n0 / 64 + 1 < (p.n + 63) / 64;
         const int i0 = jj * k_iters, i_end = i0 + k_iters;
@@ -137,7 +149,7 @@ __global__ void __launch_bounds__(Shape<2>::THREADS, 1)
                 pp_issue<T, BT, BK, STAGES, kb>(sm, i, pick<rb == 0>(acc0, acc1), pick<rb == 0>(F0, F1),
                                                 kb == 0 && i == i0);
             };
-            mbar_wait(&sm.full[i0 % STAGES], (i0 / STAGES) & 1);
+            wait_full(i0);
             dequant(std::integral_constant<int, 0>{}, i0);
             for (int i = i0; i < i_end; i++) {
                 auto unit = [&](auto u_c) {
@@ -145,11 +157,11 @@ __global__ void __launch_bounds__(Shape<2>::THREADS, 1)
                     issue(u_c, i);
                     wgmma_wait<1>(); /* unit U - 1 done: its buffer is free */
                     if constexpr (U == 0)
-                        if (i > i0) release_stage(sm, i - 1, lane);
+                        if (i > i0) ptx::mbarrier_arrive(&sm.empty[(i - 1) % STAGES]);
                     if constexpr (U + 1 < 2 * KB) {
                         dequant(std::integral_constant<int, U + 1>{}, i);
                     } else if (i + 1 < i_end) {
-                        mbar_wait(&sm.full[(i + 1) % STAGES], ((i + 1) / STAGES) & 1);
+                        wait_full(i + 1);
                         dequant(std::integral_constant<int, 0>{}, i + 1);
                     }
                 };
@@ -159,10 +171,8 @@ __global__ void __launch_bounds__(Shape<2>::THREADS, 1)
                 unit(std::integral_constant<int, 3>{});
             }
         });
-        /* every full-barrier wait of this tile is behind us: the other warpgroup's turn */
-        if (tile + gridDim.x < tiles) pp_pass_turn(c_wg);
         wgmma_wait<0>();
-        release_stage(sm, i_end - 1, lane);
+        ptx::mbarrier_arrive(&sm.empty[(i_end - 1) % STAGES]);
 #pragma unroll
         for (int r = 0; r < BT / 2; r++) {
             fence_reg(acc0[r]);
