@@ -12,7 +12,8 @@
  *   - under stream-K, every split tile's slot is in [0, ctas) and no two split tiles share one;
  *   - plan() keeps split-K grids within the SMs and its workspace covers every slot it uses;
  *     stream-K plans without slots split no tile;
- *   - a cluster split's CTAs store disjoint token ranges that cover the tile (csplit_range).
+ *   - a cluster split's CTAs store disjoint token ranges that cover the tile (csplit_range);
+ *   - the ping-pong kernel's tiles each go to one CTA and warpgroup, as the producer fills them.
  */
 #include <stdio.h>
 #include <vector>
@@ -154,6 +155,72 @@ static void test_plans(void)
     CHECK(hybrids > 0, "no plan took whole tiles first: those checks did not run");
 }
 
+/* The ping-pong kernel's walk (gemm_kernel_pp, replayed as its loops are written): the producer
+ * fills the CTA's tiles c, c + G, ... in order, alternating the owning warpgroup; warpgroup w
+ * takes tiles c + w G, c + (w + 2) G, ...; its tile's first stage is at ring position jj k_iters.
+ * Every tile goes to exactly one CTA and warpgroup, that warpgroup is the owner the producer
+ * signals, and the positions agree. plan_pp never splits and uses no workspace; pp_supports
+ * refuses a problem whose positions would not fit the kernel's int. */
+static void test_pp_plans(void)
+{
+    w4a16_device_info info = {};
+    info.cc_major = 9;
+    info.sm_count = 132;
+    const int64_t ms[] = {1, 100, 128, 129, 1024, 4096};
+    const int64_t nks[][2] = {{4096, 4096}, {8192, 8192}, {57344, 8192}, {8256, 640}, {200, 384}};
+    int64_t plans = 0, multi = 0; /* multi: CTAs with more than two tiles */
+    char what[128];
+    for (int64_t m : ms)
+        for (const auto &nk : nks) {
+            w4a16_problem p;
+            if (w4a16_problem_init(&p, m, nk[0], nk[1], W4A16_DTYPE_FP16, 64, W4A16_ZEROS_NONE)) continue;
+            const sm90::Plan pl = sm90::plan_pp(&p, &info, 128, 128);
+            snprintf(what, sizeof what, "ping-pong plan M=%lld N=%lld K=%lld", (long long)m, (long long)nk[0],
+                     (long long)nk[1]);
+            const int64_t tiles = (int64_t)pl.tiles_n * pl.tiles_m, G = pl.ctas;
+            CHECK(pl.tiles_n == (nk[0] + 127) / 128 && pl.tiles_m == (m + 127) / 128 &&
+                      pl.k_iters == (nk[1] + 127) / 128,
+                  "%s: tile counts", what);
+            CHECK(G == (tiles < info.sm_count ? tiles : info.sm_count) && G >= 1, "%s: %lld CTAs", what, (long long)G);
+            CHECK(pl.stream == 0 && pl.splits == 1 && pl.slots == 0, "%s: split or workspace", what);
+            CHECK(sm90::pp_supports(&p, &info, 128, 128) == 1, "%s: refused", what);
+            std::vector<int> owner(tiles, -1), seen(tiles, 0);
+            for (int64_t c = 0; c < G; c++) {
+                int own = 0;
+                int64_t pos = 0;
+                std::vector<int64_t> first_pos;
+                for (int64_t tile = c; tile < tiles; tile += G, own ^= 1, pos += pl.k_iters) {
+                    owner[tile] = own;
+                    first_pos.push_back(pos);
+                }
+                if (first_pos.size() > 2) multi++;
+                for (int w = 0; w < 2; w++) {
+                    int64_t jj = w;
+                    for (int64_t tile = c + w * G; tile < tiles; tile += 2 * G, jj += 2) {
+                        seen[tile]++;
+                        CHECK(owner[tile] == w, "%s: tile %lld filled for warpgroup %d, taken by %d", what,
+                              (long long)tile, owner[tile], w);
+                        CHECK(jj * pl.k_iters == first_pos[jj], "%s: tile %lld at position %lld, filled at %lld", what,
+                              (long long)tile, (long long)(jj * pl.k_iters), (long long)first_pos[jj]);
+                    }
+                }
+            }
+            for (int64_t t = 0; t < tiles; t++)
+                CHECK(seen[t] == 1, "%s: tile %lld taken %d times", what, (long long)t, seen[t]);
+            plans++;
+        }
+    /* per-channel groups pass the scale-index limit of supports(), so only pp_supports refuses
+     * 528 x 64 tiles (256 per CTA) of 2^23 k iterations each */
+    w4a16_problem big;
+    w4a16_problem_init(&big, 528 * 128, 8192, (int64_t)1 << 30, W4A16_DTYPE_FP16, (int64_t)1 << 30, W4A16_ZEROS_NONE);
+    CHECK(sm90::pp_supports(&big, &info, 128, 128) == 0, "ping-pong: 2^31 ring positions per CTA accepted");
+    big.m = 1024;
+    CHECK(sm90::pp_supports(&big, &info, 128, 128) == 1, "ping-pong: 8 tiles of 2^23 k iterations refused");
+    printf("ping-pong plans: %lld checked, %lld CTAs with more than two tiles\n", (long long)plans,
+           (long long)multi);
+    CHECK(multi > 0, "no ping-pong plan gave a CTA three tiles: the hand-over checks did not run");
+}
+
 /* The cluster split's token groups: for every tile width and cluster size the CTAs' ranges
  * [qb, qe) partition [0, BT / 8), and where BT / 8 divides evenly (the launch then stores with
  * a TMA box of BT / csz rows) each range has exactly BT / 8 / csz groups. */
@@ -188,5 +255,6 @@ int main(void)
     test_csplit_ranges();
     test_stream_partitions();
     test_plans();
+    test_pp_plans();
     return check_exit_code("test_schedule");
 }
