@@ -690,6 +690,15 @@ __device__ __forceinline__ void store_tile_direct(const Params &p, const float (
     }
 }
 
+/* The producer thread's first step: the activation, scale and zero tensor maps into the
+ * descriptor cache. */
+__device__ __forceinline__ void prefetch_tensormaps(const CUtensorMap *a, const CUtensorMap *s, const CUtensorMap *z)
+{
+    prefetch_tensormap(a);
+    prefetch_tensormap(s);
+    prefetch_tensormap(z);
+}
+
 /* The producer's work for one stage: stage s receives k iteration `it` (k0 = it BK) of the tile
  * whose first weight row is n0 and first token m0: its activation boxes, the NW 64-row blocks
  * of packed weights (those within N) and the scales (and zeros) of the groups it touches, all
@@ -872,9 +881,7 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
         setmaxnreg_dec<40>();
 #endif
         if (threadIdx.x == 0) {
-            prefetch_tensormap(&tm_a);
-            prefetch_tensormap(&tm_s);
-            prefetch_tensormap(&tm_z);
+            prefetch_tensormaps(&tm_a, &tm_s, &tm_z);
             /* Walk the units incrementally: 64-bit divisions per stage (three of them) cost the
              * producer thread more than a stage's worth of time at t128 (M=256 went from 61 to
              * 90 us on the H100 when they were in this loop). */
