@@ -721,48 +721,42 @@ __device__ __forceinline__ void fill_stage(Smem<T, BT, BK, STAGES, NW> &sm, cons
     bytes += (g1 - g0 + 1) * (BW * sizeof(T) + (p.zmode == W4A16_ZEROS_FLOAT   ? BW * sizeof(T)
                                                 : p.zmode == W4A16_ZEROS_INT ? ZBOX_INT
                                                                              : 0));
-    ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, full,
-                                   bytes);
+    ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, full, bytes);
     for (int kb = 0; kb < KB; kb++) {
         if constexpr (MC) { /* rows [crank BT/2, (crank + 1) BT/2) of the box, to both CTAs */
             const int32_t c[2] = {k0 + 64 * kb, m0 + (int)crank * (BT / 2)};
-            ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global,
-                                      &sm.a[s][kb][crank * (BT / 2) * 64], tm_a, c, full,
-                                      (uint16_t)0x3);
+            ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.a[s][kb][crank * (BT / 2) * 64],
+                                      tm_a, c, full, (uint16_t)0x3);
         } else {
             const int32_t c[2] = {k0 + 64 * kb, m0};
-            ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.a[s][kb][0], tm_a, c,
-                                      full);
+            ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.a[s][kb][0], tm_a, c, full);
         }
     }
     for (int c = 0; c < NW; c++) {
         const int nt = n0 / 64 + c;
         if (nt >= (p.n + 63) / 64) continue;
         const uint8_t *src = p.w + ((int64_t)nt * p.tiles_k + kt0) * W4A16_PACK_TILE_BYTES;
-        /* Tiles of <= 32 tokens (decode: each weight byte is read once) load their
-         * weights with an L2 evict_first policy, so that the stream leaves the
-         * activations, scales and outputs in L2. w4a16-bench A/B (H100, fp16, three
-         * rounds, medians, us, before / after): zeros none, 8192^2 M=1 20.2 / 19.1,
-         * M=16 19.9 / 19.1, 57344x8192 M=1 89.8 / 88.3, M=16 90.3 / 88.6, 8192x28672
-         * M=16 49.0 / 47.9, 4096^2 M=1 11.1 / 10.9; integer zeros and bf16 0.99-1.01
-         * (consumer-bound). t64 with it, 4096^2 M = 64, 128, 256, both dtypes and
-         * zero modes: 11 of 12 rows slower (0.992-1.025 of the time; a noisy
-         * machine), so it keeps the default policy. Making it at run time (Params)
-         * changed ptxas's consumer loops and cost 6-18% (dev/NOTES.md, session 12). */
+        /* Tiles of <= 32 tokens (decode: each weight byte is read once) load their weights with an
+         * L2 evict_first policy, so that the stream leaves the activations, scales and outputs in
+         * L2. w4a16-bench A/B (H100, fp16, three rounds, medians, us, before / after): zeros none,
+         * 8192^2 M=1 20.2 / 19.1, M=16 19.9 / 19.1, 57344x8192 M=1 89.8 / 88.3, M=16 90.3 / 88.6,
+         * 8192x28672 M=16 49.0 / 47.9, 4096^2 M=1 11.1 / 10.9; integer zeros and bf16 0.99-1.01
+         * (consumer-bound). t64 with it, 4096^2 M = 64, 128, 256, both dtypes and zero modes: 11
+         * of 12 rows slower (0.992-1.025 of the time; a noisy machine), so it keeps the default
+         * policy. Making it at run time (Params) changed ptxas's consumer loops and cost 6-18%
+         * (dev/NOTES.md, session 12). */
         if constexpr (BT <= 32)
-            bulk_load_evict_first(&sm.w[s][c][0], src, (uint32_t)(wblocks * W4A16_PACK_TILE_BYTES),
-                                  full);
+            bulk_load_evict_first(&sm.w[s][c][0], src, (uint32_t)(wblocks * W4A16_PACK_TILE_BYTES), full);
         else
             ptx::cp_async_bulk(ptx::space_cluster, ptx::space_global, &sm.w[s][c][0], src,
                                (uint32_t)(wblocks * W4A16_PACK_TILE_BYTES), full);
     }
     for (int g = g0; g <= g1; g++) {
         const int32_t c[1] = {g * p.n + n0};
-        ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.scales[s][g - g0][0],
-                                  tm_s, c, full);
+        ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.scales[s][g - g0][0], tm_s, c, full);
         if (p.zmode == W4A16_ZEROS_FLOAT)
-            ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.zeros[s][g - g0][0],
-                                      tm_z, c, full);
+            ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.zeros[s][g - g0][0], tm_z, c,
+                                      full);
         if (p.zmode == W4A16_ZEROS_INT) { /* box starts rounded down to 16 B, see ZBOX_INT */
             const int32_t cz[1] = {(g * p.n + n0) & ~15};
             ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.zeros[s][g - g0][0],
