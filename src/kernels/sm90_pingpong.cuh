@@ -131,7 +131,8 @@ __global__ void __launch_bounds__(Shape<2>::THREADS, 1)
          * acc1), through two fragment buffers: a unit's wgmmas run while the next unit is
          * dequantized. Units of both row blocks of a stage's 64-k blocks, then the stage is
          * released after the next stage's first unit proves them done. Two 64-k blocks of both
-         * row blocks in flight (64 fragment registers) made ptxas serialize the wgmmas (C7512).
+         * row blocks per buffer (64 fragment registers), and three or four one-unit buffers with
+         * wgmma_wait<2>, made ptxas serialize the wgmmas for lack of registers (C7512).
          * One copy of the loop per zero mode. */
         by_zero_mode<true>(p.zmode, [&](auto zm) {
             constexpr int ZM = decltype(zm)::value;
