@@ -259,8 +259,8 @@ int bench_parse_args(int argc, char **argv, bench_opts *o)
         static const char *const flags[] = {"--targets", "--warm-l2", "--graph", "--no-check",
                                             "--list", "--help", "-h"};
         static const char *const valued[] = {"--m", "--n", "--k", "--nk", "--preset", "--dtype", "--group",
-                                             "--zeros", "--config", "--iters", "--warmup-ms", "--settle-ms", "--device", "--seed", "--csv",
-                                             "--json", "--tune-cache"};
+                                             "--zeros", "--config", "--iters", "--warmup-ms", "--settle-ms",
+                                             "--device", "--seed", "--csv", "--json", "--tune-cache"};
         int is_flag = 0, is_valued = 0;
         for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++) is_flag |= strcmp(name, flags[f]) == 0;
         for (size_t f = 0; f < sizeof valued / sizeof valued[0]; f++) is_valued |= strcmp(name, valued[f]) == 0;

@@ -33,9 +33,7 @@ static int no_split(const w4a16_problem *p, const w4a16_device_info *info)
 #define W4A16_SM90_PP_NAME(what, BT, BK, S) w4a16_sm90_##what##_t##BT##_p2_k##BK##_s##S
 #define P(BT, BK, S)                                                                                      \
     int W4A16_SM90_PP_NAME(launch, BT, BK, S)(const w4a16_gemm_args *g);                                   \
-    int W4A16_SM90_PP_NAME(supports, BT, BK, S)(const w4a16_problem *p, const w4a16_device_info *info);    \
-    size_t W4A16_SM90_PP_NAME(workspace, BT, BK, S)(const w4a16_problem *p, const w4a16_device_info *info); \
-    int W4A16_SM90_PP_NAME(ksplits, BT, BK, S)(const w4a16_problem *p, const w4a16_device_info *info);
+    int W4A16_SM90_PP_NAME(supports, BT, BK, S)(const w4a16_problem *p, const w4a16_device_info *info);
 #include "w4a16_configs.def"
 #undef X
 #undef P
@@ -54,10 +52,9 @@ static const config_entry configs[] = {
       W4A16_SM90_NAME(supports, BT, BK, S, NW), W4A16_SM90_NAME(workspace, BT, BK, S, NW),                 \
       W4A16_SM90_NAME(ksplits, BT, BK, S, NW)},                                                            \
      BT, BK, NW, 0},
-#define P(BT, BK, S)                                                                                      \
+#define P(BT, BK, S) /* whole tiles: no workspace, no split of K */                                      \
     {{"sm90_t" #BT "_p2_k" #BK "_s" #S, W4A16_SM90_PP_NAME(launch, BT, BK, S),                             \
-      W4A16_SM90_PP_NAME(supports, BT, BK, S), W4A16_SM90_PP_NAME(workspace, BT, BK, S),                   \
-      W4A16_SM90_PP_NAME(ksplits, BT, BK, S)},                                                             \
+      W4A16_SM90_PP_NAME(supports, BT, BK, S), no_workspace, no_split},                                    \
      BT, BK, 2, 1},
 #include "w4a16_configs.def"
 #undef X

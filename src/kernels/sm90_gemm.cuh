@@ -690,13 +690,19 @@ __device__ __forceinline__ void store_tile_direct(const Params &p, const float (
     }
 }
 
-/* The producer thread's first step: the activation, scale and zero tensor maps into the
- * descriptor cache. */
-__device__ __forceinline__ void prefetch_tensormaps(const CUtensorMap *a, const CUtensorMap *s, const CUtensorMap *z)
+/* The producer warpgroup's entry: it gives up registers to the consumers (setmaxnreg), and its
+ * thread 0, the one that issues every load, pulls the activation, scale and zero tensor maps into
+ * the descriptor cache. True in that thread. */
+__device__ __forceinline__ bool producer_begin(const CUtensorMap *a, const CUtensorMap *s, const CUtensorMap *z)
 {
+#ifndef W4A16_SM90_NO_SETMAXNREG
+    setmaxnreg_dec<40>();
+#endif
+    if (threadIdx.x != 0) return false;
     prefetch_tensormap(a);
     prefetch_tensormap(s);
     prefetch_tensormap(z);
+    return true;
 }
 
 /* The producer's work for one stage: stage s receives k iteration `it` (k0 = it BK) of the tile
@@ -871,11 +877,7 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
     const int wg = threadIdx.x / 128;
     if (wg == 0) {
         /* ---------------- producer ---------------- */
-#ifndef W4A16_SM90_NO_SETMAXNREG
-        setmaxnreg_dec<40>();
-#endif
-        if (threadIdx.x == 0) {
-            prefetch_tensormaps(&tm_a, &tm_s, &tm_z);
+        if (producer_begin(&tm_a, &tm_s, &tm_z)) {
             /* Walk the units incrementally: 64-bit divisions per stage (three of them) cost the
              * producer thread more than a stage's worth of time at t128 (M=256 went from 61 to
              * 90 us on the H100 when they were in this loop). */

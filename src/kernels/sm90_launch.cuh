@@ -82,15 +82,22 @@ inline bool debug_env()
     return v;
 }
 
+/* A plan's tile counts: bw weight rows x bt tokens per tile, bk k per iteration. */
+inline Plan plan_tiles(const w4a16_problem *p, int bw, int bt, int bk)
+{
+    Plan pl = {};
+    pl.tiles_n = (int)((p->n + bw - 1) / bw);
+    pl.tiles_m = (int)((p->m + bt - 1) / bt);
+    pl.k_iters = (int)((p->k + bk - 1) / bk);
+    return pl;
+}
+
 /* force_stream: -1 lets the plan choose, 0 / 1 forces the split-K grid / stream-K
  * (dev/pipe_probe compares them). */
 inline Plan plan(const w4a16_problem *p, const w4a16_device_info *info, int bw, int bt, int bk, int force_stream = -1)
 {
-    Plan pl;
+    Plan pl = plan_tiles(p, bw, bt, bk);
     if (force_stream == -1) force_stream = stream_env();
-    pl.tiles_n = (int)((p->n + bw - 1) / bw);
-    pl.tiles_m = (int)((p->m + bt - 1) / bt);
-    pl.k_iters = (int)((p->k + bk - 1) / bk);
     const int64_t tiles = (int64_t)pl.tiles_n * pl.tiles_m, sms = info->sm_count;
     const int64_t waves = (tiles + sms - 1) / sms;
     /* Stream-K when whole tiles would leave a last wave mostly idle: 57344x8192 at M=16 has 299
@@ -140,17 +147,11 @@ inline Plan plan(const w4a16_problem *p, const w4a16_device_info *info, int bw, 
  * CTA per SM (gemm_kernel_pp), no split of K and no workspace. */
 inline Plan plan_pp(const w4a16_problem *p, const w4a16_device_info *info, int bt, int bk)
 {
-    Plan pl;
-    pl.tiles_n = (int)((p->n + 127) / 128);
-    pl.tiles_m = (int)((p->m + bt - 1) / bt);
-    pl.k_iters = (int)((p->k + bk - 1) / bk);
+    Plan pl = plan_tiles(p, 128, bt, bk);
     const int64_t tiles = (int64_t)pl.tiles_n * pl.tiles_m;
     pl.ctas = (int)(tiles < info->sm_count ? tiles : info->sm_count);
-    pl.splits = 1;
+    pl.splits = 1; /* stream, dp_tiles and slots stay 0 */
     pl.iters_per_split = pl.k_iters;
-    pl.stream = 0;
-    pl.dp_tiles = 0;
-    pl.slots = 0;
     return pl;
 }
 
@@ -398,18 +399,5 @@ int launch_typed(const w4a16_gemm_args *g, int force_stream = -1, int force_cspl
     {                                                                                                       \
         return sm90::supports(p, info, BT, sm90::smem_bytes_pp<BT, BK, S>()) &&                             \
                sm90::pp_supports(p, info, BT, BK);                                                          \
-    }                                                                                                       \
-    extern "C" size_t W4A16_SM90_PP_NAME(workspace, BT, BK, S)(const w4a16_problem *p,                       \
-                                                               const w4a16_device_info *info)                \
-    {                                                                                                       \
-        (void)p;                                                                                            \
-        (void)info;                                                                                         \
-        return 0;                                                                                           \
-    }                                                                                                       \
-    extern "C" int W4A16_SM90_PP_NAME(ksplits, BT, BK, S)(const w4a16_problem *p,                            \
-                                                          const w4a16_device_info *info)                     \
-    {                                                                                                       \
-        (void)p;                                                                                            \
-        (void)info;                                                                                         \
-        return 1;                                                                                           \
     }
+

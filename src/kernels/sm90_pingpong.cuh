@@ -89,11 +89,7 @@ __global__ void __launch_bounds__(Shape<2>::THREADS, 1)
     const int wg = threadIdx.x / 128;
     if (wg == 0) {
         /* ---------------- producer: the CTA's tiles in order, every k iteration ---------------- */
-#ifndef W4A16_SM90_NO_SETMAXNREG
-        setmaxnreg_dec<40>();
-#endif
-        if (threadIdx.x == 0) {
-            prefetch_tensormaps(&tm_a, &tm_s, &tm_z);
+        if (producer_begin(&tm_a, &tm_s, &tm_z)) {
             int s = 0, ph = 0, owner = 0; /* owner: the consumer warpgroup of this tile */
             for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x, owner ^= 1) {
                 const int n0 = (int)(tile % p.tiles_n) * BW, m0 = (int)(tile / p.tiles_n) * BT;
