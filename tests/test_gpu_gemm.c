@@ -11,6 +11,9 @@
  *
  *   test_gpu_gemm            the quick tier (M in 1..16, 17, 31, 64, 127, 128, 129, 255, 1024
  *                            and two M = 8192 cases; W4A16_TEST_LONG=1: a longer sweep)
+ *                            W4A16_TEST_PART=i/n runs the i-th of n interleaved parts of the
+ *                            weight setups (the M = 8192 cases with part 1), so that a long tier
+ *                            fits a time limit per run; the n parts together are the whole tier
  *   test_gpu_gemm --small    a few small cases, quick enough for compute-sanitizer
  *   test_gpu_gemm --probe    only the device check: exit 0 on sm_90, 77 otherwise
  * Exit 77 ("SKIPPED") without an sm_90 device. */
@@ -124,6 +127,19 @@ static void run_setup(const shape *s, w4a16_dtype dtype, w4a16_zero_mode mode, c
     weights_free(&w);
 }
 
+/* W4A16_TEST_PART=i/n (1 <= i <= n <= 64); unset or empty: the whole tier. */
+static int part_from_env(int *part, int *parts)
+{
+    const char *v = getenv("W4A16_TEST_PART");
+    if (!v || !v[0]) return 1;
+    char tail = 0;
+    if (sscanf(v, "%d/%d%c", part, parts, &tail) != 2 || *parts < 1 || *parts > 64 || *part < 1 || *part > *parts) {
+        fprintf(stderr, "test_gpu_gemm: W4A16_TEST_PART=%s: expected i/n with 1 <= i <= n <= 64\n", v);
+        return 0;
+    }
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     int small = 0;
@@ -166,17 +182,26 @@ int main(int argc, char **argv)
     const int n_ms = small ? 3 : long_tier ? (int)(sizeof long_ms / sizeof long_ms[0])
                                            : (int)(sizeof quick_ms / sizeof quick_ms[0]);
 
-    ref_rng rng = {0x5eed0000c0ffeeULL};
-    int variant = 0;
+    int part = 1, parts = 1;
+    if (!part_from_env(&part, &parts)) return 2;
+    if (parts > 1) printf("part %d of %d\n", part, parts);
+
+    /* Each setup seeds its own generator and keeps its place in the bias / alpha / stride
+     * rotation, so a part checks its setups exactly as the whole tier does. */
+    int variant = 0, setup = 0;
     const time_t t0 = time(NULL);
     for (int si = 0; si < n_shapes; si++)
         for (int dt = 0; dt < 2; dt++)
             for (int z = 0; z < 3; z++) {
                 if (small && (dt + z) % 2) continue; /* --small: fp16 NONE/FLOAT, bf16 INT */
-                run_setup(&shapes[si], (w4a16_dtype)dt, (w4a16_zero_mode)z, ms, n_ms, &rng, &variant);
+                ref_rng rng = {(0x5eed0000c0ffeeULL + 0x9e3779b97f4a7c15ULL * (uint64_t)setup) | 1};
+                const int mine = setup++ % parts == part - 1;
+                if (mine) run_setup(&shapes[si], (w4a16_dtype)dt, (w4a16_zero_mode)z, ms, n_ms, &rng, &variant);
+                else variant += n_ms; /* the bias / alpha / stride rotation as in one run */
             }
 
-    if (!small) {
+    if (!small && part == 1) {
+        ref_rng rng = {0x5eed0000c0ffeeULL - 1};
         /* M = 8192 (against cuBLAS through ref_gemm_gpu; modest N, K keep the SIMT config quick). */
         static const struct { shape s; w4a16_dtype t; w4a16_zero_mode z; int bias; float alpha; int sa, sd; } big[] = {
             {{1024, 1024, 128}, W4A16_DTYPE_FP16, W4A16_ZEROS_INT, 1, 0.5f, 1, 1},
