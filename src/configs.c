@@ -24,12 +24,20 @@ static int no_split(const w4a16_problem *p, const w4a16_device_info *info)
     return 1;
 }
 
+static double no_cost(const w4a16_problem *p, const w4a16_device_info *info)
+{
+    (void)p;
+    (void)info;
+    return -1.0;
+}
+
 #define W4A16_SM90_NAME(what, BT, BK, S, NW) w4a16_sm90_##what##_t##BT##_w##NW##_k##BK##_s##S
 #define X(BT, BK, S, NW)                                                                                  \
     int W4A16_SM90_NAME(launch, BT, BK, S, NW)(const w4a16_gemm_args *g);                                  \
     int W4A16_SM90_NAME(supports, BT, BK, S, NW)(const w4a16_problem *p, const w4a16_device_info *info);   \
     size_t W4A16_SM90_NAME(workspace, BT, BK, S, NW)(const w4a16_problem *p, const w4a16_device_info *info); \
-    int W4A16_SM90_NAME(ksplits, BT, BK, S, NW)(const w4a16_problem *p, const w4a16_device_info *info);
+    int W4A16_SM90_NAME(ksplits, BT, BK, S, NW)(const w4a16_problem *p, const w4a16_device_info *info);    \
+    double W4A16_SM90_NAME(cost, BT, BK, S, NW)(const w4a16_problem *p, const w4a16_device_info *info);
 #define W4A16_SM90_PP_NAME(what, BT, BK, S) w4a16_sm90_##what##_t##BT##_p2_k##BK##_s##S
 #define P(BT, BK, S)                                                                                      \
     int W4A16_SM90_PP_NAME(launch, BT, BK, S)(const w4a16_gemm_args *g);                                   \
@@ -46,15 +54,15 @@ typedef struct {
 } config_entry;
 
 static const config_entry configs[] = {
-    {{"simt_ref", w4a16_launch_simt, simt_supports, no_workspace, no_split}, 0, 0, 0, 0},
+    {{"simt_ref", w4a16_launch_simt, simt_supports, no_workspace, no_split, no_cost}, 0, 0, 0, 0},
 #define X(BT, BK, S, NW)                                                                                  \
     {{"sm90_t" #BT "_w" #NW "_k" #BK "_s" #S, W4A16_SM90_NAME(launch, BT, BK, S, NW),                      \
       W4A16_SM90_NAME(supports, BT, BK, S, NW), W4A16_SM90_NAME(workspace, BT, BK, S, NW),                 \
-      W4A16_SM90_NAME(ksplits, BT, BK, S, NW)},                                                            \
+      W4A16_SM90_NAME(ksplits, BT, BK, S, NW), W4A16_SM90_NAME(cost, BT, BK, S, NW)},                      \
      BT, BK, NW, 0},
 #define P(BT, BK, S) /* whole tiles: no workspace, no split of K */                                      \
     {{"sm90_t" #BT "_p2_k" #BK "_s" #S, W4A16_SM90_PP_NAME(launch, BT, BK, S),                             \
-      W4A16_SM90_PP_NAME(supports, BT, BK, S), no_workspace, no_split},                                    \
+      W4A16_SM90_PP_NAME(supports, BT, BK, S), no_workspace, no_split, no_cost},                           \
      BT, BK, 2, 1},
 #include "w4a16_configs.def"
 #undef X
@@ -85,8 +93,9 @@ static int thin_splits(const config_entry *e, const w4a16_problem *p, const w4a1
     return iters / e->c.ksplits(p, info) < 8;
 }
 
-/* The smallest token tile that covers M (fewest wasted MMA columns); for M beyond the largest
- * tile, the largest. Past M = 64, a tile whose grid would split K more than two ways (two-way
+/* Past M = 64 the cost model picks (below). Otherwise, and where no configuration has a model
+ * (or with W4A16_SM90_MODEL=0), the token rule: the smallest token tile that covers M (fewest
+ * wasted MMA columns); for M beyond the largest tile, the largest. Past M = 64, a tile whose grid would split K more than two ways (two-way
  * splits meet in a cluster's shared memory, more go through the workspace) gives way to the
  * 64-token tile if that one splits K at most two ways: on 4096x4096 (H100, dev/pipe_probe,
  * fp16) M = 128 took 21.9 us with t128 (4 splits) and 16.7 us with t64 (2), M = 256 31.4 us with
@@ -96,6 +105,27 @@ static int thin_splits(const config_entry *e, const w4a16_problem *p, const w4a1
  * configuration can run the problem. Ping-pong lines are left to the tuner (configs.def). */
 int w4a16_heuristic(const w4a16_problem *p, const w4a16_device_info *info)
 {
+    /* Past M = 64: the configuration of least modelled time (sm90_launch.cuh's tile_cost has the
+     * model and its data), where at least one valid configuration has a model. On the model's
+     * 72 problems (M = 96 ... 2048, eight model shapes) the token rule below ran up to 1.62x
+     * slower than the fastest configuration (14336x4096 M=384: t256, two token tiles, 135.2 us
+     * against t128's 83.5), 1.089x in geometric mean; the model's choices 1.009x. On 70 other
+     * problems (M = 80 ... 3072 on ten model shapes, four of them new; two runs each, alternating)
+     * it took 0.889x the token rule's time, 0.485-1.087x per problem; x cuBLAS 1.000 against 0.889
+     * in geometric mean (docs/perf/h100-session15-model-val.txt). */
+    if (p->m > 64) {
+        int pick = -1;
+        double pick_us = 0.0;
+        for (int i = 1; i < w4a16_config_count(); i++) {
+            if (configs[i].pp || !configs[i].c.supports(p, info)) continue;
+            const double us = configs[i].c.cost(p, info);
+            if (us >= 0.0 && (pick < 0 || us < pick_us)) {
+                pick = i;
+                pick_us = us;
+            }
+        }
+        if (pick >= 0) return pick;
+    }
     int best = -1, largest = -1, t64 = -1;
     for (int i = 1; i < w4a16_config_count(); i++) {
         if (configs[i].pp || !configs[i].c.supports(p, info)) continue;

@@ -87,12 +87,16 @@ typedef size_t (*w4a16_workspace_fn)(const w4a16_problem *p, const w4a16_device_
 /* How many ways the configuration's grid splits K for the problem (1: whole tiles, including
  * stream-K's persistent grid). The heuristic reads it; it touches no GPU. */
 typedef int (*w4a16_ksplits_fn)(const w4a16_problem *p, const w4a16_device_info *info);
+/* The configuration's modelled time for the problem in us (sm90_launch.cuh's tile_cost), or a
+ * negative value where it has no model. The heuristic reads it; it touches no GPU. */
+typedef double (*w4a16_cost_fn)(const w4a16_problem *p, const w4a16_device_info *info);
 typedef struct w4a16_config {
     const char *name;
     w4a16_launch_fn launch;
     w4a16_supports_fn supports;
     w4a16_workspace_fn workspace;
     w4a16_ksplits_fn ksplits;
+    w4a16_cost_fn cost;
 } w4a16_config;
 
 const w4a16_config *w4a16_get_config(int index);

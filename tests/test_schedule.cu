@@ -12,6 +12,8 @@
  *   - under stream-K, every split tile's slot is in [0, ctas) and no two split tiles share one;
  *   - plan() keeps split-K grids within the SMs and its workspace covers every slot it uses;
  *     stream-K plans without slots split no tile;
+ *   - past M = 64 the cost model only turns the wave rule's stream-K down, where it prices the
+ *     split-K grid lower, and leaves every other plan as the rule makes it;
  *   - a cluster split's CTAs store disjoint token ranges that cover the tile (csplit_range);
  *   - the ping-pong kernel's tiles each go to one CTA and warpgroup, as the producer fills them.
  */
@@ -104,8 +106,9 @@ static void test_plans(void)
     info.l2_bytes = 50 << 20;
     const struct { int bw, bt, bk; } tiles[] = {{192, 16, 128}, {192, 16, 256}, {192, 32, 256}, {128, 32, 128},
                                                 {128, 64, 128}, {128, 128, 64}, {128, 256, 64}};
-    const int64_t ms[] = {1, 16, 64, 256, 1024, 4096};
-    const int64_t nks[][2] = {{4096, 4096}, {8192, 8192}, {8192, 28672}, {57344, 8192}, {200, 384}, {264, 72}};
+    const int64_t ms[] = {1, 16, 64, 96, 256, 384, 1024, 4096};
+    const int64_t nks[][2] = {{4096, 4096}, {8192, 8192}, {8192, 28672}, {57344, 8192}, {14336, 4096},
+                              {200, 384},   {264, 72}};
     int64_t plans = 0, streams = 0, hybrids = 0;
     char what[128];
     for (const auto &t : tiles)
@@ -153,6 +156,57 @@ static void test_plans(void)
            (long long)streams, (long long)hybrids);
     CHECK(streams > 0, "no shape chose stream-K: the stream-K plan checks did not run");
     CHECK(hybrids > 0, "no plan took whole tiles first: those checks did not run");
+}
+
+/* The cost model's say in plan() (sm90_launch.cuh's tile_cost): the plan is the wave rule's
+ * except where the rule takes stream-K past M = 64 for a modelled tile and the model prices the
+ * split-K grid lower. Both outcomes occur on these shapes. */
+static void test_model_plans(void)
+{
+    w4a16_device_info info = {};
+    info.cc_major = 9;
+    info.sm_count = 132;
+    info.smem_optin_bytes = 232448;
+    info.l2_bytes = 50 << 20;
+    const struct { int bt, bk; } tiles[] = {{64, 256}, {128, 128}, {256, 64}, {64, 128}};
+    int64_t checked = 0, declined = 0, kept = 0;
+    char what[128];
+    for (const auto &t : tiles)
+        for (int64_t m = 1; m <= 4096; m += m < 64 ? 21 : m < 1024 ? 32 : 512)
+            for (int64_t n = 2048; n <= 65536; n += 2048)
+                for (int64_t k : {2048, 4096, 8192, 14336, 28672}) {
+                    w4a16_problem p;
+                    if (w4a16_problem_init(&p, m, n, k, W4A16_DTYPE_FP16, 128, W4A16_ZEROS_NONE)) continue;
+                    snprintf(what, sizeof what, "model plan bt=%d bk=%d M=%lld N=%lld K=%lld", t.bt, t.bk,
+                             (long long)m, (long long)n, (long long)k);
+                    const sm90::Plan pl = sm90::plan(&p, &info, 128, t.bt, t.bk);
+                    const sm90::Plan rule = sm90::plan_rule(&p, &info, 128, t.bt, t.bk, -1);
+                    const sm90::Plan grid = sm90::plan_rule(&p, &info, 128, t.bt, t.bk, 0);
+                    const sm90::TileCost *c = sm90::tile_cost(128, t.bt, t.bk);
+                    checked++;
+                    const bool same_as = pl.stream == rule.stream && pl.splits == rule.splits && pl.ctas == rule.ctas;
+                    const bool is_grid = !pl.stream && pl.splits == grid.splits && pl.ctas == grid.ctas;
+                    if (m <= 64 || !c || !rule.stream) {
+                        CHECK(same_as, "%s: not the wave rule's plan", what);
+                        continue;
+                    }
+                    const double grid_us = sm90::plan_cost(*c, grid, info.sm_count),
+                                 sk_us = sm90::plan_cost(*c, rule, info.sm_count);
+                    CHECK(grid_us > 0.0 && sk_us > 0.0, "%s: costs %g / %g us", what, grid_us, sk_us);
+                    if (grid_us < sk_us) {
+                        CHECK(is_grid, "%s: the model priced the grid lower (%.1f vs %.1f us) but kept stream-K",
+                              what, grid_us, sk_us);
+                        declined++;
+                    } else {
+                        CHECK(same_as, "%s: stream-K priced lower but not kept", what);
+                        kept++;
+                    }
+                    CHECK(sm90::model_cost(&p, &info, 128, t.bt, t.bk) == (grid_us < sk_us ? grid_us : sk_us),
+                          "%s: model_cost is not the chosen plan's", what);
+                }
+    printf("model plans: %lld checked; past M = 64 stream-K declined %lld times, kept %lld times\n",
+           (long long)checked, (long long)declined, (long long)kept);
+    CHECK(declined > 0 && kept > 0, "the model's two outcomes did not both occur");
 }
 
 /* The ping-pong kernel's walk (gemm_kernel_pp, replayed as its loops are written): the producer
@@ -255,6 +309,7 @@ int main(void)
     test_csplit_ranges();
     test_stream_partitions();
     test_plans();
+    test_model_plans();
     test_pp_plans();
     return check_exit_code("test_schedule");
 }

@@ -37,10 +37,10 @@ static int config_index(const char *name)
 }
 
 /* The heuristic on a 132-SM H100 (no tuning cache), where the configurations it names were
- * compiled (W4A16_CONFIGS may build a subset): the smallest token tile covering M, except that
- * past M = 64 a tile splitting K more than two ways gives way to t64 (its first line), and a
- * three-warpgroup tile or one of 256-k stages whose splits keep few stages to the next line with
- * as many tokens (configs.c). */
+ * compiled (W4A16_CONFIGS may build a subset): up to M = 64 the smallest token tile covering M,
+ * a three-warpgroup tile or one of 256-k stages whose splits keep few stages giving way to the
+ * next line with as many tokens; past M = 64 the cost model's least time (configs.c,
+ * sm90_launch.cuh's tile_cost), which the last cases pin where it parts from the token rule. */
 static void check_heuristic(w4a16_handle h)
 {
     static const struct {
@@ -62,6 +62,11 @@ static void check_heuristic(w4a16_handle h)
         {256, 8192, 8192, "sm90_t256_w2_k64_s6"},   /* 2 ways: the cluster split */
         {128, 8192, 8192, "sm90_t128_w2_k128_s5"},   {1024, 4096, 4096, "sm90_t256_w2_k64_s6"},
         {4096, 8192, 8192, "sm90_t256_w2_k64_s6"},
+        /* the model against the token rule (which took t256, t256, t64, t256) */
+        {384, 14336, 4096, "sm90_t128_w2_k128_s5"}, /* t256: two token tiles for 1.5 */
+        {1024, 6144, 4096, "sm90_t128_w2_k128_s5"}, /* t256: stream-K over 1.45 waves */
+        {256, 4096, 14336, "sm90_t128_w2_k128_s5"}, /* t64: whole tiles; t128: 2-way split */
+        {512, 4096, 4096, "sm90_t128_w2_k128_s5"},
     };
     /* the t64 fallback and the thin-split rule depend on both t64 lines being compiled */
     const bool both_t64 = config_index("sm90_t64_w2_k128_s8") >= 0 && config_index("sm90_t64_w2_k256_s4") >= 0;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cudaTypedefs.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -92,12 +93,10 @@ inline Plan plan_tiles(const w4a16_problem *p, int bw, int bt, int bk)
     return pl;
 }
 
-/* force_stream: -1 lets the plan choose, 0 / 1 forces the split-K grid / stream-K
- * (dev/pipe_probe compares them). */
-inline Plan plan(const w4a16_problem *p, const w4a16_device_info *info, int bw, int bt, int bk, int force_stream = -1)
+/* The split-K grid (force_stream 0) or stream-K (1), or, with -1, the wave rule below. */
+inline Plan plan_rule(const w4a16_problem *p, const w4a16_device_info *info, int bw, int bt, int bk, int force_stream)
 {
     Plan pl = plan_tiles(p, bw, bt, bk);
-    if (force_stream == -1) force_stream = stream_env();
     const int64_t tiles = (int64_t)pl.tiles_n * pl.tiles_m, sms = info->sm_count;
     const int64_t waves = (tiles + sms - 1) / sms;
     /* Stream-K when whole tiles would leave a last wave mostly idle: 57344x8192 at M=16 has 299
@@ -141,6 +140,80 @@ inline Plan plan(const w4a16_problem *p, const w4a16_device_info *info, int bw, 
     pl.ctas = (int)(tiles * pl.splits);
     pl.slots = pl.splits > 1 ? tiles : 0;
     return pl;
+}
+
+/* Debug switch W4A16_SM90_MODEL=0: past M = 64, the wave rule (plan_rule) and configs.c's
+ * token rule instead of the cost model (the A/B of the commit that brought the model). */
+inline bool model_env()
+{
+    static const bool v = env_switch("W4A16_SM90_MODEL") != 0;
+    return v;
+}
+
+/* A time model (us, H100) of the 128-row tiles with 64 to 256 tokens, which the heuristic weighs
+ * against each other past M = 64 and which decides there between stream-K and the split-K grid:
+ *   whole tiles, R = ceil(tiles / SMs) rounds:    R (a K / 1024 + o)
+ *   K split s ways (one round):                   a K / (1024 s) + o + (s == 2 ? s2 : sw)
+ *   stream-K over all SMs:                        a tiles K / (1024 SMs) + o ceil(tiles / SMs) + sk
+ * Fitted (least squares on relative error) to w4a16-bench --config all, H100, fp16, group 128,
+ * zeros none: 72 problems (M = 96 ... 2048 on eight model shapes), each configuration with the
+ * wave rule's plan and with stream-K off; rms error 5.7 / 5.7 / 7.3% (t64 / t128 / t256), about
+ * the runs' own spread (same plan, two runs: 10-90% within -3.3 / +3.9%).
+ * docs/perf/h100-session15-mid-{sk,nosk}.txt hold the data, dev/fit_tile_model.py refits it
+ * (dev/plan_dump gives it the plans). Stream-K's fix-ups (sk) cost 7, 13
+ * and 27 us: it rarely beats whole tiles at K = 4096 (14336x4096 M=256: t256 66.1 us stream-K
+ * against 50.7 us for one round of 112 tiles). In the same data the model's choice came within
+ * 0.9% of the fastest of the six (geometric mean; the token rule with the wave rule: 8.9%). */
+struct TileCost {
+    int bt, bk;
+    double a, o, s2, sw, sk;
+};
+inline const TileCost *tile_cost(int bw, int bt, int bk)
+{
+    static const TileCost table[] = {
+        {64, 256, 4.33, 1.59, 5.06, 0.00, 7.14},
+        {128, 128, 6.75, 2.06, 4.63, 7.92, 12.85},
+        {256, 64, 11.21, 5.73, 3.46, 9.23, 27.11},
+    };
+    if (bw != 128) return nullptr;
+    for (const TileCost &c : table)
+        if (c.bt == bt && c.bk == bk) return &c;
+    return nullptr;
+}
+inline double plan_cost(const TileCost &c, const Plan &pl, int sms)
+{
+    const double tiles = (double)pl.tiles_n * pl.tiles_m, rounds = ceil(tiles / sms);
+    const double kk = (double)pl.k_iters * c.bk / 1024.0;
+    if (pl.stream) return c.a * tiles * kk / sms + c.o * rounds + c.sk;
+    if (pl.splits == 1) return rounds * (c.a * kk + c.o);
+    return c.a * (double)pl.iters_per_split * c.bk / 1024.0 + c.o + (pl.splits == 2 ? c.s2 : c.sw);
+}
+/* The model applies past M = 64 (tiles of 64 tokens at M <= 64 keep the wave rule, which
+ * their decode-like shapes were tuned with) to the tiles it knows, unless switched off. */
+inline const TileCost *model_for(const w4a16_problem *p, int bw, int bt, int bk)
+{
+    return p->m > 64 && model_env() ? tile_cost(bw, bt, bk) : nullptr;
+}
+
+/* force_stream: -1 lets the plan choose, 0 / 1 forces the split-K grid / stream-K (dev/pipe_probe
+ * compares them). Where the wave rule takes stream-K and the cost model applies, the model may
+ * turn it down for the split-K grid; it never takes stream-K where the rule does not (its data has
+ * no stream-K run of more than 3.4 waves). */
+inline Plan plan(const w4a16_problem *p, const w4a16_device_info *info, int bw, int bt, int bk, int force_stream = -1)
+{
+    if (force_stream == -1) force_stream = stream_env();
+    const Plan rule = plan_rule(p, info, bw, bt, bk, force_stream);
+    const TileCost *c = force_stream == -1 && rule.stream ? model_for(p, bw, bt, bk) : nullptr;
+    if (!c) return rule;
+    const Plan grid = plan_rule(p, info, bw, bt, bk, 0);
+    return plan_cost(*c, grid, info->sm_count) < plan_cost(*c, rule, info->sm_count) ? grid : rule;
+}
+
+/* The model's time for the configuration's plan, or -1 where the model does not apply. */
+inline double model_cost(const w4a16_problem *p, const w4a16_device_info *info, int bw, int bt, int bk)
+{
+    const TileCost *c = stream_env() == -1 ? model_for(p, bw, bt, bk) : nullptr;
+    return c ? plan_cost(*c, plan(p, info, bw, bt, bk), info->sm_count) : -1.0;
 }
 
 /* The ping-pong kernel's plan: whole tiles of 128 weight rows, a persistent grid of at most one
@@ -384,6 +457,11 @@ int launch_typed(const w4a16_gemm_args *g, int force_stream = -1, int force_cspl
     {                                                                                                       \
         const sm90::Plan pl = sm90::plan(p, info, sm90::Shape<NW>::BW, BT, BK);                             \
         return pl.stream ? 1 : pl.splits;                                                                   \
+    }                                                                                                       \
+    extern "C" double W4A16_SM90_NAME(cost, BT, BK, S, NW)(const w4a16_problem *p,                          \
+                                                           const w4a16_device_info *info)                   \
+    {                                                                                                       \
+        return sm90::model_cost(p, info, sm90::Shape<NW>::BW, BT, BK);                                      \
     }
 
 /* One ping-pong configuration (gemm_kernel_pp: 128-row tiles, two warpgroups taking turns). */

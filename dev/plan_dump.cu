@@ -1,0 +1,29 @@
+/* plan_dump - the sm90 plans of the cost model's tiles (sm90_launch.cuh's tile_cost) on a 132-SM
+ * H100, for dev/fit_tile_model.py. No GPU. Reads "M N K" lines; prints one line per problem and
+ * tile: M N K bt bk, then the wave rule's plan and the split-K grid's (stream-K as "sk", else the
+ * split count), each with its tile count. */
+#include <stdio.h>
+
+#include "kernels/sm90_launch.cuh"
+
+int main(void)
+{
+    w4a16_device_info info = {};
+    info.cc_major = 9;
+    info.sm_count = 132;
+    info.smem_optin_bytes = 232448;
+    info.l2_bytes = 50 << 20;
+    const int tiles[][2] = {{64, 256}, {128, 128}, {256, 64}};
+    long long m, n, k;
+    while (scanf("%lld %lld %lld", &m, &n, &k) == 3) {
+        w4a16_problem p;
+        if (w4a16_problem_init(&p, m, n, k, W4A16_DTYPE_FP16, 128, W4A16_ZEROS_NONE)) return 1;
+        for (const auto &t : tiles) {
+            const sm90::Plan r = sm90::plan_rule(&p, &info, 128, t[0], t[1], -1);
+            const sm90::Plan g = sm90::plan_rule(&p, &info, 128, t[0], t[1], 0);
+            printf("%lld %lld %lld %d %d %d %s%d %s%d\n", m, n, k, t[0], t[1], r.tiles_n * r.tiles_m, r.stream ? "sk" : "s",
+                   r.stream ? 0 : r.splits, g.stream ? "sk" : "s", g.stream ? 0 : g.splits);
+        }
+    }
+    return 0;
+}
