@@ -96,14 +96,21 @@ static void test_stream_partitions(void)
     printf("stream-K partitions: %lld cases, %lld split tiles checked\n", (long long)cases, (long long)splits);
 }
 
-/* plan() on the H100's 132 SMs for the tiles of every configuration shape. */
-static void test_plans(void)
+/* An H100 as the handle sees it: 132 SMs, 227 KB of opt-in shared memory, 50 MB of L2. */
+static w4a16_device_info h100_info(void)
 {
     w4a16_device_info info = {};
     info.cc_major = 9;
     info.sm_count = 132;
     info.smem_optin_bytes = 232448;
     info.l2_bytes = 50 << 20;
+    return info;
+}
+
+/* plan() on the H100's 132 SMs for the tiles of every configuration shape. */
+static void test_plans(void)
+{
+    const w4a16_device_info info = h100_info();
     const struct { int bw, bt, bk; } tiles[] = {{192, 16, 128}, {192, 16, 256}, {192, 32, 256}, {128, 32, 128},
                                                 {128, 64, 128}, {128, 128, 64}, {128, 256, 64}};
     const int64_t ms[] = {1, 16, 64, 96, 256, 384, 1024, 4096};
@@ -163,11 +170,7 @@ static void test_plans(void)
  * split-K grid lower. Both outcomes occur on these shapes. */
 static void test_model_plans(void)
 {
-    w4a16_device_info info = {};
-    info.cc_major = 9;
-    info.sm_count = 132;
-    info.smem_optin_bytes = 232448;
-    info.l2_bytes = 50 << 20;
+    const w4a16_device_info info = h100_info();
     const struct { int bt, bk; } tiles[] = {{64, 256}, {128, 128}, {256, 64}, {64, 128}};
     int64_t checked = 0, declined = 0, kept = 0;
     char what[128];
