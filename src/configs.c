@@ -93,39 +93,38 @@ static int thin_splits(const config_entry *e, const w4a16_problem *p, const w4a1
     return iters / e->c.ksplits(p, info) < 8;
 }
 
-/* Past M = 64 the cost model picks (below). Otherwise, and where no configuration has a model
- * (or with W4A16_SM90_MODEL=0), the token rule: the smallest token tile that covers M (fewest
- * wasted MMA columns); for M beyond the largest tile, the largest. Past M = 64, a tile whose grid would split K more than two ways (two-way
- * splits meet in a cluster's shared memory, more go through the workspace) gives way to the
- * 64-token tile if that one splits K at most two ways: on 4096x4096 (H100, dev/pipe_probe,
- * fp16) M = 128 took 21.9 us with t128 (4 splits) and 16.7 us with t64 (2), M = 256 31.4 us with
- * t256 (4) and 24.8 us with t64 (none); with session 9's tiles M = 128 16.61 us with
- * t128_w2_k128 and 14.53 with t64_w2_k256, M = 256 25.42 with t256, 20.21 with t128_w2_k128 and
- * 19.24 with t64_w2_k256. Falls back to the reference kernel when no Hopper
+/* Where a valid configuration has a time model (past M = 64: sm90_launch.cuh's model_for), the
+ * least modelled time (below). Otherwise (M <= 64, no modelled configuration compiled, or
+ * W4A16_SM90_MODEL=0) the token rule: the smallest token tile that covers M (fewest wasted MMA
+ * columns); for M beyond the largest tile, the largest. Past M = 64 under that rule, a tile whose
+ * grid would split K more than two ways (two-way splits meet in a cluster's shared memory, more
+ * go through the workspace) gives way to the 64-token tile if that one splits K at most two ways:
+ * on 4096x4096 (H100, dev/pipe_probe, fp16) M = 128 took 21.9 us with t128 (4 splits) and 16.7 us
+ * with t64 (2), M = 256 31.4 us with t256 (4) and 24.8 us with t64 (none); with session 9's tiles
+ * M = 128 16.61 us with t128_w2_k128 and 14.53 with t64_w2_k256, M = 256 25.42 with t256, 20.21
+ * with t128_w2_k128 and 19.24 with t64_w2_k256. Falls back to the reference kernel when no Hopper
  * configuration can run the problem. Ping-pong lines are left to the tuner (configs.def). */
 int w4a16_heuristic(const w4a16_problem *p, const w4a16_device_info *info)
 {
-    /* Past M = 64: the configuration of least modelled time (sm90_launch.cuh's tile_cost has the
-     * model and its data), where at least one valid configuration has a model. On the model's
-     * 72 problems (M = 96 ... 2048, eight model shapes) the token rule below ran up to 1.62x
-     * slower than the fastest configuration (14336x4096 M=384: t256, two token tiles, 135.2 us
-     * against t128's 83.5), 1.089x in geometric mean; the model's choices 1.009x. On 70 other
-     * problems (M = 80 ... 3072 on ten model shapes, four of them new; two runs each, alternating)
-     * it took 0.889x the token rule's time, 0.485-1.087x per problem; x cuBLAS 1.000 against 0.889
-     * in geometric mean (docs/perf/h100-session15-model-val.txt). */
-    if (p->m > 64) {
-        int pick = -1;
-        double pick_us = 0.0;
-        for (int i = 1; i < w4a16_config_count(); i++) {
-            if (configs[i].pp || !configs[i].c.supports(p, info)) continue;
-            const double us = configs[i].c.cost(p, info);
-            if (us >= 0.0 && (pick < 0 || us < pick_us)) {
-                pick = i;
-                pick_us = us;
-            }
+    /* The configuration of least modelled time, where one has a model (the cost functions
+     * answer -1 up to M = 64). On the model's 72 problems (M = 96 ... 2048, eight model shapes)
+     * the token rule below ran up to 1.62x slower than the fastest configuration (14336x4096
+     * M=384: t256, two token tiles, 135.2 us against t128's 83.5), 1.089x in geometric mean; the
+     * model's choices 1.009x. On 70 other problems (M = 80 ... 3072 on ten model shapes, four of
+     * them new; two runs each, alternating) it took 0.889x the token rule's time, 0.485-1.087x
+     * per problem; x cuBLAS 1.000 against 0.889 in geometric mean
+     * (docs/perf/h100-session15-model-val.txt). */
+    int pick = -1;
+    double pick_us = 0.0;
+    for (int i = 1; i < w4a16_config_count(); i++) {
+        if (configs[i].pp || !configs[i].c.supports(p, info)) continue;
+        const double us = configs[i].c.cost(p, info);
+        if (us >= 0.0 && (pick < 0 || us < pick_us)) {
+            pick = i;
+            pick_us = us;
         }
-        if (pick >= 0) return pick;
     }
+    if (pick >= 0) return pick;
     int best = -1, largest = -1, t64 = -1;
     for (int i = 1; i < w4a16_config_count(); i++) {
         if (configs[i].pp || !configs[i].c.supports(p, info)) continue;
