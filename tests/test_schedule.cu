@@ -112,8 +112,8 @@ static void test_plans(void)
 {
     const w4a16_device_info info = h100_info();
     const struct { int bw, bt, bk; } tiles[] = {{192, 16, 128}, {192, 16, 256}, {192, 32, 256}, {128, 32, 128},
-                                                {128, 64, 128}, {128, 128, 64}, {128, 256, 64}};
-    const int64_t ms[] = {1, 16, 64, 96, 256, 384, 1024, 4096};
+                                                {128, 64, 128}, {128, 128, 64}, {128, 192, 64}, {128, 256, 64}};
+    const int64_t ms[] = {1, 16, 64, 96, 192, 256, 384, 1024, 4096};
     const int64_t nks[][2] = {{4096, 4096}, {8192, 8192}, {8192, 28672}, {57344, 8192}, {14336, 4096},
                               {200, 384},   {264, 72}};
     int64_t plans = 0, streams = 0, hybrids = 0;
@@ -171,7 +171,7 @@ static void test_plans(void)
 static void test_model_plans(void)
 {
     const w4a16_device_info info = h100_info();
-    const struct { int bt, bk; } tiles[] = {{64, 256}, {128, 128}, {256, 64}, {64, 128}};
+    const struct { int bt, bk; } tiles[] = {{64, 256}, {128, 128}, {192, 64}, {256, 64}, {64, 128}};
     int64_t checked = 0, declined = 0, kept = 0;
     char what[128];
     for (const auto &t : tiles)

@@ -62,11 +62,15 @@ static void check_heuristic(w4a16_handle h)
         {256, 8192, 8192, "sm90_t256_w2_k64_s6"},   /* 2 ways: the cluster split */
         {128, 8192, 8192, "sm90_t128_w2_k128_s5"},   {1024, 4096, 4096, "sm90_t256_w2_k64_s6"},
         {4096, 8192, 8192, "sm90_t256_w2_k64_s6"},
-        /* the model against the token rule (which took t256, t256, t64, t256) */
-        {384, 14336, 4096, "sm90_t128_w2_k128_s5"}, /* t256: two token tiles for 1.5 */
+        /* the model against the token rule (which took t256 for both) */
         {1024, 6144, 4096, "sm90_t128_w2_k128_s5"}, /* t256: stream-K over 1.45 waves */
-        {256, 4096, 14336, "sm90_t128_w2_k128_s5"}, /* t64: whole tiles; t128: 2-way split */
         {512, 4096, 4096, "sm90_t128_w2_k128_s5"},
+        /* the 192-token tile where the model without it took t256 s2, t128, t128, t128, t64 stream-K */
+        {192, 8192, 8192, "sm90_t192_w2_k64_s7"},   /* t256: a quarter of its columns idle */
+        {384, 14336, 4096, "sm90_t192_w2_k64_s7"},
+        {384, 57344, 8192, "sm90_t192_w2_k64_s7"},  /* t128: three token tiles; t256: two for 1.5 */
+        {320, 14336, 4096, "sm90_t192_w2_k64_s7"},
+        {160, 4096, 14336, "sm90_t192_w2_k64_s7"},
     };
     /* the t64 fallback and the thin-split rule depend on both t64 lines being compiled */
     const bool both_t64 = config_index("sm90_t64_w2_k128_s8") >= 0 && config_index("sm90_t64_w2_k256_s4") >= 0;

@@ -157,13 +157,17 @@ inline bool model_env()
  *   stream-K over all SMs:                        a tiles K / (1024 SMs) + o ceil(tiles / SMs) + sk
  * Fitted (least squares on relative error) to w4a16-bench --config all, H100, fp16, group 128,
  * zeros none: 72 problems (M = 96 ... 2048 on eight model shapes), each configuration with the
- * wave rule's plan and with stream-K off; rms error 5.7 / 5.7 / 7.3% (t64 / t128 / t256), about
- * the runs' own spread (same plan, two runs: 10-90% within -3.3 / +3.9%).
- * docs/perf/h100-session15-mid-{sk,nosk}.txt hold the data, dev/fit_tile_model.py refits it
- * (dev/plan_dump gives it the plans). Stream-K's fix-ups (sk) cost 7, 13
- * and 27 us: it rarely beats whole tiles at K = 4096 (14336x4096 M=256: t256 66.1 us stream-K
- * against 50.7 us for one round of 112 tiles). In the same data the model's choice came within
- * 0.9% of the fastest of the six (geometric mean; the token rule with the wave rule: 8.9%). */
+ * wave rule's plan and with stream-K off, two such pairs of runs (sessions 15 and 16; t192 only
+ * in the second); rms error 5.6 / 5.9 / 6.4 / 7.4% (t64 / t128 / t192 / t256), about the runs'
+ * own spread (same plan, two runs: 10-90% within -3.3 / +3.9%).
+ * docs/perf/h100-session15-mid-{sk,nosk}.txt and h100-session16-fit-{sk,nosk}.txt hold the data,
+ * dev/fit_tile_model.py refits it (dev/plan_dump gives it the plans; scripts/gpu-fit.sh collects
+ * it). Stream-K's fix-ups (sk) cost 7 to 28 us: it rarely beats whole tiles at K = 4096
+ * (14336x4096 M=256: t256 66.1 us stream-K against 50.7 us for one round of 112 tiles). In the
+ * same data the model's choice came within 0.2% of the fastest of the eight (geometric mean); on
+ * 70 held-out problems (M = 80 ... 3072, ten model shapes, h100-session16-val-{sk,nosk}.txt)
+ * within 0.4%, where the session-15 model without t192 was within 3.6% (dev/fit_tile_model.py
+ * --score --against a38c11d). */
 struct TileCost {
     int bt, bk;
     double a, o, s2, sw, sk;
@@ -171,9 +175,10 @@ struct TileCost {
 inline const TileCost *tile_cost(int bw, int bt, int bk)
 {
     static const TileCost table[] = {
-        {64, 256, 4.33, 1.59, 5.06, 0.00, 7.14},
-        {128, 128, 6.75, 2.06, 4.63, 7.92, 12.85},
-        {256, 64, 11.21, 5.73, 3.46, 9.23, 27.11},
+        {64, 256, 4.37, 1.57, 5.08, 0.00, 7.18},
+        {128, 128, 6.87, 1.99, 4.66, 8.01, 12.92},
+        {192, 64, 9.91, 3.18, 3.84, 8.56, 19.38},
+        {256, 64, 11.25, 5.63, 3.69, 9.34, 27.63},
     };
     if (bw != 128) return nullptr;
     for (const TileCost &c : table)
