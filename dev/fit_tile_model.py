@@ -5,7 +5,8 @@
   dev/fit_tile_model.py --score [--against REV] BUILD RULE.txt GRID.txt [...]
 
 RULE.txt and GRID.txt: w4a16-bench --config all output (fp16, group 128, zeros none) on the same
-problems, run without and with W4A16_SM90_STREAM=0 (the wave rule's plans, the split-K grid's),
+problems, run with W4A16_SM90_MODEL=0 and with W4A16_SM90_STREAM=0 (the wave rule's plans, the
+split-K grid's; session 15's rule runs predate the model and needed no switch),
 e.g. docs/perf/h100-session16-fit-sk.txt and -fit-nosk.txt (scripts/gpu-fit.sh). Several pairs
 are fitted together (a tile a pair did not time is left out of it: session 15's pair has no t192).
 BUILD/dev/plan_dump gives the plans. Prints per tile the five constants (least squares on relative
@@ -66,7 +67,9 @@ def cublas(paths):
 
 def main():
     args = sys.argv[1:]
-    score = args and args[0] == "--score"
+    if not args or args[0] in ("-h", "--help"):
+        sys.exit(__doc__)
+    score = args[0] == "--score"
     against = None
     if score:
         args = args[1:]

@@ -116,7 +116,7 @@ int w4a16_heuristic(const w4a16_problem *p, const w4a16_device_info *info)
      * (docs/perf/h100-session15-model-val.txt). With t192 and the model refitted (session 16),
      * on another 70 held-out problems timed once with every configuration (h100-session16-val-*):
      * 0.969x the session-15 model's time (0.772-1.000x), x cuBLAS 1.020 against 0.988. The token
-     * rule (W4A16_SM90_MODEL=0) now takes t192 for M = 129 ... 192. */
+     * rule (W4A16_SM90_MODEL=0) now takes t192 for M = 129 ... 192 (unless the t64 fallback). */
     int pick = -1;
     double pick_us = 0.0;
     for (int i = 1; i < w4a16_config_count(); i++) {
