@@ -89,6 +89,23 @@ static void check_heuristic(w4a16_handle h)
     printf("heuristic: %d of %d cases checked\n", checked, (int)(sizeof cases / sizeof cases[0]));
 }
 
+/* Every compiled configuration runs a plain problem on a 132-SM H100 with its 232,448 B of
+ * shared memory: a line whose stages do not fit (X(192, 128, 4, 2) needs 235,520 B) would be
+ * compiled and never run. */
+static void check_configs_fit(w4a16_handle h)
+{
+    w4a16_problem p;
+    w4a16_problem_init(&p, 256, 8192, 8192, W4A16_DTYPE_FP16, 128, W4A16_ZEROS_NONE);
+    for (int c = 0; c < w4a16_config_count(); c++) {
+        w4a16_problem q = p;
+        q.config = c;
+        int chosen = -1;
+        CHECK(w4a16_select_config(h, &q, &chosen) == W4A16_SUCCESS && chosen == c, "%s refuses M=256 8192x8192: %s",
+              w4a16_config_name(c), w4a16_last_error());
+    }
+    printf("configurations: all %d run M=256 8192x8192 on an H100\n", w4a16_config_count());
+}
+
 int main(void)
 {
     char path[] = "/tmp/w4a16_tune_XXXXXX";
@@ -192,6 +209,7 @@ int main(void)
 
     w4a16_handle hh = offline(132);
     check_heuristic(hh);
+    check_configs_fit(hh);
     w4a16_destroy(hh);
     w4a16_destroy(h);
     w4a16_destroy(h2);
