@@ -9,7 +9,10 @@
  *   PIPE_PROBE_ONLY=text pipe_probe M N K: only the rows whose name contains text, and cuBLAS.
  *   PIPE_PROBE_STAMPS=1 pipe_probe M N K: instead, where the time of one launch goes, from the
  *   time stamps of the kernel's VARIANT 9 (entry, first data, main loop, split-K, epilogue, exit;
- *   per CTA, as min / median / max over the CTAs) for the tiles the probe compares.
+ *   per CTA, as min / median / max over the CTAs) for the tiles the probe compares; with
+ *   PIPE_PROBE_PER_SM=1 also whether a CTA's main-loop time follows its SM over five launches.
+ *   Activations uniform in [-1, 1) as the benchmark's; PIPE_PROBE_UNSIGNED=1: the positive ones
+ *   used before session 17 (see main).
  * Prints per-launch mean time (batches of 20 launches, best of 5 batches), effective GB/s as
  * TARGETS.md counts bytes and, for every variant that computes D, max |D - cuBLAS| / max |cuBLAS|
  * of its last launch ("BAD" above 2e-2 or for a NaN). A developer's probe, not the benchmark.
@@ -98,7 +101,21 @@ int main(int argc, char **argv)
     uint64_t x = 88172645463325252ull;
     for (auto &b : q) b = (uint8_t)((x = x * 6364136223846793005ull + 1442695040888963407ull) >> 56);
     for (auto &v : sc) v = 0x2c00 | (uint16_t)((x = x * 6364136223846793005ull + 1) >> 60); /* ~0.06 */
-    for (auto &v : a) v = 0x3800 | (uint16_t)((x = x * 6364136223846793005ull + 1) >> 55 & 0x3ff);
+    /* Activations as w4a16-bench's, uniform in [-1, 1). The data move the timings: with the
+     * positive ones used before session 17 (PIPE_PROBE_UNSIGNED=1: [0.5, 1), random mantissas
+     * only) t256 at M=256 ran 46.2 instead of 50.0 us on 8192^2 and 307.4 instead of 329.2 us on
+     * 57344x8192, back to back, and its energy per GEMM at M=1024 on 8192^2, sustained at the
+     * power cap (scripts/gpu-power.sh), was 125.0 instead of 134.1 mJ, while cuBLAS's hardly
+     * moved (55.5 / 55.7 us; 132.3 / 133.0 mJ). H100, session 17. */
+    for (auto &v : a) {
+        if (getenv("PIPE_PROBE_UNSIGNED")) {
+            v = 0x3800 | (uint16_t)((x = x * 6364136223846793005ull + 1) >> 55 & 0x3ff);
+        } else {
+            const float f = (float)((x = x * 6364136223846793005ull + 1) >> 40) * (2.0f / 16777216.0f) - 1.0f;
+            const __half h = __float2half(f);
+            memcpy(&v, &h, 2);
+        }
+    }
     uint8_t *dq;
     CK(cudaMalloc(&dq, q.size()));
     CK(cudaMemcpy(dq, q.data(), q.size(), cudaMemcpyHostToDevice));
@@ -190,6 +207,25 @@ int main(int argc, char **argv)
         sustain("w4a16 (heuristic)",
                 [&](int i) { CW(w4a16_gemm(H, &p, da, sets[i].w, sets[i].s, NULL, NULL, dd, ws, wsmax, 0)); }, nsets);
         sustain("cublas fp16", [&](int i) { cublas_gemm(sets[i].wdq, dd); }, ndq);
+        if (getenv("PIPE_PROBE_SUSTAIN_VARIANTS")) {
+            /* where the power goes: the decode tile without dequantization, and its ring alone */
+            auto variant = [&](const char *name, int (*fn)(const w4a16_gemm_args *, int, int)) {
+                sustain(name,
+                        [&](int i) {
+                            w4a16_gemm_args ga = {&p,      da, (const uint8_t *)sets[i].w + W4A16_PACK_HEADER_BYTES,
+                                                  sets[i].s, nullptr, nullptr, dd, ws, wsmax, 0, &info};
+                            CK((cudaError_t)fn(&ga, -1, -1));
+                        },
+                        nsets);
+            };
+            if (M <= 16) {
+                variant("t16_w3_k256 nodequant", sm90::launch_typed<__half, 16, 256, 6, 3, 7>);
+                variant("t16_w3_k256 memonly", sm90::launch_typed<__half, 16, 256, 6, 3, 1>);
+            } else if (M >= 256) {
+                variant("t256 nodequant", sm90::launch_typed<__half, 256, 64, 6, 2, 7>);
+                variant("t256 noloads", sm90::launch_typed<__half, 256, 64, 6, 2, 8>);
+            }
+        }
         return 0;
     }
     if (getenv("PIPE_PROBE_STAMPS")) {
@@ -217,7 +253,7 @@ int main(int argc, char **argv)
             CK(cudaMemcpy(st.data(), sm90::dev_stamps(), cap * 8, cudaMemcpyDeviceToHost));
             const char *what[sm90::STAMP_SLOTS] = {"entry", "first data", "WG0 loop done", "WG1 loop done",
                                                    "split: WG bar", "split: stored", "split: peers", "split: met",
-                                                   "epi: WG bar", "epi: staged", "epilogue done", "exit"};
+                                                   "epi: WG bar", "epi: staged", "epilogue done", "exit", nullptr};
             unsigned long long t0 = ~0ull;
             int ctas = 0;
             for (size_t c = 0; c < cap / sm90::STAMP_SLOTS; c++)
@@ -228,7 +264,7 @@ int main(int argc, char **argv)
             printf("%s M=%lld N=%lld K=%lld: %.2f us (event pair, back to back), %d CTAs; us from the first "
                    "CTA's entry: min / median / max over CTAs | us since the previous point: median / max\n",
                    name, (long long)M, (long long)N, (long long)K, ms * 1e3, ctas);
-            for (int sl = 0; sl < sm90::STAMP_SLOTS; sl++) {
+            for (int sl = 0; sl < sm90::ST_SMID; sl++) {
                 std::vector<double> at, dt;
                 for (size_t c = 0; c < cap / sm90::STAMP_SLOTS; c++) {
                     const unsigned long long *r = &st[c * sm90::STAMP_SLOTS];
@@ -244,6 +280,55 @@ int main(int argc, char **argv)
                 printf("  %-15s %4zu CTAs  at %8.2f %8.2f %8.2f", what[sl], at.size(), at[0], at[at.size() / 2],
                        at.back());
                 if (!dt.empty()) printf("  | +%8.2f %8.2f", dt[dt.size() / 2], dt.back());
+                printf("\n");
+            }
+            if (getenv("PIPE_PROBE_PER_SM")) {
+                /* Is a CTA's main-loop time (first data to WG0 loop done) a property of its SM?
+                 * Five more stamped launches; per launch, each SM's time; the correlation of the
+                 * per-SM times between launches. */
+                const int R = 5, S = 256;
+                std::vector<std::vector<double>> per(R, std::vector<double>(S, -1.0));
+                for (int r = 0; r < R; r++) {
+                    CK(cudaMemset(sm90::dev_stamps(), 0, cap * 8));
+                    launch((20 + r) % nsets);
+                    CK(cudaDeviceSynchronize());
+                    CK(cudaMemcpy(st.data(), sm90::dev_stamps(), cap * 8, cudaMemcpyDeviceToHost));
+                    for (size_t c = 0; c < cap / sm90::STAMP_SLOTS; c++) {
+                        const unsigned long long *x = &st[c * sm90::STAMP_SLOTS];
+                        if (!x[0] || !x[sm90::ST_FIRST_DATA] || !x[sm90::ST_LOOP_DONE] || !x[sm90::ST_SMID]) continue;
+                        const int sm = (int)x[sm90::ST_SMID] - 1;
+                        if (sm >= 0 && sm < S && per[r][sm] < 0)
+                            per[r][sm] = (x[sm90::ST_LOOP_DONE] - x[sm90::ST_FIRST_DATA]) * 1e-3;
+                    }
+                }
+                for (int r = 0; r + 1 < R; r++) {
+                    double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
+                    int n = 0;
+                    for (int sm = 0; sm < S; sm++)
+                        if (per[r][sm] >= 0 && per[r + 1][sm] >= 0) {
+                            const double a = per[r][sm], b = per[r + 1][sm];
+                            sa += a, sb += b, saa += a * a, sbb += b * b, sab += a * b, n++;
+                        }
+                    const double cov = sab / n - sa / n * sb / n, va = saa / n - sa / n * sa / n,
+                                 vb = sbb / n - sb / n * sb / n;
+                    printf("  per-SM loop time, launch %d vs %d: %d SMs, correlation %.3f\n", r, r + 1, n,
+                           cov / sqrt(va * vb + 1e-30));
+                }
+                std::vector<std::pair<double, int>> mean;
+                for (int sm = 0; sm < S; sm++) {
+                    double t = 0;
+                    int n = 0;
+                    for (int r = 0; r < R; r++)
+                        if (per[r][sm] >= 0) t += per[r][sm], n++;
+                    if (n == R) mean.push_back({t / R, sm});
+                }
+                std::sort(mean.begin(), mean.end());
+                printf("  per-SM mean loop time over %d launches: min %.2f (SM %d), median %.2f, max %.2f (SM %d); "
+                       "slowest SMs:",
+                       R, mean[0].first, mean[0].second, mean[mean.size() / 2].first, mean.back().first,
+                       mean.back().second);
+                for (size_t i = mean.size() > 12 ? mean.size() - 12 : 0; i < mean.size(); i++)
+                    printf(" %d", mean[i].second);
                 printf("\n");
             }
         };

@@ -93,7 +93,7 @@ struct Params {
  * prints where the time goes). Thread 128 (warpgroup 0's first) stamps, except WG1_DONE (256). */
 enum Stamp {
     ST_ENTRY, ST_FIRST_DATA, ST_LOOP_DONE, ST_WG1_DONE, ST_RED_BAR, ST_RED_STORED, ST_RED_READY, ST_RED_DONE,
-    ST_EPI_BAR, ST_EPI_STAGED, ST_EPI_DONE, ST_EXIT, STAMP_SLOTS
+    ST_EPI_BAR, ST_EPI_STAGED, ST_EPI_DONE, ST_EXIT, ST_SMID, STAMP_SLOTS
 };
 template <int VARIANT> __device__ __forceinline__ void stamp(const Params &p, int slot)
 {
@@ -102,6 +102,11 @@ template <int VARIANT> __device__ __forceinline__ void stamp(const Params &p, in
         asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(ns));
         const unsigned cta = blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);
         if (p.stamps) p.stamps[(size_t)cta * STAMP_SLOTS + slot] = ns;
+        if (p.stamps && slot == ST_ENTRY) { /* the SM this CTA runs on, + 1 */
+            unsigned sm;
+            asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
+            p.stamps[(size_t)cta * STAMP_SLOTS + ST_SMID] = sm + 1ull;
+        }
     }
 }
 
