@@ -4,8 +4,10 @@
 # facts, sanitizers on small shapes.
 # Everything lands in ./out-final and, as one archive (the device tool returns at most 8
 # files), in $OUT/final.tgz.
-#   scripts/gpu-final.sh [all|check|bench]   check: up to the sanitizers; bench: the build, the
-#   sweep and pipe_probe (the two halves fit the device tool's 10-minute command limit apart)
+#   scripts/gpu-final.sh [all|check|sanitize|bench]   check: correctness, demo and SASS;
+#   sanitize: the sanitizers; bench: the sweep and pipe_probe (GPU_FINAL_PROBE=0: the sweep only).
+#   Each part builds first and fits the device tool's 10-minute command limit alone (check with
+#   the sanitizers ran past it on a fresh machine in session 17).
 set -uo pipefail
 what=${1:-all}
 out=./out-final; rm -rf "$out"; mkdir -p "$out"
@@ -21,7 +23,7 @@ cmake --build $B -j16 > "$out/build.log" 2>&1 || { grep -E "error" -A3 "$out/bui
 c75=$(grep -E "C75[0-9]{2}" "$out/build.log"); c75lib=$(grep -cE "Li0EEEv|gemm_kernel_pp" <<< "$c75")
 echo "C75 notes: $c75lib in the library's kernels, $(( $(grep -c . <<< "$c75") - c75lib )) in dev variants; spill or local-memory warnings: $(grep -ciE 'spill|local memory' "$out/build.log")"
 grep -oE "C75[0-9]{2}|gemm_kernel(_pp)?I[^']*" <<< "$c75" | paste - - | sed 's/^/  /' | head -8
-if [[ $what != bench ]]; then
+if [[ $what == all || $what == check ]]; then
 echo "quick_check: $(./$B/dev/quick_check --no-time 2>&1 | tee "$out/quick.log" | tail -1)"
 echo "quick_check, stream-K forced: $(W4A16_SM90_STREAM=1 ./$B/dev/quick_check --no-time 2>&1 | tee "$out/quick-stream.log" | tail -1)"
 echo "quick_check, cluster split-K forced: $(W4A16_SM90_CSPLIT=1 ./$B/dev/quick_check --no-time 2>&1 | tee "$out/quick-csplit.log" | tail -1)"
@@ -32,6 +34,8 @@ so=$(ls $B/src/libw4a16.so.*.* | head -1)
 cuobjdump -sass "$so" > "$out/sass.txt" 2>/dev/null
 echo "SASS: HGMMA $(grep -c HGMMA "$out/sass.txt"), UTMALDG $(grep -c UTMALDG "$out/sass.txt"), UBLKCP $(grep -c UBLKCP "$out/sass.txt"), LDL/STL $(grep -cE '\bLDL|\bSTL' "$out/sass.txt")"
 rm -f "$out/sass.txt"
+fi
+if [[ $what == all || $what == sanitize ]]; then
 for tool in memcheck racecheck synccheck; do
   timeout 90 compute-sanitizer --tool $tool --error-exitcode 9 ./$B/tests/test_gpu_gemm --small > "$out/san-$tool.txt" 2>&1
   echo "compute-sanitizer $tool: rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/san-$tool.txt" | tail -1)"
@@ -49,7 +53,7 @@ for mode in W4A16_SM90_STREAM=1 W4A16_SM90_CSPLIT=1; do
   done
 done
 fi
-if [[ $what != check ]]; then
+if [[ $what == all || $what == bench ]]; then
 # SM clock, power and temperature every 500 ms during the sweep (dev/NOTES.md: the sweep once
 # timed both kernels 17-26% slower at M >= 256 than pipe_probe runs on other machines), then
 # pipe_probe on two of the same problems on this machine for comparison.
@@ -62,9 +66,11 @@ W4A16_BENCH=./$B/bench/w4a16-bench timeout ${BENCH_TIMEOUT:-330} scripts/bench-t
 echo "bench rc=$?"
 kill -INT $smi 2>/dev/null; sleep 1
 awk -F', ' 'NR > 1 { n++; c += $2; p += $3; if ($5 != "0x0000000000000000") capped++; if (min == "" || $2 + 0 < min) min = $2 + 0 } END { if (n) printf "SM clock during the sweep: mean %.0f MHz, min %d MHz; power mean %.0f W; throttled in %d of %d samples\n", c / n, min, p / n, capped, n }' "$out/clocks.csv"
-for s in "1024 8192 8192" "256 57344 8192"; do ./$B/dev/pipe_probe $s; done > "$out/probe.txt" 2>&1
-PIPE_PROBE_STAMPS=1 ./$B/dev/pipe_probe 256 8192 8192 > "$out/stamps.txt" 2>&1
-grep -E "heuristic|cublas|t256_w2_k64_s6 " "$out/probe.txt"
+if [[ ${GPU_FINAL_PROBE:-1} != 0 ]]; then
+  for s in "1024 8192 8192" "256 57344 8192"; do ./$B/dev/pipe_probe $s; done > "$out/probe.txt" 2>&1
+  PIPE_PROBE_STAMPS=1 ./$B/dev/pipe_probe 256 8192 8192 > "$out/stamps.txt" 2>&1
+  grep -E "heuristic|cublas|t256_w2_k64_s6 " "$out/probe.txt"
+fi
 tail -80 "$out/targets/targets.txt" 2>/dev/null || tail -30 "$out/bench.stdout"
 fi
 sleep 1 # let tee write the lines above into summary.txt
