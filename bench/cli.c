@@ -80,8 +80,10 @@ void bench_print_usage(FILE *f)
         "                      the order cuBLAS, ours, ours, cuBLAS; median, p10 and p90 of both\n"
         "                      windows are reported\n"
         "  --warmup-ms N       each window's warm-up: at least 3 calls and N ms (default 25)\n"
-        "  --settle-ms N       the GPU idle for N ms before each problem's timing (default 100;\n"
-        "                      without it, decode rows right after an M=4096 row ran up to 7% slow)\n"
+        "  --settle-ms N       the GPU idle for N ms before every timed window (default 100), so that\n"
+        "                      each window starts from the same state of the power limiter\n"
+        "  --settle-once       idle only before each problem's first window (cuBLAS's), as before\n"
+        "                      session 17: that window then runs on the idle's power headroom\n"
         "  --warm-l2           do not rotate weight buffers (weights may be served from L2)\n"
         "  --graph             time CUDA-graph replays of one call instead of stream launches\n"
         "  --no-check          do not verify results (the default verifies every result)\n"
@@ -256,7 +258,7 @@ int bench_parse_args(int argc, char **argv, bench_opts *o)
         if (nlen >= sizeof name) return fail("unknown option %s", arg);
         memcpy(name, arg, nlen);
         name[nlen] = 0;
-        static const char *const flags[] = {"--targets", "--warm-l2", "--graph", "--no-check",
+        static const char *const flags[] = {"--targets", "--warm-l2", "--settle-once", "--graph", "--no-check",
                                             "--list", "--help", "-h"};
         static const char *const valued[] = {"--m", "--n", "--k", "--nk", "--preset", "--dtype", "--group",
                                              "--zeros", "--config", "--iters", "--warmup-ms", "--settle-ms",
@@ -283,6 +285,8 @@ int bench_parse_args(int argc, char **argv, bench_opts *o)
             targets = 1;
         } else if (!strcmp(name, "--warm-l2")) {
             o->warm_l2 = 1;
+        } else if (!strcmp(name, "--settle-once")) {
+            o->settle_once = 1;
         } else if (!strcmp(name, "--graph")) {
             o->graph = 1;
         } else if (!strcmp(name, "--no-check")) {

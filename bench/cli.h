@@ -42,7 +42,9 @@ typedef struct bench_opts {
     char config_arg[64]; /* BENCH_CONFIG_FORCED: a name or a decimal index */
     int iters;
     int warmup_ms; /* each kernel's warm-up before its timed window: >= 3 calls and this long */
-    int settle_ms; /* the GPU idle this long before each problem's first timed kernel */
+    int settle_ms; /* the GPU idle this long before each timed window (settle_once: before each
+                    * problem's first window only, the protocol before session 17) */
+    int settle_once;
     int warm_l2;
     int graph;
     int check;

@@ -50,8 +50,9 @@ void bench_print_header(FILE *f, const bench_header *h)
             h->cublas_version % 100, h->config_count, h->config_mode);
     fprintf(f, "Timing: %s queued behind a launch gate (GPU time), median of 2 windows of %d, each after a "
                "warm-up of >= 3 calls and %d ms and each call between its own event pair, in the order cuBLAS, "
-               "ours, ours, cuBLAS, after %d ms of idle GPU per problem; weights %s; results %s\n",
+               "ours, ours, cuBLAS, after %d ms of idle GPU %s; weights %s; results %s\n",
             h->graph ? "CUDA-graph replays of one call" : "stream launches", h->iters, h->warmup_ms, h->settle_ms,
+            h->settle_once ? "per problem (--settle-once)" : "before every window",
             h->warm_l2 ? "NOT rotated (--warm-l2: may be served from L2)" : "rotated through sets of >= 2x L2",
             h->check ? "verified against an fp32-accumulated cuBLAS reference" : "NOT verified (--no-check)");
     fprintf(f, "Memory ceiling: %.3f TB/s (%s)\n", h->mem_ceiling_tbs, h->mem_ceiling_how);
@@ -360,7 +361,8 @@ int bench_write_json(const char *path, const bench_header *h, const bench_row *r
     json_key_num(f, "iters", h->iters, 1);
     json_key_num(f, "warmup_ms", h->warmup_ms, 1);
     json_key_num(f, "settle_ms", h->settle_ms, 1);
-    fprintf(f, ", \"warm_l2\": %s, \"graph\": %s, \"check\": %s", h->warm_l2 ? "true" : "false",
+    fprintf(f, ", \"settle_once\": %s, \"warm_l2\": %s, \"graph\": %s, \"check\": %s",
+            h->settle_once ? "true" : "false", h->warm_l2 ? "true" : "false",
             h->graph ? "true" : "false", h->check ? "true" : "false");
     snprintf(buf, sizeof buf, "%" PRIu64, h->seed);
     json_key_str(f, "seed", buf, 1);

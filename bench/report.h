@@ -55,7 +55,7 @@ typedef struct bench_header {
     int driver_version, runtime_version, cublas_version;
     int config_count;
     char config_mode[80];
-    int iters, warmup_ms, settle_ms, warm_l2, graph, check;
+    int iters, warmup_ms, settle_ms, settle_once, warm_l2, graph, check;
     uint64_t seed;
     double mem_ceiling_tbs;     /* measured, read-only kernel */
     char mem_ceiling_how[160];

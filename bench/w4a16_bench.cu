@@ -515,9 +515,19 @@ static void run_problem(bench &b, const weights &w, int64_t m, bench_row &row)
      * bandwidth against the next row (H100, session 13: 57344x8192 M=1 80.5% vs M=4 87.3%, 8192^2
      * M=1 51.6% vs 56.7%; the clocks had not recovered). A 100 ms warm-up instead fixed that too,
      * but timed every kernel at the power cap's steady state, which put cuBLAS 11-20% above
-     * TARGETS.md's table from M = 256 up (a harness that table calls suspect). */
-    CUDA(cudaStreamSynchronize(b.s));
-    std::this_thread::sleep_for(std::chrono::milliseconds(b.o->settle_ms));
+     * TARGETS.md's table from M = 256 up (a harness that table calls suspect).
+     * NOTE: and the same idle before every window, not only the first: the window right after an
+     * idle runs on the power limiter's headroom. With one idle per problem that was always
+     * cuBLAS's first window: over 358 logged problems with cuBLAS above 150 us (sessions 12-16),
+     * its first window was faster than its last in 246, by 2.3% on average, and on the H100 rows
+     * of the heuristic's t256 (session 14) by 4-14% (8192^2 M=1024: 177.8 vs 203.2 us, ours 196.7
+     * and 202.7 between them). --settle-once restores the old protocol. */
+    auto settle = [&](bool every_window) {
+        if (every_window && b.o->settle_once) return;
+        CUDA(cudaStreamSynchronize(b.s));
+        std::this_thread::sleep_for(std::chrono::milliseconds(b.o->settle_ms));
+    };
+    settle(false);
     std::vector<float> cub;
     bool graph = b.o->graph && !b.cublas_graph_failed;
     try {
@@ -565,6 +575,7 @@ static void run_problem(bench &b, const weights &w, int64_t m, bench_row &row)
             ours(0);
             CUDA(cudaStreamSynchronize(b.s));
             if (b.o->check) err = check(b, cwhat.c_str(), d.p, rf, m, n, dtype, &cworst);
+            settle(true);
             if (err.empty()) ms = time_samples(b, w.nsets, ours, b.o->graph);
         } catch (const bench_error &e) {
             if (!context_alive()) throw;
@@ -592,6 +603,7 @@ static void run_problem(bench &b, const weights &w, int64_t m, bench_row &row)
         std::string err;
         try {
             if (ws_bytes) W4(w4a16_workspace_init(b.h, ws.p, ws_bytes, b.s));
+            settle(true);
             append(samples[r], time_samples(b, w.nsets, ours_for(chosen_of[r]), b.o->graph));
             double after = 0;
             if (b.o->check) err = check(b, ("after timing " + cwhat).c_str(), d.p, rf, m, n, dtype, &after);
@@ -611,6 +623,7 @@ static void run_problem(bench &b, const weights &w, int64_t m, bench_row &row)
             return;
         }
     }
+    settle(true);
     append(cub, time_samples(b, w.dq_nsets, cublas_call, graph));
     if (b.o->check) bad = check(b, ("cuBLAS after timing " + what).c_str(), dc.p, rf, m, n, dtype, nullptr);
     if (!bad.empty()) {
@@ -865,6 +878,7 @@ static void fill_header(bench &b)
     h.iters = b.o->iters;
     h.warmup_ms = b.o->warmup_ms;
     h.settle_ms = b.o->settle_ms;
+    h.settle_once = b.o->settle_once;
     h.warm_l2 = b.o->warm_l2;
     h.graph = b.o->graph;
     h.check = b.o->check;
