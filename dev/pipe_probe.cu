@@ -107,8 +107,9 @@ int main(int argc, char **argv)
      * 57344x8192, back to back, and its energy per GEMM at M=1024 on 8192^2, sustained at the
      * power cap (scripts/gpu-power.sh), was 125.0 instead of 134.1 mJ, while cuBLAS's hardly
      * moved (55.5 / 55.7 us; 132.3 / 133.0 mJ). H100, session 17. */
+    const bool unsigned_a = getenv("PIPE_PROBE_UNSIGNED") != nullptr;
     for (auto &v : a) {
-        if (getenv("PIPE_PROBE_UNSIGNED")) {
+        if (unsigned_a) {
             v = 0x3800 | (uint16_t)((x = x * 6364136223846793005ull + 1) >> 55 & 0x3ff);
         } else {
             const float f = (float)((x = x * 6364136223846793005ull + 1) >> 40) * (2.0f / 16777216.0f) - 1.0f;
@@ -309,6 +310,10 @@ int main(int argc, char **argv)
                             const double a = per[r][sm], b = per[r + 1][sm];
                             sa += a, sb += b, saa += a * a, sbb += b * b, sab += a * b, n++;
                         }
+                    if (n < 2) {
+                        printf("  per-SM loop time, launch %d vs %d: fewer than two SMs in both\n", r, r + 1);
+                        continue;
+                    }
                     const double cov = sab / n - sa / n * sb / n, va = saa / n - sa / n * sa / n,
                                  vb = sbb / n - sb / n * sb / n;
                     printf("  per-SM loop time, launch %d vs %d: %d SMs, correlation %.3f\n", r, r + 1, n,
@@ -323,6 +328,7 @@ int main(int argc, char **argv)
                     if (n == R) mean.push_back({t / R, sm});
                 }
                 std::sort(mean.begin(), mean.end());
+                if (mean.empty()) return;
                 printf("  per-SM mean loop time over %d launches: min %.2f (SM %d), median %.2f, max %.2f (SM %d); "
                        "slowest SMs:",
                        R, mean[0].first, mean[0].second, mean[mean.size() / 2].first, mean.back().first,
