@@ -396,4 +396,6 @@ void bench_print_problems(FILE *f, const bench_opts *o)
     for (int i = 0; i < o->nshapes; i++)
         fprintf(f, "  %6" PRId64 " x %-6" PRId64 " %s\n", o->shapes[i].n, o->shapes[i].k, o->shapes[i].label);
     fprintf(f, "%d problems\n", o->nm * o->nshapes * o->ndtypes * o->ngroups * o->nzeros);
+    fprintf(f, "timing: 2 windows of %d calls per kernel, each after a warm-up of %d ms; %d ms of idle GPU %s\n",
+            o->iters, o->warmup_ms, o->settle_ms, o->settle_once ? "per problem" : "before every window");
 }
