@@ -7,8 +7,8 @@
 #   quick                 quick_check of every configuration (a new tile needs it first)
 #   fit-sk, fit-nosk      the model's 72 problems (M = 96 ... 2048 on eight model shapes)
 #   val-sk, val-nosk      70 held-out problems (M = 80 ... 3072 on ten model shapes)
-# Since session 17 the bench idles 100 ms before every window (each of the twelve configurations
-# and cuBLAS, twice): ~2.6 s more per problem, ~3 minutes more per step. Sessions 15 and 16
+# Since session 17 the bench idles 100 ms before every window (each of the eleven sm90 configurations
+# and cuBLAS, twice): ~2.3 s more per problem, ~3 minutes more per step. Sessions 15 and 16
 # (three steps in one 10-minute device call) ran with the old protocol; give a call at most two
 # steps now, or FIT_BENCH_OPTS=--settle-once for data comparable with theirs.
 set -uo pipefail
