@@ -219,6 +219,7 @@ int main(int argc, char **argv)
                         },
                         nsets);
             };
+            if (M <= 8) variant("t8_w3_k256_s7", sm90::launch_typed<__half, 8, 256, 7, 3, 0>);
             if (M <= 16) {
                 variant("t16_w3_k256 nodequant", sm90::launch_typed<__half, 16, 256, 6, 3, 7>);
                 variant("t16_w3_k256 memonly", sm90::launch_typed<__half, 16, 256, 6, 3, 1>);
@@ -388,6 +389,8 @@ int main(int argc, char **argv)
         snprintf(name, sizeof name, "%scsplit %s", computes ? "" : "memonly ", tile);
         direct(name, fn, 0, computes, 1);
     };
+    if (M <= 8) /* candidate, not yet run on a GPU (session 17): m64n8 wgmmas, half of t16's token columns */
+        direct("t8_w3_k256_s7", sm90::launch_typed<__half, 8, 256, 7, 3, 0>);
     if (M <= 64) {
         both_splits("t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 0>);
         direct("stream t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 0>, 1);
