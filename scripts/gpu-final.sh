@@ -16,13 +16,8 @@ out=./out-final; rm -rf "$out"; mkdir -p "$out"
 exec > >(tee "$out/summary.txt") 2>&1
 B=build-gpu
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,temperature.gpu,power.draw,driver_version --format=csv,noheader | tee "$out/gpu.txt"
-cmake -S . -B $B -DCMAKE_CUDA_ARCHITECTURES=90a -DCMAKE_BUILD_TYPE=Release -DW4A16_BUILD_TOOLS=OFF >/dev/null 2>&1
-cmake --build $B -j16 > "$out/build.log" 2>&1 || { grep -E "error" -A3 "$out/build.log" | head -30; exit 1; }
-# C75xx: ptxas serialized a kernel's wgmmas. The library's kernels are gemm_kernel<..., VARIANT 0>
-# (mangled "...Li0EEEv") and gemm_kernel_pp; the others are dev/pipe_probe's variants.
-c75=$(grep -E "C75[0-9]{2}" "$out/build.log"); c75lib=$(grep -cE "Li0EEEv|gemm_kernel_pp" <<< "$c75")
-echo "C75 notes: $c75lib in the library's kernels, $(( $(grep -c . <<< "$c75") - c75lib )) in dev variants; spill or local-memory warnings: $(grep -ciE 'spill|local memory' "$out/build.log")"
-grep -oE "C75[0-9]{2}|gemm_kernel(_pp)?I[^']*" <<< "$c75" | paste - - | sed 's/^/  /' | head -8
+. "$(dirname "$0")/gpu-build.sh"
+gpu_build $B "$out" || exit 1
 if [[ $what == all || $what == check ]]; then
 echo "quick_check: $(./$B/dev/quick_check --no-time 2>&1 | tee "$out/quick.log" | tail -1)"
 echo "quick_check, stream-K forced: $(W4A16_SM90_STREAM=1 ./$B/dev/quick_check --no-time 2>&1 | tee "$out/quick-stream.log" | tail -1)"

@@ -17,9 +17,8 @@ out=./out-fit; rm -rf "$out"; mkdir -p "$out"
 exec > >(tee "$out/summary.txt") 2>&1
 B=build-gpu
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv,noheader
-cmake -S . -B $B -DCMAKE_CUDA_ARCHITECTURES=90a -DCMAKE_BUILD_TYPE=Release -DW4A16_BUILD_TOOLS=OFF >/dev/null 2>&1
-cmake --build $B -j16 > "$out/build.log" 2>&1 || { grep -E "error" -A3 "$out/build.log" | head -30; exit 1; }
-echo "C75 notes: $(grep -cE 'C75[0-9]{2}' "$out/build.log"); spill or local-memory warnings: $(grep -ciE 'spill|local memory' "$out/build.log")"
+. "$(dirname "$0")/gpu-build.sh"
+gpu_build $B "$out" || exit 1
 for step in $steps; do
   case $step in
     quick) echo "quick_check: $(./$B/dev/quick_check --no-time 2>&1 | tee "$out/quick.log" | tail -1)"; continue ;;

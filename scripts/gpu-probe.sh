@@ -7,10 +7,8 @@ out=${OUT:-./out}; mkdir -p "$out"
 B=build-gpu
 what=${*:-sass probe ncu check}
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv,noheader || true
-t0=$(date +%s)
-cmake -S . -B $B -DCMAKE_CUDA_ARCHITECTURES=90a -DCMAKE_BUILD_TYPE=Release -DW4A16_BUILD_TOOLS=OFF >"$out/configure.log" 2>&1 || { tail -30 "$out/configure.log"; exit 1; }
-cmake --build $B -j16 >"$out/build.log" 2>&1 || { grep -E "error" -A3 "$out/build.log" | head -60; exit 1; }
-echo "build: $(( $(date +%s) - t0 )) s; C75 notes: $(grep -c C75 "$out/build.log")"
+. "$(dirname "$0")/gpu-build.sh"
+gpu_build $B "$out" || exit 1
 if [[ $what == *sass* ]]; then
   so=$(ls $B/src/libw4a16.so.*.* | head -1)
   cuobjdump -sass "$so" > "$out/sass.txt" 2>/dev/null
