@@ -78,6 +78,63 @@ template <typename F> static float time_batches(F launch, int nsets)
     return best * 1000.0f / 20.0f;
 }
 
+/* PIPE_PROBE_PER_SM: is a CTA's main-loop time (first data to WG0 loop done) a property of its SM?
+ * Five more stamped launches of `launch`; per launch, each SM's time (VARIANT 9 stamps %smid); the
+ * correlation of the per-SM times between consecutive launches. st: the host copy of the stamps. */
+static void per_sm_repeatability(const std::function<void(int)> &launch, int nsets, std::vector<unsigned long long> &st)
+{
+    const size_t cap = st.size();
+    const int R = 5, S = 256;
+    std::vector<std::vector<double>> per(R, std::vector<double>(S, -1.0));
+    for (int r = 0; r < R; r++) {
+        CK(cudaMemset(sm90::dev_stamps(), 0, cap * 8));
+        launch((20 + r) % nsets);
+        CK(cudaDeviceSynchronize());
+        CK(cudaMemcpy(st.data(), sm90::dev_stamps(), cap * 8, cudaMemcpyDeviceToHost));
+        for (size_t c = 0; c < cap / sm90::STAMP_SLOTS; c++) {
+            const unsigned long long *x = &st[c * sm90::STAMP_SLOTS];
+            if (!x[0] || !x[sm90::ST_FIRST_DATA] || !x[sm90::ST_LOOP_DONE] || !x[sm90::ST_SMID]) continue;
+            const int sm = (int)x[sm90::ST_SMID] - 1;
+            if (sm >= 0 && sm < S && per[r][sm] < 0)
+                per[r][sm] = (x[sm90::ST_LOOP_DONE] - x[sm90::ST_FIRST_DATA]) * 1e-3;
+        }
+    }
+    for (int r = 0; r + 1 < R; r++) {
+        double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
+        int n = 0;
+        for (int sm = 0; sm < S; sm++)
+            if (per[r][sm] >= 0 && per[r + 1][sm] >= 0) {
+                const double a = per[r][sm], b = per[r + 1][sm];
+                sa += a, sb += b, saa += a * a, sbb += b * b, sab += a * b, n++;
+            }
+        if (n < 2) {
+            printf("  per-SM loop time, launch %d vs %d: fewer than two SMs in both\n", r, r + 1);
+            continue;
+        }
+        const double cov = sab / n - sa / n * sb / n, va = saa / n - sa / n * sa / n,
+                     vb = sbb / n - sb / n * sb / n;
+        printf("  per-SM loop time, launch %d vs %d: %d SMs, correlation %.3f\n", r, r + 1, n,
+               cov / sqrt(va * vb + 1e-30));
+    }
+    std::vector<std::pair<double, int>> mean;
+    for (int sm = 0; sm < S; sm++) {
+        double t = 0;
+        int n = 0;
+        for (int r = 0; r < R; r++)
+            if (per[r][sm] >= 0) t += per[r][sm], n++;
+        if (n == R) mean.push_back({t / R, sm});
+    }
+    std::sort(mean.begin(), mean.end());
+    if (mean.empty()) return;
+    printf("  per-SM mean loop time over %d launches: min %.2f (SM %d), median %.2f, max %.2f (SM %d); "
+           "slowest SMs:",
+           R, mean[0].first, mean[0].second, mean[mean.size() / 2].first, mean.back().first,
+           mean.back().second);
+    for (size_t i = mean.size() > 12 ? mean.size() - 12 : 0; i < mean.size(); i++)
+        printf(" %d", mean[i].second);
+    printf("\n");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -183,6 +240,12 @@ int main(int argc, char **argv)
         else if (err >= 0.0) printf("  err %.1e%s", err, err > 2e-2 ? ": BAD" : "");
         printf("\n");
     };
+    /* the arguments of a kernel variant launched directly (launch_typed): the packed data starts
+     * after the 256-byte header */
+    auto dev_args = [&](int i) {
+        return w4a16_gemm_args{&p,      da, (const uint8_t *)sets[i].w + W4A16_PACK_HEADER_BYTES,
+                               sets[i].s, nullptr, nullptr, dd, ws, wsmax, 0, &info};
+    };
     if (const char *sus = getenv("PIPE_PROBE_SUSTAIN")) {
         /* each of the heuristic's kernel and cuBLAS alone, back to back for `sus` seconds after a
          * second of idling, with wall-clock marks to match an nvidia-smi power log against */
@@ -213,8 +276,7 @@ int main(int argc, char **argv)
             auto variant = [&](const char *name, int (*fn)(const w4a16_gemm_args *, int, int)) {
                 sustain(name,
                         [&](int i) {
-                            w4a16_gemm_args ga = {&p,      da, (const uint8_t *)sets[i].w + W4A16_PACK_HEADER_BYTES,
-                                                  sets[i].s, nullptr, nullptr, dd, ws, wsmax, 0, &info};
+                            w4a16_gemm_args ga = dev_args(i);
                             CK((cudaError_t)fn(&ga, -1, -1));
                         },
                         nsets);
@@ -236,8 +298,7 @@ int main(int argc, char **argv)
         std::vector<unsigned long long> st(cap);
         auto stamped = [&](const char *name, int (*fn)(const w4a16_gemm_args *, int, int), int force_csplit) {
             auto launch = [&](int i) {
-                w4a16_gemm_args ga = {&p, da, (const uint8_t *)sets[i].w + W4A16_PACK_HEADER_BYTES, sets[i].s,
-                                      nullptr, nullptr, dd, ws, wsmax, 0, &info};
+                w4a16_gemm_args ga = dev_args(i);
                 CK((cudaError_t)fn(&ga, -1, force_csplit));
             };
             for (int i = 0; i < 200; i++) launch(i % nsets); /* back to back, as the timings run */
@@ -284,60 +345,7 @@ int main(int argc, char **argv)
                 if (!dt.empty()) printf("  | +%8.2f %8.2f", dt[dt.size() / 2], dt.back());
                 printf("\n");
             }
-            if (getenv("PIPE_PROBE_PER_SM")) {
-                /* Is a CTA's main-loop time (first data to WG0 loop done) a property of its SM?
-                 * Five more stamped launches; per launch, each SM's time; the correlation of the
-                 * per-SM times between launches. */
-                const int R = 5, S = 256;
-                std::vector<std::vector<double>> per(R, std::vector<double>(S, -1.0));
-                for (int r = 0; r < R; r++) {
-                    CK(cudaMemset(sm90::dev_stamps(), 0, cap * 8));
-                    launch((20 + r) % nsets);
-                    CK(cudaDeviceSynchronize());
-                    CK(cudaMemcpy(st.data(), sm90::dev_stamps(), cap * 8, cudaMemcpyDeviceToHost));
-                    for (size_t c = 0; c < cap / sm90::STAMP_SLOTS; c++) {
-                        const unsigned long long *x = &st[c * sm90::STAMP_SLOTS];
-                        if (!x[0] || !x[sm90::ST_FIRST_DATA] || !x[sm90::ST_LOOP_DONE] || !x[sm90::ST_SMID]) continue;
-                        const int sm = (int)x[sm90::ST_SMID] - 1;
-                        if (sm >= 0 && sm < S && per[r][sm] < 0)
-                            per[r][sm] = (x[sm90::ST_LOOP_DONE] - x[sm90::ST_FIRST_DATA]) * 1e-3;
-                    }
-                }
-                for (int r = 0; r + 1 < R; r++) {
-                    double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
-                    int n = 0;
-                    for (int sm = 0; sm < S; sm++)
-                        if (per[r][sm] >= 0 && per[r + 1][sm] >= 0) {
-                            const double a = per[r][sm], b = per[r + 1][sm];
-                            sa += a, sb += b, saa += a * a, sbb += b * b, sab += a * b, n++;
-                        }
-                    if (n < 2) {
-                        printf("  per-SM loop time, launch %d vs %d: fewer than two SMs in both\n", r, r + 1);
-                        continue;
-                    }
-                    const double cov = sab / n - sa / n * sb / n, va = saa / n - sa / n * sa / n,
-                                 vb = sbb / n - sb / n * sb / n;
-                    printf("  per-SM loop time, launch %d vs %d: %d SMs, correlation %.3f\n", r, r + 1, n,
-                           cov / sqrt(va * vb + 1e-30));
-                }
-                std::vector<std::pair<double, int>> mean;
-                for (int sm = 0; sm < S; sm++) {
-                    double t = 0;
-                    int n = 0;
-                    for (int r = 0; r < R; r++)
-                        if (per[r][sm] >= 0) t += per[r][sm], n++;
-                    if (n == R) mean.push_back({t / R, sm});
-                }
-                std::sort(mean.begin(), mean.end());
-                if (mean.empty()) return;
-                printf("  per-SM mean loop time over %d launches: min %.2f (SM %d), median %.2f, max %.2f (SM %d); "
-                       "slowest SMs:",
-                       R, mean[0].first, mean[0].second, mean[mean.size() / 2].first, mean.back().first,
-                       mean.back().second);
-                for (size_t i = mean.size() > 12 ? mean.size() - 12 : 0; i < mean.size(); i++)
-                    printf(" %d", mean[i].second);
-                printf("\n");
-            }
+            if (getenv("PIPE_PROBE_PER_SM")) per_sm_repeatability(launch, nsets, st);
         };
         if (M <= 64) {
             stamped("stamps t16_w3_k256_s6", sm90::launch_typed<__half, 16, 256, 6, 3, 9>, -1);
@@ -365,14 +373,13 @@ int main(int argc, char **argv)
             nsets);
         report(w4a16_config_name(c), us, check_last());
     }
-    /* kernel variants launched directly: the packed data starts after the 256-byte header */
+    /* kernel variants launched directly (dev_args) */
     auto direct = [&](const char *name, int (*fn)(const w4a16_gemm_args *, int, int), int force_stream = -1,
                       bool computes = true, int force_csplit = -1) {
         if (only && !strstr(name, only)) return;
         const float us = time_batches(
             [&](int i) {
-                w4a16_gemm_args ga = {&p, da, (const uint8_t *)sets[i].w + W4A16_PACK_HEADER_BYTES, sets[i].s,
-                                      nullptr, nullptr, dd, ws, wsmax, 0, &info};
+                w4a16_gemm_args ga = dev_args(i);
                 CK((cudaError_t)fn(&ga, force_stream, force_csplit));
             },
             nsets);
