@@ -6,7 +6,7 @@
  *   pipe_probe M N K       (fp16, group 128, no zeros; PIPE_PROBE_QUICK=1: see below)
  *   PIPE_PROBE_SUSTAIN=S pipe_probe M N K: instead, the heuristic's kernel and cuBLAS each
  *   back to back for S seconds (for an nvidia-smi power log: scripts/gpu-power.sh).
- *   PIPE_PROBE_ONLY=text pipe_probe M N K: only the rows whose name contains text, and cuBLAS.
+ *   PIPE_PROBE_ONLY=a,b pipe_probe M N K: only the rows whose name contains a or b, and cuBLAS.
  *   PIPE_PROBE_STAMPS=1 pipe_probe M N K: instead, where the time of one launch goes, from the
  *   time stamps of the kernel's VARIANT 9 (entry, first data, main loop, split-K, epilogue, exit;
  *   per CTA, as min / median / max over the CTAs) for the tiles the probe compares; with
@@ -48,8 +48,21 @@ struct Set {
 /* PIPE_PROBE_QUICK=1: one weight set and one launch per measurement, for compute-sanitizer
  * runs of the variants (the timings then mean nothing). */
 static const bool quick = getenv("PIPE_PROBE_QUICK") != nullptr;
-/* PIPE_PROBE_ONLY=text: only the rows whose name contains text (and cuBLAS) */
+/* PIPE_PROBE_ONLY=a,b,...: only the rows whose name contains one of the texts (and cuBLAS) */
 static const char *only = getenv("PIPE_PROBE_ONLY");
+static bool skipped(const char *name)
+{
+    if (!only) return false;
+    for (const char *t = only; *t;) {
+        const char *e = strchr(t, ',');
+        const size_t n = e ? (size_t)(e - t) : strlen(t);
+        for (const char *q = name; n && *q; q++)
+            if (!strncmp(q, t, n)) return false;
+        if (!e) break;
+        t = e + 1;
+    }
+    return true;
+}
 
 template <typename F> static float time_batches(F launch, int nsets)
 {
@@ -361,7 +374,7 @@ int main(int argc, char **argv)
     CW(w4a16_select_config(H, &p, &heur));
     printf("heuristic: %s; %d weight sets, %d dequantized sets\n", w4a16_config_name(heur), nsets, ndq);
     for (int c = 1; c < w4a16_config_count(); c++) {
-        if (only && !strstr(w4a16_config_name(c), only)) continue;
+        if (skipped(w4a16_config_name(c))) continue;
         w4a16_problem pc = p;
         pc.config = c;
         size_t wsb;
@@ -376,7 +389,7 @@ int main(int argc, char **argv)
     /* kernel variants launched directly (dev_args) */
     auto direct = [&](const char *name, int (*fn)(const w4a16_gemm_args *, int, int), int force_stream = -1,
                       bool computes = true, int force_csplit = -1) {
-        if (only && !strstr(name, only)) return;
+        if (skipped(name)) return;
         const float us = time_batches(
             [&](int i) {
                 w4a16_gemm_args ga = dev_args(i);
@@ -396,8 +409,11 @@ int main(int argc, char **argv)
         snprintf(name, sizeof name, "%scsplit %s", computes ? "" : "memonly ", tile);
         direct(name, fn, 0, computes, 1);
     };
-    if (M <= 8) /* candidate, not yet run on a GPU (session 17): m64n8 wgmmas, half of t16's token columns */
-        direct("t8_w3_k256_s7", sm90::launch_typed<__half, 8, 256, 7, 3, 0>);
+    if (M <= 8) { /* 8-token tiles of 128-k stages, and of 128 weight rows, for the shapes whose
+                   * t8_w3_k256 splits are thin (the library's heuristic then takes a t16 line) */
+        direct("t8_w3_k128_s14", sm90::launch_typed<__half, 8, 128, 14, 3, 0>);
+        direct("t8_w2_k256_s10", sm90::launch_typed<__half, 8, 256, 10, 2, 0>);
+    }
     if (M <= 64) {
         both_splits("t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 0>);
         direct("stream t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 0>, 1);
