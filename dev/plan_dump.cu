@@ -1,13 +1,18 @@
 /* plan_dump - the sm90 plans of the cost model's tiles (sm90_launch.cuh's tile_cost) on a 132-SM
  * H100, for dev/fit_tile_model.py. No GPU. Reads "M N K" lines; prints one line per problem and
  * tile: M N K bt bk, then the wave rule's plan and the split-K grid's (stream-K as "sk", else the
- * split count), each with its tile count. */
+ * split count), each with its tile count.
+ * plan_dump --decode: the wave rule's plans of the decode model's tiles (decode_cost), for
+ * dev/fit_decode_model.py: M N K bw bt bk tiles_n tiles_m k_iters splits iters_per_split stream
+ * ctas. */
 #include <stdio.h>
+#include <string.h>
 
 #include "kernels/sm90_launch.cuh"
 
-int main(void)
+int main(int argc, char **argv)
 {
+    const bool decode = argc > 1 && !strcmp(argv[1], "--decode");
     w4a16_device_info info = {};
     info.cc_major = 9;
     info.sm_count = 132;
@@ -18,6 +23,16 @@ int main(void)
     while (scanf("%lld %lld %lld", &m, &n, &k) == 3) {
         w4a16_problem p;
         if (w4a16_problem_init(&p, m, n, k, W4A16_DTYPE_FP16, 128, W4A16_ZEROS_NONE)) return 1;
+        if (decode) {
+            const int dtiles[][3] = {{192, 8, 256}, {128, 8, 256}, {192, 16, 256}, {192, 16, 128},
+                                     {128, 16, 256}, {192, 32, 256}, {128, 32, 128}};
+            for (const auto &t : dtiles) {
+                const sm90::Plan r = sm90::plan_rule(&p, &info, t[0], t[1], t[2], -1);
+                printf("%lld %lld %lld %d %d %d %d %d %d %d %d %d %d\n", m, n, k, t[0], t[1], t[2], r.tiles_n,
+                       r.tiles_m, r.k_iters, r.splits, r.iters_per_split, r.stream, r.ctas);
+            }
+            continue;
+        }
         for (const auto &t : tiles) {
             const sm90::Plan r = sm90::plan_rule(&p, &info, 128, t[0], t[1], -1);
             const sm90::Plan g = sm90::plan_rule(&p, &info, 128, t[0], t[1], 0);

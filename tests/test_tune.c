@@ -37,9 +37,10 @@ static int config_index(const char *name)
 }
 
 /* The heuristic on a 132-SM H100 (no tuning cache), where the configurations it names were
- * compiled (W4A16_CONFIGS may build a subset): up to M = 64 the smallest token tile covering M,
+ * compiled (W4A16_CONFIGS may build a subset): up to M = 16 the decode model's least time
+ * (sm90_launch.cuh's decode_cost); up to M = 64 the smallest token tile covering M,
  * a three-warpgroup tile or one of 256-k stages whose splits keep few stages giving way to the
- * next line with as many tokens (the 8-token tile to the 16-token lines); past M = 64 the cost model's least time (configs.c,
+ * next line with as many tokens; past M = 64 the cost model's least time (configs.c,
  * sm90_launch.cuh's tile_cost), which the last cases pin where it parts from the token rule. */
 static void check_heuristic(w4a16_handle h)
 {
@@ -51,10 +52,16 @@ static void check_heuristic(w4a16_handle h)
         {16, 8192, 28672, "sm90_t16_w3_k256_s6"},   {9, 57344, 8192, "sm90_t16_w3_k256_s6"},
         {1, 57344, 8192, "sm90_t8_w3_k256_s7"},     {8, 8192, 8192, "sm90_t8_w3_k256_s7"},
         {4, 8192, 28672, "sm90_t8_w3_k256_s7"},
-        {1, 4096, 4096, "sm90_t16_w2_k256_s8"},     /* t8 and t16_w3_k256 4, t16_w3_k128 5 stages per split */
-        {16, 1024, 4096, "sm90_t16_w2_k256_s8"},    /* t16_w3_k128: 8 splits of 4 stages */
-        {1, 8192, 4096, "sm90_t16_w3_k128_s10"},    /* t8, t16_w3_k256: 3 splits of 5 stages */
-        {16, 6144, 4096, "sm90_t16_w3_k128_s10"},   /* t16_w3_k128: 4 splits of 8 stages */
+        /* the decode model against the token rule (H100 us, session 18's data, model vs rule) */
+        {1, 4096, 4096, "sm90_t8_w2_k256_s10"},     /* 10.34 vs t16_w2_k256 10.54 */
+        {16, 4096, 4096, "sm90_t16_w2_k256_s8"},    /* the same as the rule */
+        {1, 14336, 4096, "sm90_t8_w2_k256_s10"},    /* 19.68 vs t16_w3_k256 22.14 */
+        {16, 14336, 4096, "sm90_t16_w2_k256_s8"},   /* 20.53 vs t16_w3_k256 22.13 */
+        {1, 1280, 8192, "sm90_t32_w2_k128_s10"},    /* 9.98 vs t16_w2_k256 14.75 */
+        {16, 5120, 5120, "sm90_t16_w2_k256_s8"},    /* 12.94 vs t16_w3_k128 15.31 */
+        {16, 1024, 4096, "sm90_t32_w2_k128_s10"},   /* the model's worst: 13.30 vs t16_w2_k256 12.26 */
+        {1, 8192, 4096, "sm90_t8_w2_k256_s10"},     /* 14.27 vs t16_w3_k128 13.98 */
+        {16, 6144, 4096, "sm90_t16_w3_k128_s10"},   /* the same as the rule */
         {32, 8192, 8192, "sm90_t32_w3_k256_s5"},    {32, 8192, 28672, "sm90_t32_w3_k256_s5"},
         {32, 4096, 4096, "sm90_t32_w2_k128_s10"},   /* t32_w3 would keep <= 6 stages per split */
         {64, 4096, 4096, "sm90_t64_w2_k128_s8"},    /* t64_w2_k256 would keep 4 stages per split */

@@ -200,6 +200,46 @@ inline const TileCost *model_for(const w4a16_problem *p, int bw, int bt, int bk)
     return p->m > 64 && model_env() ? tile_cost(bw, bt, bk) : nullptr;
 }
 
+/* A time model (us, H100) of decode, M <= 16 on one token tile of 8 to 32 tokens, which the
+ * heuristic weighs the small tiles by (the wave rule's plan; the tile's weights streamed):
+ *   o + max(bytes / B, bytes per CTA / r) + (K split ? s : 0) + (stream-K ? sk : 0)
+ * bytes: the weights of the token tiles (N K / 2 per tile of tokens); bytes per CTA: its k
+ * iterations (stream-K: the average, tiles x iterations / CTAs) times the rounds of CTAs, each
+ * iteration bw x bk / 2 bytes. B (TB/s) is the tile's streaming rate with every SM busy, r (KB/us)
+ * one CTA's: the three-warpgroup tiles stream faster per CTA (r 25) than the 128-row ones (17-22),
+ * which win where they give more CTAs or less stream-K fix-up (sk). Fitted (least squares on
+ * relative error, dev/fit_decode_model.py) to w4a16-bench --config all, H100, session 18, fp16,
+ * group 128, zeros none, 24 shapes x M = 1, 8, 16 (docs/perf/h100-session18-decode-fp16.txt); rms
+ * error 5-8% per tile. Its choice took 1.007x the fastest tile's time in geometric mean there
+ * (1.010x leaving each shape out of the fit in turn, worst 1.12x: 1024x4096), 1.010x on the same
+ * shapes in bf16 with integer zeros (h100-session18-decode-bf16int.txt), where the token rule it
+ * replaces (sessions 13-17) took 1.073x and 1.070x, worst 1.52x (1280x8192 M=1: t16_w2_k256 14.75
+ * us, t16_w3_k128 9.73). */
+struct DecodeCost {
+    int bw, bt, bk;
+    double r, b, o, s, sk;
+};
+inline const DecodeCost *decode_cost(const w4a16_problem *p, int bw, int bt, int bk)
+{
+    static const DecodeCost table[] = {
+        {192, 8, 256, 25.50, 3.26, 7.10, 2.03, 5.08},  {128, 8, 256, 21.50, 2.76, 7.06, 1.14, 1.90},
+        {192, 16, 256, 25.00, 3.20, 7.29, 2.15, 5.14}, {192, 16, 128, 20.75, 2.66, 5.96, 2.31, 3.65},
+        {128, 16, 256, 20.75, 2.66, 7.34, 1.05, 2.04}, {192, 32, 256, 25.00, 3.08, 8.12, 1.91, 6.20},
+        {128, 32, 128, 17.25, 2.30, 6.66, 1.26, 3.72},
+    };
+    if (p->m > 16 || p->m > bt || !model_env()) return nullptr;
+    for (const DecodeCost &c : table)
+        if (c.bw == bw && c.bt == bt && c.bk == bk) return &c;
+    return nullptr;
+}
+inline double decode_plan_cost(const DecodeCost &c, const w4a16_problem *p, const Plan &pl, int sms)
+{
+    const double tiles = (double)pl.tiles_n * pl.tiles_m;
+    const double iters = pl.stream ? tiles * pl.k_iters / pl.ctas : (double)pl.iters_per_split * ceil((double)pl.ctas / sms);
+    const double cta_kb = iters * c.bw * c.bk / 2.0 / 1e3, mb = (double)pl.tiles_m * p->n * p->k / 2.0 / 1e6;
+    return c.o + fmax(mb / c.b, cta_kb / c.r) + (pl.splits > 1 ? c.s : 0.0) + (pl.stream ? c.sk : 0.0);
+}
+
 /* force_stream: -1 lets the plan choose, 0 / 1 forces the split-K grid / stream-K (dev/pipe_probe
  * compares them). Where the wave rule takes stream-K and the cost model applies, the model may
  * turn it down for the split-K grid; it never takes stream-K where the rule does not (its data has
@@ -217,7 +257,10 @@ inline Plan plan(const w4a16_problem *p, const w4a16_device_info *info, int bw, 
 /* The model's time for the configuration's plan, or -1 where the model does not apply. */
 inline double model_cost(const w4a16_problem *p, const w4a16_device_info *info, int bw, int bt, int bk)
 {
-    const TileCost *c = stream_env() == -1 ? model_for(p, bw, bt, bk) : nullptr;
+    if (stream_env() != -1) return -1.0;
+    if (const DecodeCost *d = decode_cost(p, bw, bt, bk))
+        return decode_plan_cost(*d, p, plan(p, info, bw, bt, bk), info->sm_count);
+    const TileCost *c = model_for(p, bw, bt, bk);
     return c ? plan_cost(*c, plan(p, info, bw, bt, bk), info->sm_count) : -1.0;
 }
 
