@@ -4,12 +4,12 @@
   dev/fit_decode_model.py BUILD RUN.txt [RUN.txt ...]
   dev/fit_decode_model.py --score BUILD RUN.txt [RUN.txt ...]
 
-RUN.txt: w4a16-bench --config all output at M <= 16 (e.g. docs/perf/h100-session18-decode-fp16.txt).
+RUN.txt: w4a16-bench --config all output at M <= 64 (e.g. docs/perf/h100-session18-decode-fp16.txt).
 BUILD/dev/plan_dump --decode gives the plans (the wave rule's, as the product runs them). Per tile:
   o + max(MB / B, KB per CTA / r) + (K split ? s : 0) + (stream-K ? sk : 0)
 r and B by a grid search, o, s and sk by least squares on relative error, from the runs where M
 fits one token tile. Prints the table rows for decode_cost, then how the model's choice (the
-least modelled time among the tiles of 8 to 32 tokens covering M) compares with the fastest
+least modelled time among the tiles of 8 to 64 tokens covering M in one token tile) compares with the fastest
 measured tile, fitted on all shapes and leaving each shape out of the fit in turn. --score fits
 nothing: it scores the tree's table on the runs (e.g. another dtype or zero mode). Needs numpy."""
 import math, os, re, subprocess, sys
@@ -21,7 +21,7 @@ from fit_tile_model import parse  # noqa: E402  (the bench's --config all lines)
 TILES = {  # configs.def names of the decode model's tiles -> (bw, bt, bk)
     "t8_w3_k256_s7": (192, 8, 256), "t8_w2_k256_s10": (128, 8, 256), "t16_w3_k256_s6": (192, 16, 256),
     "t16_w3_k128_s10": (192, 16, 128), "t16_w2_k256_s8": (128, 16, 256), "t32_w3_k256_s5": (192, 32, 256),
-    "t32_w2_k128_s10": (128, 32, 128),
+    "t32_w2_k128_s10": (128, 32, 128), "t64_w2_k256_s4": (128, 64, 256), "t64_w2_k128_s8": (128, 64, 128),
 }
 
 
@@ -55,7 +55,7 @@ def fit(rows):
     x = np.array([[1, t[2], t[3]] for t, _ in rows], float) / y[:, None]
     best = None
     for r in np.arange(10, 40, 0.25):
-        for b in np.arange(2.3, 3.3, 0.02):
+        for b in np.arange(1.8, 3.3, 0.02):
             rest = (y - np.array([max(t[0] / b, t[1] / r) for t, _ in rows])) / y
             c, *_ = np.linalg.lstsq(x, rest, rcond=None)
             err = x @ c - rest
@@ -76,7 +76,7 @@ def choices(runs, pl, coef, only=None):
     """[(chosen us / fastest us, M, N, K, chosen)] over the problems (of shape `only`)."""
     out = []
     for m, n, k, times in runs:
-        if m > 16 or (only and (n, k) != only):
+        if m > 64 or (only and (n, k) != only):
             continue
         cand = [nm for nm, t in TILES.items() if nm in times and nm in coef and m <= t[1]]
         pick = min(cand, key=lambda nm: cost(coef[nm], terms((m, n, k), TILES[nm], pl[(m, n, k, *TILES[nm])])))

@@ -25,7 +25,8 @@ int main(int argc, char **argv)
         if (w4a16_problem_init(&p, m, n, k, W4A16_DTYPE_FP16, 128, W4A16_ZEROS_NONE)) return 1;
         if (decode) {
             const int dtiles[][3] = {{192, 8, 256}, {128, 8, 256}, {192, 16, 256}, {192, 16, 128},
-                                     {128, 16, 256}, {192, 32, 256}, {128, 32, 128}};
+                                     {128, 16, 256}, {192, 32, 256}, {128, 32, 128}, {128, 64, 256},
+                                     {128, 64, 128}};
             for (const auto &t : dtiles) {
                 const sm90::Plan r = sm90::plan_rule(&p, &info, t[0], t[1], t[2], -1);
                 printf("%lld %lld %lld %d %d %d %d %d %d %d %d %d %d\n", m, n, k, t[0], t[1], t[2], r.tiles_n,

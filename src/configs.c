@@ -94,9 +94,9 @@ static int thin_splits(const config_entry *e, const w4a16_problem *p, const w4a1
 }
 
 /* Where a valid configuration has a time model (past M = 64: sm90_launch.cuh's model_for; up to
- * M = 16 its decode model, decode_cost, for the tiles of 8 to 32 tokens that cover M in one token
- * tile), the least modelled time (below). Otherwise (M = 17 ... 64, no modelled configuration
- * compiled, or W4A16_SM90_MODEL=0) the token rule: the smallest token tile that covers M (fewest wasted MMA
+ * M = 64 its decode model, decode_cost, for the tiles of 8 to 64 tokens that cover M in one token
+ * tile), the least modelled time (below). Otherwise (no modelled configuration compiled, or
+ * W4A16_SM90_MODEL=0) the token rule: the smallest token tile that covers M (fewest wasted MMA
  * columns); for M beyond the largest tile, the largest. Past M = 64 under that rule, a tile whose
  * grid would split K more than two ways (two-way splits meet in a cluster's shared memory, more
  * go through the workspace) gives way to the 64-token tile if that one splits K at most two ways:
@@ -108,9 +108,9 @@ static int thin_splits(const config_entry *e, const w4a16_problem *p, const w4a1
 int w4a16_heuristic(const w4a16_problem *p, const w4a16_device_info *info)
 {
     /* The configuration of least modelled time, where one has a model (the cost functions
-     * answer -1 for M = 17 ... 64). Decode (M <= 16, session 18): on 24 shapes x M = 1, 8, 16 the
-     * decode model's choice took 1.007x the fastest tile's time (fp16; 1.010x in bf16 with integer
-     * zeros), the token rule's 1.073x (1.070x), worst 1.52x (sm90_launch.cuh has the numbers).
+     * answer -1 where none applies). Up to M = 64 (session 18): on 24 shapes x seven M the
+     * decode model's choice took 1.007x (M <= 16) and 1.003x (17 ... 64) the fastest tile's time,
+     * the token rule's 1.073x and 1.009x, worst 1.52x (sm90_launch.cuh has the numbers).
      * Past M = 64: On the model's 72 problems (M = 96 ... 2048, eight model shapes)
      * the token rule below ran up to 1.62x slower than the fastest configuration (14336x4096
      * M=384: t256, two token tiles, 135.2 us against t128's 83.5), 1.089x in geometric mean; the

@@ -37,10 +37,10 @@ static int config_index(const char *name)
 }
 
 /* The heuristic on a 132-SM H100 (no tuning cache), where the configurations it names were
- * compiled (W4A16_CONFIGS may build a subset): up to M = 16 the decode model's least time
- * (sm90_launch.cuh's decode_cost); up to M = 64 the smallest token tile covering M,
- * a three-warpgroup tile or one of 256-k stages whose splits keep few stages giving way to the
- * next line with as many tokens; past M = 64 the cost model's least time (configs.c,
+ * compiled (W4A16_CONFIGS may build a subset): up to M = 64 the decode model's least time
+ * (sm90_launch.cuh's decode_cost; without it, the smallest token tile covering M, a
+ * three-warpgroup tile or one of 256-k stages whose splits keep few stages giving way to the
+ * next line with as many tokens); past M = 64 the cost model's least time (configs.c,
  * sm90_launch.cuh's tile_cost), which the last cases pin where it parts from the token rule. */
 static void check_heuristic(w4a16_handle h)
 {
@@ -62,6 +62,9 @@ static void check_heuristic(w4a16_handle h)
         {16, 1024, 4096, "sm90_t32_w2_k128_s10"},   /* the model's worst: 13.30 vs t16_w2_k256 12.26 */
         {1, 8192, 4096, "sm90_t8_w2_k256_s10"},     /* 14.27 vs t16_w3_k128 13.98 */
         {16, 6144, 4096, "sm90_t16_w3_k128_s10"},   /* the same as the rule */
+        {32, 6144, 4096, "sm90_t32_w3_k256_s5"},    /* 13.06 vs t32_w2_k128 15.34 */
+        {64, 5120, 5120, "sm90_t64_w2_k256_s4"},    /* 15.23 vs t64_w2_k128 15.98 */
+        {32, 14336, 4096, "sm90_t32_w2_k128_s10"},  /* 22.93 vs t32_w3_k256 24.18 */
         {32, 8192, 8192, "sm90_t32_w3_k256_s5"},    {32, 8192, 28672, "sm90_t32_w3_k256_s5"},
         {32, 4096, 4096, "sm90_t32_w2_k128_s10"},   /* t32_w3 would keep <= 6 stages per split */
         {64, 4096, 4096, "sm90_t64_w2_k128_s8"},    /* t64_w2_k256 would keep 4 stages per split */

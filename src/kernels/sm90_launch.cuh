@@ -200,21 +200,25 @@ inline const TileCost *model_for(const w4a16_problem *p, int bw, int bt, int bk)
     return p->m > 64 && model_env() ? tile_cost(bw, bt, bk) : nullptr;
 }
 
-/* A time model (us, H100) of decode, M <= 16 on one token tile of 8 to 32 tokens, which the
- * heuristic weighs the small tiles by (the wave rule's plan; the tile's weights streamed):
- *   o + max(bytes / B, bytes per CTA / r) + (K split ? s : 0) + (stream-K ? sk : 0)
- * bytes: the weights of the token tiles (N K / 2 per tile of tokens); bytes per CTA: its k
+/* A time model (us, H100) of decode and small batches, M <= 64 on one token tile of 8 to 64
+ * tokens, which the heuristic weighs the small tiles by (the wave rule's plan; the weights
+ * streamed):
+ *   o + max(MB / B, KB per CTA / r) + (K split ? s : 0) + (stream-K ? sk : 0)
+ * MB: the weights of the token tiles (N K / 2 bytes per tile of tokens); KB per CTA: its k
  * iterations (stream-K: the average, tiles x iterations / CTAs) times the rounds of CTAs, each
  * iteration bw x bk / 2 bytes. B (TB/s) is the tile's streaming rate with every SM busy, r (KB/us)
- * one CTA's: the three-warpgroup tiles stream faster per CTA (r 25) than the 128-row ones (17-22),
+ * one CTA's: the three-warpgroup tiles stream faster per CTA (r 25) than the 128-row ones (16-22),
  * which win where they give more CTAs or less stream-K fix-up (sk). Fitted (least squares on
  * relative error, dev/fit_decode_model.py) to w4a16-bench --config all, H100, session 18, fp16,
- * group 128, zeros none, 24 shapes x M = 1, 8, 16 (docs/perf/h100-session18-decode-fp16.txt); rms
- * error 5-8% per tile. Its choice took 1.007x the fastest tile's time in geometric mean there
- * (1.010x leaving each shape out of the fit in turn, worst 1.12x: 1024x4096), 1.010x on the same
- * shapes in bf16 with integer zeros (h100-session18-decode-bf16int.txt), where the token rule it
- * replaces (sessions 13-17) took 1.073x and 1.070x, worst 1.52x (1280x8192 M=1: t16_w2_k256 14.75
- * us, t16_w3_k128 9.73). */
+ * group 128, zeros none, 24 shapes x M = 1, 8, 16, 20, 32, 48, 64
+ * (docs/perf/h100-session18-{decode,mid}-fp16.txt); rms error 5-10% per tile. Against the fastest
+ * of these tiles, its choice took 1.0067x the time at M <= 16 and 1.0027x at M = 17 ... 64 (1.0058x
+ * overall leaving each shape out of the fit in turn, worst 1.12x: 1024x4096 M=1), and 1.0104x /
+ * 1.0034x in bf16 with integer zeros (h100-session18-{decode,mid}-bf16int.txt); the token rule it
+ * replaces (sessions 13-17, no 8-token tiles) took 1.073x / 1.0085x (bf16 int 1.070x / 1.0080x),
+ * worst 1.52x (1280x8192 M=1: t16_w2_k256 14.75 us, t16_w3_k128 9.73) and 1.18x (6144x4096 M=20:
+ * t32_w2_k128 15.52, t32_w3_k256 13.17). On 12 other shapes at M = 1 and 16 (h100-session18-
+ * decode-val-*.txt) the choice took 1.005x the fastest configuration's time, worst 1.036x. */
 struct DecodeCost {
     int bw, bt, bk;
     double r, b, o, s, sk;
@@ -224,10 +228,11 @@ inline const DecodeCost *decode_cost(const w4a16_problem *p, int bw, int bt, int
     static const DecodeCost table[] = {
         {192, 8, 256, 25.50, 3.26, 7.10, 2.03, 5.08},  {128, 8, 256, 21.50, 2.76, 7.06, 1.14, 1.90},
         {192, 16, 256, 25.00, 3.20, 7.29, 2.15, 5.14}, {192, 16, 128, 20.75, 2.66, 5.96, 2.31, 3.65},
-        {128, 16, 256, 20.75, 2.66, 7.34, 1.05, 2.04}, {192, 32, 256, 25.00, 3.08, 8.12, 1.91, 6.20},
-        {128, 32, 128, 17.25, 2.30, 6.66, 1.26, 3.72},
+        {128, 16, 256, 20.75, 2.66, 7.34, 1.05, 2.04}, {192, 32, 256, 25.00, 3.08, 8.14, 1.83, 6.32},
+        {128, 32, 128, 17.25, 2.26, 6.63, 1.27, 3.44}, {128, 64, 256, 17.25, 2.08, 8.42, 0.96, 6.43},
+        {128, 64, 128, 16.00, 1.96, 7.65, 1.45, 7.02},
     };
-    if (p->m > 16 || p->m > bt || !model_env()) return nullptr;
+    if (p->m > 64 || p->m > bt || !model_env()) return nullptr;
     for (const DecodeCost &c : table)
         if (c.bw == bw && c.bt == bt && c.bk == bk) return &c;
     return nullptr;
