@@ -409,8 +409,6 @@ int main(int argc, char **argv)
         snprintf(name, sizeof name, "%scsplit %s", computes ? "" : "memonly ", tile);
         direct(name, fn, 0, computes, 1);
     };
-    if (M <= 8) /* 8-token tiles of 128-k stages, for the shapes whose t8_w3_k256 splits are thin */
-        direct("t8_w3_k128_s14", sm90::launch_typed<__half, 8, 128, 14, 3, 0>);
     if (M <= 64) {
         both_splits("t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 0>);
         direct("stream t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 0>, 1);
