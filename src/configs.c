@@ -135,8 +135,8 @@ int w4a16_heuristic(const w4a16_problem *p, const w4a16_device_info *info)
     int best = -1, largest = -1, t64 = -1;
     for (int i = 1; i < w4a16_config_count(); i++) {
         if (configs[i].pp || !configs[i].c.supports(p, info)) continue;
-        /* the 8-token line only where its K splits are not thin: otherwise the 16-token lines'
-         * rule decides (t8 is t16_w3_k256 with half the token columns) */
+        /* an 8-token line only where its K splits are not thin: otherwise the 16-token lines'
+         * rule decides (the t8 lines are t16 lines with half the token columns) */
         if (configs[i].tokens < 16 && thin_splits(&configs[i], p, info)) continue;
         if (largest < 0 || configs[i].tokens > configs[largest].tokens) largest = i;
         if (configs[i].tokens >= p->m &&

@@ -42,12 +42,51 @@ static int config_index(const char *name)
  * three-warpgroup tile or one of 256-k stages whose splits keep few stages giving way to the
  * next line with as many tokens); past M = 64 the cost model's least time (configs.c,
  * sm90_launch.cuh's tile_cost), which the last cases pin where it parts from the token rule. */
+typedef struct {
+    int64_t m, n, k;
+    const char *want;
+} heuristic_case;
+
+static void check_cases(w4a16_handle h, const heuristic_case *cases, int count, const char *what)
+{
+    /* the t64 fallback and the thin-split rule depend on both t64 lines being compiled */
+    const bool both_t64 = config_index("sm90_t64_w2_k128_s8") >= 0 && config_index("sm90_t64_w2_k256_s4") >= 0;
+    int checked = 0;
+    for (int i = 0; i < count; i++) {
+        const int want = config_index(cases[i].want);
+        if (want < 0 || !both_t64) continue;
+        w4a16_problem p;
+        w4a16_problem_init(&p, cases[i].m, cases[i].n, cases[i].k, W4A16_DTYPE_FP16, 128, W4A16_ZEROS_NONE);
+        int chosen = -1;
+        CHECK(w4a16_select_config(h, &p, &chosen) == W4A16_SUCCESS && chosen == want,
+              "%s, M=%lld N=%lld K=%lld: chose %s, want %s", what, (long long)p.m, (long long)p.n, (long long)p.k,
+              chosen >= 0 ? w4a16_config_name(chosen) : "none", cases[i].want);
+        checked++;
+    }
+    printf("%s: %d of %d cases checked\n", what, checked, count);
+}
+
+/* With W4A16_SM90_MODEL=0 (ctest cpu_tune_token_rule) both models are off: the token rule alone,
+ * the 8-token tile giving way to the 16-token lines where its K splits are thin. */
+static void check_token_rule(w4a16_handle h)
+{
+    static const heuristic_case cases[] = {
+        {1, 8192, 8192, "sm90_t8_w3_k256_s7"},     {8, 57344, 8192, "sm90_t8_w3_k256_s7"},
+        {1, 4096, 4096, "sm90_t16_w2_k256_s8"},    /* t8 and t16_w3_k256 4, t16_w3_k128 5 stages per split */
+        {1, 8192, 4096, "sm90_t8_w2_k256_s10"},    /* t8_w3: 3 splits of 5 stages; t8_w2: 2 of 8 */
+        {16, 8192, 4096, "sm90_t16_w3_k128_s10"},  /* t16_w3_k256: 3 splits of 5 stages */
+        {16, 1024, 4096, "sm90_t16_w2_k256_s8"},   /* t16_w3_k128: 8 splits of 4 stages */
+        {16, 8192, 8192, "sm90_t16_w3_k256_s6"},   {32, 4096, 4096, "sm90_t32_w2_k128_s10"},
+        {32, 6144, 4096, "sm90_t32_w2_k128_s10"},  {64, 4096, 4096, "sm90_t64_w2_k128_s8"},
+        {128, 4096, 4096, "sm90_t64_w2_k256_s4"},  /* t128 would split K 4 ways */
+        {1024, 6144, 4096, "sm90_t256_w2_k64_s6"}, /* the model takes t128 */
+    };
+    check_cases(h, cases, (int)(sizeof cases / sizeof cases[0]), "token rule");
+}
+
 static void check_heuristic(w4a16_handle h)
 {
-    static const struct {
-        int64_t m, n, k;
-        const char *want;
-    } cases[] = {
+    static const heuristic_case cases[] = {
         {16, 8192, 8192, "sm90_t16_w3_k256_s6"},
         {16, 8192, 28672, "sm90_t16_w3_k256_s6"},   {9, 57344, 8192, "sm90_t16_w3_k256_s6"},
         {1, 57344, 8192, "sm90_t8_w3_k256_s7"},     {8, 8192, 8192, "sm90_t8_w3_k256_s7"},
@@ -86,21 +125,7 @@ static void check_heuristic(w4a16_handle h)
         {320, 14336, 4096, "sm90_t192_w2_k64_s7"},
         {160, 4096, 14336, "sm90_t192_w2_k64_s7"},
     };
-    /* the t64 fallback and the thin-split rule depend on both t64 lines being compiled */
-    const bool both_t64 = config_index("sm90_t64_w2_k128_s8") >= 0 && config_index("sm90_t64_w2_k256_s4") >= 0;
-    int checked = 0;
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const int want = config_index(cases[i].want);
-        if (want < 0 || !both_t64) continue;
-        w4a16_problem p;
-        w4a16_problem_init(&p, cases[i].m, cases[i].n, cases[i].k, W4A16_DTYPE_FP16, 128, W4A16_ZEROS_NONE);
-        int chosen = -1;
-        CHECK(w4a16_select_config(h, &p, &chosen) == W4A16_SUCCESS && chosen == want,
-              "M=%lld N=%lld K=%lld: chose %s, want %s", (long long)p.m, (long long)p.n, (long long)p.k,
-              chosen >= 0 ? w4a16_config_name(chosen) : "none", cases[i].want);
-        checked++;
-    }
-    printf("heuristic: %d of %d cases checked\n", checked, (int)(sizeof cases / sizeof cases[0]));
+    check_cases(h, cases, (int)(sizeof cases / sizeof cases[0]), "heuristic");
 }
 
 /* Every compiled configuration runs a plain problem on a 132-SM H100 with its 232,448 B of
@@ -222,7 +247,11 @@ int main(void)
               W4A16_ERROR_NO_DEVICE, "offline: %s", w4a16_last_error());
 
     w4a16_handle hh = offline(132);
-    check_heuristic(hh);
+    const char *model = getenv("W4A16_SM90_MODEL");
+    if (model && !strcmp(model, "0"))
+        check_token_rule(hh);
+    else
+        check_heuristic(hh);
     check_configs_fit(hh);
     w4a16_destroy(hh);
     w4a16_destroy(h);
