@@ -24,13 +24,12 @@ int main(int argc, char **argv)
         w4a16_problem p;
         if (w4a16_problem_init(&p, m, n, k, W4A16_DTYPE_FP16, 128, W4A16_ZEROS_NONE)) return 1;
         if (decode) {
-            const int dtiles[][3] = {{192, 8, 256}, {128, 8, 256}, {192, 16, 256}, {192, 16, 128},
-                                     {128, 16, 256}, {192, 32, 256}, {128, 32, 128}, {128, 64, 256},
-                                     {128, 64, 128}};
-            for (const auto &t : dtiles) {
-                const sm90::Plan r = sm90::plan_rule(&p, &info, t[0], t[1], t[2], -1);
-                printf("%lld %lld %lld %d %d %d %d %d %d %d %d %d %d\n", m, n, k, t[0], t[1], t[2], r.tiles_n,
-                       r.tiles_m, r.k_iters, r.splits, r.iters_per_split, r.stream, r.ctas);
+            int count;
+            const sm90::DecodeCost *t = sm90::decode_table(&count);
+            for (int i = 0; i < count; i++) {
+                const sm90::Plan r = sm90::plan_rule(&p, &info, t[i].bw, t[i].bt, t[i].bk, -1);
+                printf("%lld %lld %lld %d %d %d %d %d %d %d %d %d %d\n", m, n, k, t[i].bw, t[i].bt, t[i].bk,
+                       r.tiles_n, r.tiles_m, r.k_iters, r.splits, r.iters_per_split, r.stream, r.ctas);
             }
             continue;
         }

@@ -67,7 +67,7 @@ static void check_cases(w4a16_handle h, const heuristic_case *cases, int count, 
 }
 
 /* With W4A16_SM90_MODEL=0 (ctest cpu_tune_token_rule) both models are off: the token rule alone,
- * the 8-token tile giving way to the 16-token lines where its K splits are thin. */
+ * an 8-token line giving way to the 16-token lines where its K splits are thin. */
 static void check_token_rule(w4a16_handle h)
 {
     static const heuristic_case cases[] = {

@@ -223,7 +223,8 @@ struct DecodeCost {
     int bw, bt, bk;
     double r, b, o, s, sk;
 };
-inline const DecodeCost *decode_cost(const w4a16_problem *p, int bw, int bt, int bk)
+/* The tiles the decode model knows (dev/plan_dump --decode lists their plans for the fit). */
+inline const DecodeCost *decode_table(int *count)
 {
     static const DecodeCost table[] = {
         {192, 8, 256, 25.50, 3.26, 7.10, 2.03, 5.08},  {128, 8, 256, 21.50, 2.76, 7.06, 1.14, 1.90},
@@ -232,9 +233,16 @@ inline const DecodeCost *decode_cost(const w4a16_problem *p, int bw, int bt, int
         {128, 32, 128, 17.25, 2.26, 6.63, 1.27, 3.44}, {128, 64, 256, 17.25, 2.08, 8.42, 0.96, 6.43},
         {128, 64, 128, 16.00, 1.96, 7.65, 1.45, 7.02},
     };
+    *count = (int)(sizeof table / sizeof table[0]);
+    return table;
+}
+inline const DecodeCost *decode_cost(const w4a16_problem *p, int bw, int bt, int bk)
+{
     if (p->m > 64 || p->m > bt || !model_env()) return nullptr;
-    for (const DecodeCost &c : table)
-        if (c.bw == bw && c.bt == bt && c.bk == bk) return &c;
+    int count;
+    const DecodeCost *table = decode_table(&count);
+    for (int i = 0; i < count; i++)
+        if (table[i].bw == bw && table[i].bt == bt && table[i].bk == bk) return &table[i];
     return nullptr;
 }
 inline double decode_plan_cost(const DecodeCost &c, const w4a16_problem *p, const Plan &pl, int sms)
