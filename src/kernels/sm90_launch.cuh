@@ -218,7 +218,10 @@ inline const TileCost *model_for(const w4a16_problem *p, int bw, int bt, int bk)
  * replaces (sessions 13-17, no 8-token tiles) took 1.073x / 1.0085x (bf16 int 1.070x / 1.0080x),
  * worst 1.52x (1280x8192 M=1: t16_w2_k256 14.75 us, t16_w3_k128 9.73) and 1.18x (6144x4096 M=20:
  * t32_w2_k128 15.52, t32_w3_k256 13.17). On 12 other shapes at M = 1 and 16 (h100-session18-
- * decode-val-*.txt) the choice took 1.005x the fastest configuration's time, worst 1.036x. */
+ * decode-val-*.txt) the choice took 1.005x the fastest configuration's time, worst 1.036x; at
+ * M = 24 and 40 (h100-session18-mid-val-*.txt) 1.013x, worst 1.20x (2560^2 M=40, where two token
+ * tiles of t32_w2_k128 win; the token rule: 1.016x). Fitting tiles over two or more token tiles
+ * too gave negative split and stream-K terms and no better choices (1.006-1.012x). */
 struct DecodeCost {
     int bw, bt, bk;
     double r, b, o, s, sk;
