@@ -220,8 +220,10 @@ inline const TileCost *model_for(const w4a16_problem *p, int bw, int bt, int bk)
  * t32_w2_k128 15.52, t32_w3_k256 13.17). On 12 other shapes at M = 1 and 16 (h100-session18-
  * decode-val-*.txt) the choice took 1.005x the fastest configuration's time, worst 1.036x; at
  * M = 24 and 40 (h100-session18-mid-val-*.txt) 1.013x, worst 1.20x (2560^2 M=40, where two token
- * tiles of t32_w2_k128 win; the token rule: 1.016x). Fitting tiles over two or more token tiles
- * too gave negative split and stream-K terms and no better choices (1.006-1.012x). */
+ * tiles of t32_w2_k128 win; the token rule: 1.016x). Fitted on rows of up to two (or any number
+ * of) token tiles too, the model's choices took 1.006x (1.012x) the fastest such configuration's
+ * time against this one-tile model's 1.009x (1.010x), with negative split and stream-K terms:
+ * not kept. */
 struct DecodeCost {
     int bw, bt, bk;
     double r, b, o, s, sk;
