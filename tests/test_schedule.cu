@@ -107,12 +107,18 @@ static w4a16_device_info h100_info(void)
     return info;
 }
 
-/* plan() on the H100's 132 SMs for the tiles of every configuration shape. */
+/* plan() on the H100's 132 SMs for the tiles of every configuration shape (configs.def's
+ * cooperative lines, all of them whatever W4A16_CONFIGS builds; the ping-pong plan is plan_pp's). */
 static void test_plans(void)
 {
     const w4a16_device_info info = h100_info();
-    const struct { int bw, bt, bk; } tiles[] = {{192, 16, 128}, {192, 16, 256}, {192, 32, 256}, {128, 32, 128},
-                                                {128, 64, 128}, {128, 128, 64}, {128, 192, 64}, {128, 256, 64}};
+    const struct { int bw, bt, bk; } tiles[] = {
+#define X(BT, BK, S, NW) {sm90::Shape<NW>::BW, BT, BK},
+#define P(BT, BK, S)
+#include "kernels/configs.def"
+#undef X
+#undef P
+    };
     const int64_t ms[] = {1, 16, 64, 96, 192, 256, 384, 1024, 4096};
     const int64_t nks[][2] = {{4096, 4096}, {8192, 8192}, {8192, 28672}, {57344, 8192}, {14336, 4096},
                               {200, 384},   {264, 72}};
