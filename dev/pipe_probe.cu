@@ -11,7 +11,8 @@
  *   time stamps of the kernel's VARIANT 9 (entry, first data, main loop, split-K, epilogue, exit;
  *   per CTA, as min / median / max over the CTAs) for the tiles the probe compares; with
  *   PIPE_PROBE_PER_SM=1 also whether a CTA's main-loop time follows its SM over five launches.
- *   Activations uniform in [-1, 1) as the benchmark's; PIPE_PROBE_UNSIGNED=1: the positive ones
+ *   Activations uniform in [-1, 1) as the benchmark's; PIPE_PROBE_ADIST / PIPE_PROBE_WDIST choose
+ *   others for energy experiments (see main); PIPE_PROBE_UNSIGNED=1: the positive ones
  *   used before session 17 (see main).
  * Prints per-launch mean time (batches of 20 launches, best of 5 batches), effective GB/s as
  * TARGETS.md counts bytes and, for every variant that computes D, max |D - cuBLAS| / max |cuBLAS|
@@ -169,7 +170,14 @@ int main(int argc, char **argv)
     std::vector<uint8_t> q(N * K / 2);
     std::vector<uint16_t> sc(G * N), a(M * K);
     uint64_t x = 88172645463325252ull;
-    for (auto &b : q) b = (uint8_t)((x = x * 6364136223846793005ull + 1442695040888963407ull) >> 56);
+    /* PIPE_PROBE_WDIST (energy experiments, with scripts/gpu-power.sh): u (default) uniform
+     * nibbles, pos nibbles 8..15 (weights >= 0 without zeros), const every nibble 9 */
+    const char *wdist = getenv("PIPE_PROBE_WDIST") ? getenv("PIPE_PROBE_WDIST") : "u";
+    for (auto &b : q) {
+        b = (uint8_t)((x = x * 6364136223846793005ull + 1442695040888963407ull) >> 56);
+        if (!strcmp(wdist, "pos")) b |= 0x88;
+        else if (!strcmp(wdist, "const")) b = 0x99;
+    }
     for (auto &v : sc) v = 0x2c00 | (uint16_t)((x = x * 6364136223846793005ull + 1) >> 60); /* ~0.06 */
     /* Activations as w4a16-bench's, uniform in [-1, 1). The data move the timings: with the
      * positive ones used before session 17 (PIPE_PROBE_UNSIGNED=1: [0.5, 1), random mantissas
@@ -177,16 +185,26 @@ int main(int argc, char **argv)
      * 57344x8192, back to back, and its energy per GEMM at M=1024 on 8192^2, sustained at the
      * power cap (scripts/gpu-power.sh), was 125.0 instead of 134.1 mJ, while cuBLAS's hardly
      * moved (55.5 / 55.7 us; 132.3 / 133.0 mJ). H100, session 17. */
-    const bool unsigned_a = getenv("PIPE_PROBE_UNSIGNED") != nullptr;
+    /* PIPE_PROBE_ADIST (energy experiments): u (default) uniform in [-1, 1), pos [0.5, 1) (as
+     * PIPE_PROBE_UNSIGNED=1), abs |u|, sgn +-[0.5, 1) (random signs and mantissas, one
+     * exponent), const 0.75 everywhere */
+    const char *adist = getenv("PIPE_PROBE_UNSIGNED")  ? "pos"
+                        : getenv("PIPE_PROBE_ADIST") ? getenv("PIPE_PROBE_ADIST")
+                                                     : "u";
     for (auto &v : a) {
-        if (unsigned_a) {
-            v = 0x3800 | (uint16_t)((x = x * 6364136223846793005ull + 1) >> 55 & 0x3ff);
+        const uint64_t r = (x = x * 6364136223846793005ull + 1);
+        if (!strcmp(adist, "pos") || !strcmp(adist, "sgn")) {
+            v = 0x3800 | (uint16_t)(r >> 55 & 0x3ff);
+            if (!strcmp(adist, "sgn") && (r >> 30 & 1)) v |= 0x8000;
+        } else if (!strcmp(adist, "const")) {
+            v = 0x3a00; /* 0.75 */
         } else {
-            const float f = (float)((x = x * 6364136223846793005ull + 1) >> 40) * (2.0f / 16777216.0f) - 1.0f;
-            const __half h = __float2half(f);
+            const float f = (float)(r >> 40) * (2.0f / 16777216.0f) - 1.0f;
+            const __half h = __float2half(!strcmp(adist, "abs") ? fabsf(f) : f);
             memcpy(&v, &h, 2);
         }
     }
+    if (strcmp(adist, "u") || strcmp(wdist, "u")) printf("data: activations %s, weights %s\n", adist, wdist);
     uint8_t *dq;
     CK(cudaMalloc(&dq, q.size()));
     CK(cudaMemcpy(dq, q.data(), q.size(), cudaMemcpyHostToDevice));

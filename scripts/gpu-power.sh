@@ -3,6 +3,7 @@
 # (dev/pipe_probe PIPE_PROBE_SUSTAIN), with nvidia-smi sampling every 100 ms: the mean SM clock
 # and power draw of each phase, and the energy per GEMM. Needs build-gpu/dev/pipe_probe.
 #   scripts/gpu-power.sh ["M N K,..."] [seconds]
+# PROG=wgmma_power scripts/gpu-power.sh ITERS [seconds]: dev/wgmma_power's cases instead.
 set -uo pipefail
 shapes=${1:-1024 8192 8192,4096 8192 8192}
 secs=${2:-3}
@@ -12,7 +13,7 @@ IFS=, read -ra list <<< "$shapes"
 for s in "${list[@]}"; do
   stdbuf -oL nvidia-smi --query-gpu=timestamp,clocks.sm,power.draw --format=csv,noheader,nounits -lms 100 > "$log" 2>/dev/null &
   smi=$!
-  out=$(PIPE_PROBE_SUSTAIN=$secs ./$B/dev/pipe_probe $s 2>&1)
+  out=$(PIPE_PROBE_SUSTAIN=$secs ./$B/dev/${PROG:-pipe_probe} $s 2>&1)
   kill -INT $smi 2>/dev/null; wait $smi 2>/dev/null
   echo "$out" | grep '^sustain' | while read -r line; do
     t0=$(echo "$line" | sed -E 's/.*wall ([0-9.]+) \.\. ([0-9.]+).*/\1/'); t1=$(echo "$line" | sed -E 's/.*wall ([0-9.]+) \.\. ([0-9.]+).*/\2/')
