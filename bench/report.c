@@ -2,6 +2,7 @@
  * the geometric means per M region, CSV and JSON. Pure C, no GPU. */
 #include "report.h"
 
+#include "targets.h"
 #include "w4a16.h"
 
 #include <inttypes.h>
@@ -128,10 +129,16 @@ static const struct {
 };
 static const int64_t targets_m[7] = {1, 4, 16, 64, 256, 1024, 4096};
 
+/* TARGETS.md's tables are for the H100 SXM (80GB HBM3), weights not served from L2; a PCIe H100
+ * or an H200 is another machine. */
+static int targets_machine(const bench_header *h)
+{
+    return strstr(h->gpu_name, "H100") && strstr(h->gpu_name, "HBM3") && !h->warm_l2;
+}
+
 static void print_cublas_sanity(FILE *f, const bench_header *h, const bench_row *rows, int nrows)
 {
-    /* the table is for the H100 SXM (80GB HBM3); a PCIe H100 or an H200 is another machine */
-    if (!strstr(h->gpu_name, "H100") || !strstr(h->gpu_name, "HBM3") || h->warm_l2) return;
+    if (!targets_machine(h)) return;
     int compared = 0, off = 0;
     for (int i = 0; i < nrows; i++) {
         const bench_row *r = &rows[i];
@@ -161,6 +168,42 @@ static void print_cublas_sanity(FILE *f, const bench_header *h, const bench_row 
     if (compared)
         fprintf(f, "%scuBLAS fp16 against TARGETS.md's H100 table: %d row(s) compared, %d beyond +-10%%\n",
                 off ? "" : "\n", compared, off);
+}
+
+static void target_text(char *buf, size_t len, bench_target_kind kind, double v, int unit)
+{
+    if (kind == BENCH_TARGET_BW) snprintf(buf, len, "%.1f%%%s", v, unit ? " of the memory ceiling" : "");
+    else snprintf(buf, len, "x%.3f", v);
+}
+
+/* Every row against TARGETS.md's target for it (targets.h): how many met, and each miss. */
+static void print_targets(FILE *f, const bench_header *h, const bench_row *rows, int nrows)
+{
+    if (!targets_machine(h)) return;
+    int judged = 0, met = 0;
+    bench_target t;
+    for (int i = 0; i < nrows; i++)
+        if (bench_row_target(&rows[i], &t)) judged++, met += t.met;
+    if (!judged) return;
+    fprintf(f, "\nTARGETS.md's targets (H100 SXM figures, none above 0.95 of the roofline; \"1.1x the best existing "
+               "kernel\" not judged here): %d of %d row(s) met\n",
+            met, judged);
+    for (int i = 0; i < nrows; i++) {
+        const bench_row *r = &rows[i];
+        if (!bench_row_target(r, &t) || t.met) continue;
+        char got[64], want[64], asked[64];
+        target_text(got, sizeof got, t.kind, t.kind == BENCH_TARGET_BW ? r->pct_bw : r->x_cublas, 1);
+        target_text(want, sizeof want, t.kind, t.want, 0);
+        target_text(asked, sizeof asked, t.kind, t.asked, 0);
+        fprintf(f, "  missed: M=%" PRId64 " N=%" PRId64 " K=%" PRId64 " group %" PRId64 " %s zeros=%s: %s", r->m, r->n,
+                r->k, r->group, bench_dtype_name(r->dtype), bench_zeros_name(r->zeros), got);
+        const int main_met = (t.kind == BENCH_TARGET_BW ? r->pct_bw : r->x_cublas) >= t.want;
+        if (!main_met)
+            fprintf(f, ", target %s%s%s%s", want, t.capped ? " (0.95 of the roofline; TARGETS.md's figure " : "",
+                    t.capped ? asked : "", t.capped ? ")" : "");
+        if (!t.floor_met && !(t.kind == BENCH_TARGET_X && t.asked == 1.0)) fprintf(f, "; below 1.0x cuBLAS");
+        fprintf(f, "\n");
+    }
 }
 
 void bench_print_table(FILE *f, const bench_header *h, const bench_row *rows, int nrows)
@@ -222,6 +265,7 @@ void bench_print_table(FILE *f, const bench_header *h, const bench_row *rows, in
         }
     }
     print_cublas_sanity(f, h, rows, nrows);
+    print_targets(f, h, rows, nrows);
     fprintf(f, "\n%d row(s): %d ok, %d error(s), %d skipped", nrows, nrows - errors - skipped, errors, skipped);
     if (config_errors) fprintf(f, "; %d configuration(s) failed inside --config all rows", config_errors);
     fprintf(f, "\n");
@@ -263,7 +307,8 @@ int bench_write_csv(const char *path, const bench_row *rows, int nrows)
         return -1;
     }
     fprintf(f, "label,m,n,k,group,dtype,zeros,config,n_configs,status,median_us,p10_us,p90_us,tflops,gbps,"
-               "pct_bw,cublas_us,cublas_p10_us,cublas_p90_us,x_cublas,pct_roofline,eff_bytes,checked,message\n");
+               "pct_bw,cublas_us,cublas_p10_us,cublas_p90_us,x_cublas,pct_roofline,eff_bytes,checked,message,"
+               "target_kind,target,target_met\n");
     for (int i = 0; i < nrows; i++) {
         const bench_row *r = &rows[i];
         const int ok = r->status == BENCH_ROW_OK;
@@ -286,6 +331,11 @@ int bench_write_csv(const char *path, const bench_row *rows, int nrows)
         csv_num(f, bench_effective_bytes(r->m, r->n, r->k, r->group, r->zeros), "%.0f");
         fprintf(f, ",%d", r->checked);
         csv_str(f, r->message);
+        bench_target t;
+        if (bench_row_target(r, &t))
+            fprintf(f, ",%s,%.4f,%d", t.kind == BENCH_TARGET_BW ? "pct_bw" : "x_cublas", t.want, t.met);
+        else
+            fprintf(f, ",,,");
         fputc('\n', f);
     }
     if (fclose(f)) {
@@ -402,6 +452,13 @@ int bench_write_json(const char *path, const bench_header *h, const bench_row *r
         fprintf(f, ", \"checked\": %s", r->checked ? "true" : "false");
         json_key_num(f, "check_worst_ratio", ok && r->checked ? r->check_worst : nan, 1);
         json_key_str(f, "message", r->message, 1);
+        bench_target t;
+        if (bench_row_target(r, &t)) {
+            json_key_str(f, "target_kind", t.kind == BENCH_TARGET_BW ? "pct_bw" : "x_cublas", 1);
+            json_key_num(f, "target", t.want, 1);
+            fprintf(f, ", \"target_capped\": %s, \"target_met\": %s", t.capped ? "true" : "false",
+                    t.met ? "true" : "false");
+        }
         if (r->nall) {
             fprintf(f, ", \"all_configs\": [");
             for (int j = 0; j < r->nall; j++) {

@@ -1,0 +1,49 @@
+/* targets.c - TARGETS.md's speed targets per row of w4a16-bench's results (targets.h). */
+#include "targets.h"
+
+#include <math.h>
+#include <stddef.h>
+
+/* The three large shapes (N x K) and their M = 256 figures. */
+static const struct {
+    int64_t n, k;
+    double x256;
+} large[] = {{8192, 8192, 1.25}, {8192, 28672, 1.15}, {57344, 8192, 1.12}};
+
+/* x cuBLAS that 0.95 of the roofline means for this row: the roofline is the same for cuBLAS,
+ * whose share of it is pct_roofline / x_cublas. */
+static double x_cap(const bench_row *r)
+{
+    return 95.0 * r->x_cublas / r->pct_roofline;
+}
+
+int bench_row_target(const bench_row *r, bench_target *t)
+{
+    if (r->status != BENCH_ROW_OK || !(r->x_cublas > 0) || !(r->pct_roofline > 0) || !(r->pct_bw > 0)) return 0;
+    int big = -1;
+    for (size_t i = 0; i < sizeof large / sizeof large[0]; i++)
+        if (large[i].n == r->n && large[i].k == r->k) big = (int)i;
+    const int64_t m = r->m;
+    t->kind = BENCH_TARGET_X;
+    t->asked = 1.0;
+    if (big >= 0 && (m == 1 || m == 2 || m == 4 || m == 8 || m == 16)) {
+        t->kind = BENCH_TARGET_BW;
+        t->asked = 85.0;
+    } else if (r->n == 4096 && r->k == 4096 && m <= 16) {
+        t->asked = 2.5;
+    } else if (big >= 0 && (m == 32 || m == 64)) {
+        t->asked = big == 2 && m == 64 ? 3.0 : 2.5;
+    } else if (big >= 0 && m == 256) {
+        t->asked = large[big].x256;
+    } else if (m >= 1024) {
+        t->asked = 1.02;
+    }
+    /* the cap, in the target's unit: % of the memory ceiling scales with pct_roofline as the time does */
+    const double cap = t->kind == BENCH_TARGET_BW ? 95.0 * r->pct_bw / r->pct_roofline : x_cap(r);
+    t->capped = cap < t->asked;
+    t->want = t->capped ? cap : t->asked;
+    const double got = t->kind == BENCH_TARGET_BW ? r->pct_bw : r->x_cublas;
+    t->floor_met = r->x_cublas >= fmin(1.0, x_cap(r));
+    t->met = got >= t->want && t->floor_met;
+    return 1;
+}
