@@ -46,7 +46,8 @@ constexpr int SMEM = B_BYTES + NWG * A_BYTES + 1024;
 enum { F_RS, F_SS, F_RH, F_RHP, F_COUNT };
 static const char *const form_names[F_COUNT] = {"RS", "SS", "RH", "RHP"};
 template <int FORM>
-__global__ void __launch_bounds__(128 * NWG, 1) power_kernel(int iters, const uint4 *bsrc, const uint4 *asrc, float *sink)
+__global__ void __launch_bounds__(128 * NWG, 1)
+    power_kernel(int iters, const uint4 *bsrc, const uint4 *asrc, float *sink)
 {
     extern __shared__ __align__(1024) unsigned char smem_raw[];
     uint8_t *sm = (uint8_t *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
@@ -75,7 +76,7 @@ __global__ void __launch_bounds__(128 * NWG, 1) power_kernel(int iters, const ui
         for (int j = 0; j < 4; j++) {
             if constexpr (FORM == F_SS) wgmma_ss<BT, false>::mma(d, da + 2 * j, db + 2 * j, 1);
             else if constexpr (FORM == F_RS) wgmma_rs<BT, false>::mma(d, f[j], db + 2 * j, 1);
-            else if constexpr (FORM >= F_RH) wgmma_rs_f16acc256::mma(h, f[j], db + 2 * j, FORM == F_RHP && j == 0 ? 0 : 1);
+            else wgmma_rs_f16acc256::mma(h, f[j], db + 2 * j, FORM == F_RHP && j == 0 ? 0 : 1);
         }
         wgmma_commit();
         if constexpr (FORM == F_RHP) {
