@@ -1,5 +1,6 @@
 /* test_bench_targets.c - w4a16-bench's judgment of TARGETS.md's targets (bench/targets.c) on
- * made-up rows: each region's figure, the 0.95-of-the-roofline cap, the 1.0x floor. No GPU. */
+ * made-up rows: each region's figure, the 0.95-of-the-roofline cap, the 1.0x floor, 1.1x the best
+ * existing kernels. No GPU. */
 #include <math.h>
 #include <string.h>
 
@@ -56,7 +57,10 @@ int main(void)
     t = judge(row(256, 8192, 8192, 1.075, 79.3, 25.4));
     CHECK(NEAR(t.asked, 1.25) && !t.capped && !t.met, "8192^2 M=256: 1.25x, not capped, missed");
     t = judge(row(256, 8192, 28672, 1.158, 91.6, 27.3));
-    CHECK(NEAR(t.asked, 1.15) && t.met, "8192x28672 M=256 at 1.158x meets 1.15x");
+    CHECK(NEAR(t.asked, 1.15) && NEAR(t.best_x, 1.14) && !t.best_met && !t.met,
+          "8192x28672 M=256 at 1.158x meets 1.15x but not 1.1x the best existing kernel's 1.14x");
+    t = judge(row(256, 8192, 28672, 1.26, 95.0, 27.3));
+    CHECK(t.best_met && t.met, "8192x28672 M=256 at 1.26x meets both");
     t = judge(row(256, 57344, 8192, 1.012, 82.1, 20.0));
     CHECK(NEAR(t.asked, 1.12) && !t.met, "57344x8192 M=256 at 1.012x must miss 1.12x");
     /* M = 256 on 4096^2: no region target, the floor */
@@ -64,7 +68,19 @@ int main(void)
     CHECK(NEAR(t.asked, 1.0) && !t.met && !t.floor_met, "4096^2 M=256 at 0.961x is below the floor");
     /* M >= 1024: 1.02x, any shape */
     t = judge(row(1024, 8192, 8192, 1.075, 94.8, 12.0));
-    CHECK(NEAR(t.asked, 1.02) && !t.capped && t.met, "8192^2 M=1024 at 1.075x meets 1.02x");
+    CHECK(NEAR(t.asked, 1.02) && !t.capped && !t.best_met && !t.met,
+          "8192^2 M=1024 at 1.075x meets 1.02x, not 1.1x the best existing 1.05x (capped at 1.077x)");
+    t = judge(row(1024, 8192, 28672, 1.093, 96.9, 10.0));
+    CHECK(t.best_met && t.met, "8192x28672 M=1024 at 1.093x meets 1.02x and 1.1x 0.99x");
+    t = judge(row(4096, 8192, 8192, 1.02, 80.0, 10.0));
+    CHECK(NEAR(t.best_x, 0.90) && t.best_met && t.met, "8192^2 M=4096 at 1.02x meets 1.02x and 1.1x 0.90x");
+    t = judge(row(1, 8192, 8192, 2.66, 58.0, 58.0));
+    CHECK(NEAR(t.best_x, 2.50) && !t.best_met, "8192^2 M=1 at 2.66x is below 1.1x Marlin's 2.50x");
+    t = judge(row(3, 8192, 8192, 2.6, 58.0, 58.0));
+    CHECK(t.best_x == 0.0 && t.best_met, "M=3 is off the table of the best existing kernels");
+    CHECK(bench_best_existing_x(4096, 57344, 8192) == 0.99 && bench_best_existing_x(1, 4096, 4096) == 1.94 &&
+              bench_best_existing_x(2, 4096, 4096) == 0.0,
+          "the table of the best existing kernels");
     t = judge(row(2048, 5120, 5120, 1.01, 80.0, 10.0));
     CHECK(NEAR(t.asked, 1.02) && !t.met && t.floor_met, "5120^2 M=2048 at 1.01x misses 1.02x, keeps the floor");
     /* the cap: cuBLAS at 97.5% of the roofline, ours at 85.9% (x0.881): 1.02x would ask for
