@@ -69,6 +69,19 @@ inline int keep_d_env()
     return v;
 }
 
+/* Debug switch W4A16_SM90_SPLITS=n (1 to 64): the split-K grid splits K n ways (at most one
+ * split per k iteration) wherever it is used, instead of the wave rule's count; for experiments
+ * on how thin the splits of small problems may be (dev/NOTES.md, session 19). */
+inline int splits_env()
+{
+    static const int v = [] {
+        const char *e = getenv("W4A16_SM90_SPLITS");
+        const int n = e ? atoi(e) : 0;
+        return n >= 1 && n <= 64 ? n : 0;
+    }();
+    return v;
+}
+
 /* dev/pipe_probe's buffer for VARIANT 9's time stamps ([CTAs][STAMP_SLOTS]); no product use. */
 inline unsigned long long *&dev_stamps()
 {
@@ -135,6 +148,7 @@ inline Plan plan_rule(const w4a16_problem *p, const w4a16_device_info *info, int
             }
         }
     }
+    if (splits_env()) splits = splits_env() < pl.k_iters ? splits_env() : pl.k_iters;
     pl.iters_per_split = (pl.k_iters + splits - 1) / splits;
     pl.splits = (pl.k_iters + pl.iters_per_split - 1) / pl.iters_per_split;
     pl.ctas = (int)(tiles * pl.splits);
