@@ -117,18 +117,6 @@ static void group_text(char *buf, size_t len, int64_t g)
     else snprintf(buf, len, "k");
 }
 
-/* cuBLAS fp16 times on the H100 of TARGETS.md (us): a harness beyond +-10% of these is suspect. */
-static const struct {
-    int64_t n, k;
-    double us[7];
-} targets_cublas[] = {
-    {4096, 4096, {18.9, 18.6, 19.4, 17.8, 21.2, 48.0, 183.7}},
-    {8192, 8192, {49.6, 50.0, 50.3, 51.4, 57.1, 179.9, 715.9}},
-    {8192, 28672, {166.6, 167.0, 166.8, 173.7, 185.6, 620.7, 2812.1}},
-    {57344, 8192, {327.5, 328.7, 332.0, 339.0, 362.4, 1280.0, 5454.4}},
-};
-static const int64_t targets_m[7] = {1, 4, 16, 64, 256, 1024, 4096};
-
 /* TARGETS.md's tables are for the H100 SXM (80GB HBM3), weights not served from L2; a PCIe H100
  * or an H200 is another machine. */
 static int targets_machine(const bench_header *h)
@@ -149,20 +137,16 @@ static void print_cublas_sanity(FILE *f, const bench_header *h, const bench_row 
             seen = rows[j].status == BENCH_ROW_OK && rows[j].dtype == W4A16_DTYPE_FP16 && rows[j].m == r->m &&
                    rows[j].n == r->n && rows[j].k == r->k;
         if (seen) continue;
-        for (size_t s = 0; s < sizeof targets_cublas / sizeof targets_cublas[0]; s++) {
-            if (targets_cublas[s].n != r->n || targets_cublas[s].k != r->k) continue;
-            for (int j = 0; j < 7; j++) {
-                if (targets_m[j] != r->m) continue;
-                const double want = targets_cublas[s].us[j], dev = r->cublas_us / want - 1.0;
-                compared++;
-                if (fabs(dev) > 0.10) {
-                    if (!off) fprintf(f, "\n");
-                    fprintf(f, "NOTE: cuBLAS fp16 M=%" PRId64 " %" PRId64 "x%" PRId64 " took %.1f us, %+.0f%% from "
-                               "TARGETS.md's %.1f us (beyond +-10%%: harness or machine suspect)\n",
-                            r->m, r->n, r->k, r->cublas_us, 100 * dev, want);
-                    off++;
-                }
-            }
+        const double want = bench_targets_cublas_us(r->m, r->n, r->k);
+        if (!(want > 0)) continue;
+        const double dev = r->cublas_us / want - 1.0;
+        compared++;
+        if (fabs(dev) > 0.10) {
+            if (!off) fprintf(f, "\n");
+            fprintf(f, "NOTE: cuBLAS fp16 M=%" PRId64 " %" PRId64 "x%" PRId64 " took %.1f us, %+.0f%% from "
+                       "TARGETS.md's %.1f us (beyond +-10%%: harness or machine suspect)\n",
+                    r->m, r->n, r->k, r->cublas_us, 100 * dev, want);
+            off++;
         }
     }
     if (compared)

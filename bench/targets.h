@@ -40,6 +40,10 @@ int bench_row_target(const bench_row *r, bench_target *t);
 /* TARGETS.md's best existing kernel's x cuBLAS fp16 at (M, N, K), or 0 off its table. */
 double bench_best_existing_x(int64_t m, int64_t n, int64_t k);
 
+/* TARGETS.md's cuBLAS fp16 time on its H100 at (M, N, K), us, or 0 off its table: a harness far
+ * from it (beyond +-10%) is suspect. */
+double bench_targets_cublas_us(int64_t m, int64_t n, int64_t k);
+
 #ifdef __cplusplus
 }
 #endif

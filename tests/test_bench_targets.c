@@ -81,6 +81,9 @@ int main(void)
     CHECK(bench_best_existing_x(4096, 57344, 8192) == 0.99 && bench_best_existing_x(1, 4096, 4096) == 1.94 &&
               bench_best_existing_x(2, 4096, 4096) == 0.0,
           "the table of the best existing kernels");
+    CHECK(bench_targets_cublas_us(1024, 8192, 8192) == 179.9 && bench_targets_cublas_us(1, 57344, 8192) == 327.5 &&
+              bench_targets_cublas_us(1024, 8192, 8193) == 0.0,
+          "TARGETS.md's cuBLAS table");
     t = judge(row(2048, 5120, 5120, 1.01, 80.0, 10.0));
     CHECK(NEAR(t.asked, 1.02) && !t.met && t.floor_met, "5120^2 M=2048 at 1.01x misses 1.02x, keeps the floor");
     /* the cap: cuBLAS at 97.5% of the roofline, ours at 85.9% (x0.881): 1.02x would ask for
