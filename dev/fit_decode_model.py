@@ -9,8 +9,8 @@ BUILD/dev/plan_dump --decode gives the plans (the wave rule's, as the product ru
   o + max(MB / B, KB per CTA / r) + (K split ? s : 0) + (stream-K ? sk : 0)
 r and B by a grid search, o, s and sk by least squares on relative error, from the runs where M
 fits one token tile. Prints the table rows for decode_cost, then how the model's choice (the
-least modelled time among the tiles of 8 to 64 tokens covering M in one token tile) compares with the fastest
-measured tile, fitted on all shapes and leaving each shape out of the fit in turn. --score fits
+least modelled time among the tiles of 8 to 64 tokens covering M in one or two token tiles, as
+decode_cost has them since session 19) compares with the fastest of those measured tiles, fitted on all shapes and leaving each shape out of the fit in turn. --score fits
 nothing: it scores the tree's table on the runs (e.g. another dtype or zero mode). Needs numpy."""
 import math, os, re, subprocess, sys
 import numpy as np
@@ -78,7 +78,7 @@ def choices(runs, pl, coef, only=None):
     for m, n, k, times in runs:
         if m > 64 or (only and (n, k) != only):
             continue
-        cand = [nm for nm, t in TILES.items() if nm in times and nm in coef and m <= t[1]]
+        cand = [nm for nm, t in TILES.items() if nm in times and nm in coef and m <= 2 * t[1]]
         pick = min(cand, key=lambda nm: cost(coef[nm], terms((m, n, k), TILES[nm], pl[(m, n, k, *TILES[nm])])))
         out.append((times[pick] / min(times[nm] for nm in cand), m, n, k, pick))
     return out

@@ -104,6 +104,11 @@ static void check_heuristic(w4a16_handle h)
         {32, 6144, 4096, "sm90_t32_w3_k256_s5"},    /* 13.06 vs t32_w2_k128 15.34 */
         {64, 5120, 5120, "sm90_t64_w2_k256_s4"},    /* 15.23 vs t64_w2_k128 15.98 */
         {32, 14336, 4096, "sm90_t32_w2_k128_s10"},  /* 22.93 vs t32_w3_k256 24.18 */
+        /* two token tiles of 32 against one of 64 (session 19: the model weighs tiles covering M
+         * in one or two token tiles; before, only one) */
+        {48, 1024, 4096, "sm90_t32_w2_k128_s10"},   /* 9.38 vs t64_w2_k128 13.73 */
+        {64, 1024, 4096, "sm90_t32_w2_k128_s10"},   /* 9.38 vs t64_w2_k128 13.78 */
+        {40, 12288, 4096, "sm90_t32_w3_k256_s5"},   /* 22.19 vs t64_w2_k256 24.83 */
         {32, 8192, 8192, "sm90_t32_w3_k256_s5"},    {32, 8192, 28672, "sm90_t32_w3_k256_s5"},
         {32, 4096, 4096, "sm90_t32_w2_k128_s10"},   /* t32_w3 would keep <= 6 stages per split */
         {64, 4096, 4096, "sm90_t64_w2_k128_s8"},    /* t64_w2_k256 would keep 4 stages per split */
