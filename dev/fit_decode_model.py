@@ -10,8 +10,9 @@ BUILD/dev/plan_dump --decode gives the plans (the wave rule's, as the product ru
 r and B by a grid search, o, s and sk by least squares on relative error, from the runs where M
 fits one token tile. Prints the table rows for decode_cost, then how the model's choice (the
 least modelled time among the tiles of 8 to 64 tokens covering M in one or two token tiles, as
-decode_cost has them since session 19) compares with the fastest of those measured tiles, fitted on all shapes and leaving each shape out of the fit in turn. --score fits
-nothing: it scores the tree's table on the runs (e.g. another dtype or zero mode). Needs numpy."""
+decode_cost has them since session 19) compares with the fastest of those measured tiles, fitted
+on all shapes and leaving each shape out of the fit in turn. --score fits nothing: it scores the
+tree's table on the runs (e.g. another dtype or zero mode). Needs numpy."""
 import math, os, re, subprocess, sys
 import numpy as np
 
