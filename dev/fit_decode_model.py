@@ -10,8 +10,9 @@ BUILD/dev/plan_dump --decode gives the plans (the wave rule's, as the product ru
 r and B by a grid search, o, s and sk by least squares on relative error, from the runs where M
 fits one token tile. Prints the table rows for decode_cost, then how the model's choice (the
 least modelled time among the tiles of 8 to 64 tokens covering M in one or two token tiles, as
-decode_cost has them since session 19) compares with the fastest of those measured tiles, fitted
-on all shapes and leaving each shape out of the fit in turn. --score fits nothing: it scores the
+decode_cost has them since session 19; a tie within 1% to fewer tokens, as configs.c since session
+20) compares with the fastest of those measured tiles, fitted on all shapes and leaving each shape
+out of the fit in turn. --score fits nothing: it scores the
 tree's table on the runs (e.g. another dtype or zero mode). Needs numpy."""
 import math, os, re, subprocess, sys
 import numpy as np
@@ -24,6 +25,9 @@ TILES = {  # configs.def names of the decode model's tiles -> (bw, bt, bk)
     "t16_w3_k128_s10": (192, 16, 128), "t16_w2_k256_s8": (128, 16, 256), "t32_w3_k256_s5": (192, 32, 256),
     "t32_w2_k128_s10": (128, 32, 128), "t64_w2_k256_s4": (128, 64, 256), "t64_w2_k128_s8": (128, 64, 128),
 }
+
+
+TIE = 0.01  # configs.c: modelled costs within 1% of the least count as a tie
 
 
 def plans(build, probs):
@@ -80,7 +84,10 @@ def choices(runs, pl, coef, only=None):
         if m > 64 or (only and (n, k) != only):
             continue
         cand = [nm for nm, t in TILES.items() if nm in times and nm in coef and m <= 2 * t[1]]
-        pick = min(cand, key=lambda nm: cost(coef[nm], terms((m, n, k), TILES[nm], pl[(m, n, k, *TILES[nm])])))
+        c = {nm: cost(coef[nm], terms((m, n, k), TILES[nm], pl[(m, n, k, *TILES[nm])])) for nm in cand}
+        # as w4a16_heuristic (configs.c, session 20): a modelled tie within TIE goes to fewer tokens
+        near = [nm for nm in cand if c[nm] <= (1 + TIE) * min(c.values())]
+        pick = min(near, key=lambda nm: (TILES[nm][1], c[nm]))
         out.append((times[pick] / min(times[nm] for nm in cand), m, n, k, pick))
     return out
 

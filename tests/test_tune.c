@@ -109,6 +109,10 @@ static void check_heuristic(w4a16_handle h)
         {48, 1024, 4096, "sm90_t32_w2_k128_s10"},   /* 9.38 vs t64_w2_k128 13.73 */
         {64, 1024, 4096, "sm90_t32_w2_k128_s10"},   /* 9.38 vs t64_w2_k128 13.78 */
         {40, 12288, 4096, "sm90_t32_w3_k256_s5"},   /* 22.19 vs t64_w2_k256 24.83 */
+        /* modelled ties within 1% go to fewer tokens per tile (session 20) */
+        {1, 3584, 3584, "sm90_t16_w3_k128_s10"},    /* 10.22 vs t32_w2_k128 12.51 */
+        {16, 3584, 3584, "sm90_t16_w3_k128_s10"},   /* 10.22 vs t32_w2_k128 12.32 */
+        {40, 2560, 2560, "sm90_t32_w2_k128_s10"},   /* 10.64 vs t64_w2_k128 12.77 */
         {32, 8192, 8192, "sm90_t32_w3_k256_s5"},    {32, 8192, 28672, "sm90_t32_w3_k256_s5"},
         {32, 4096, 4096, "sm90_t32_w2_k128_s10"},   /* t32_w3 would keep <= 6 stages per split */
         {64, 4096, 4096, "sm90_t64_w2_k128_s8"},    /* t64_w2_k256 would keep 4 stages per split */

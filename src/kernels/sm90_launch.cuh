@@ -243,8 +243,12 @@ inline const TileCost *model_for(const w4a16_problem *p, int bw, int bt, int bk)
  * M=64 9.54 against 13.79), and M=40 12288x4096 t32_w3_k256 22.19 against t64_w2_k256 24.83.
  * Against the fastest tile of one or two token tiles: 1.0106x -> 1.0026x (mid-fp16), 1.0124x ->
  * 1.0076x (mid-val, held out), 1.0111x -> 1.0034x (mid-bf16int); M <= 16 unchanged (no two-tile
- * choice there). Scored on session 18's recorded runs (dev/fit_decode_model.py --score); not yet
- * rerun on the GPU. 2560^2 M=40 still misses (t64_w2_k128 12.77 against t32_w2_k128 10.64). */
+ * choice there). Scored on session 18's recorded runs (dev/fit_decode_model.py --score); on the
+ * GPU (session 20, docs/perf/h100-session20-mid-decode.txt) those problems ran the predicted tiles:
+ * 1024x4096 M=48 / 64 9.50 / 9.47 us, 12288x4096 M=40 22.38. The heuristic (configs.c) gives a
+ * modelled tie within 1% to the tile with fewer tokens, which fixed 2560^2 M=40 (t64_w2_k128
+ * 11.15 modelled against t32_w2_k128 11.22; measured 12.77 / 10.64) and 6 of 48 choices on 12 small
+ * shapes (h100-session20-small-shapes.txt, 1.034x -> 1.015x the fastest configuration). */
 struct DecodeCost {
     int bw, bt, bk;
     double r, b, o, s, sk;
