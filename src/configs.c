@@ -31,6 +31,23 @@ static double no_cost(const w4a16_problem *p, const w4a16_device_info *info)
     return -1.0;
 }
 
+/* The decode kernel (kernels/gemv.cu): one token tile of 8 or 16, no workspace, K split only
+ * inside its CTAs. */
+int w4a16_launch_gemv_t8(const w4a16_gemm_args *g);
+int w4a16_launch_gemv_t16(const w4a16_gemm_args *g);
+double w4a16_gemv_cost_t8(const w4a16_problem *p, const w4a16_device_info *info);
+double w4a16_gemv_cost_t16(const w4a16_problem *p, const w4a16_device_info *info);
+static int gemv_t8_supports(const w4a16_problem *p, const w4a16_device_info *info)
+{
+    (void)info;
+    return p->m <= 8;
+}
+static int gemv_t16_supports(const w4a16_problem *p, const w4a16_device_info *info)
+{
+    (void)info;
+    return p->m <= 16;
+}
+
 #define W4A16_SM90_NAME(what, BT, BK, S, NW) w4a16_sm90_##what##_t##BT##_w##NW##_k##BK##_s##S
 #define X(BT, BK, S, NW)                                                                                  \
     int W4A16_SM90_NAME(launch, BT, BK, S, NW)(const w4a16_gemm_args *g);                                  \
@@ -51,22 +68,28 @@ typedef struct {
     int tokens; /* tokens per tile (0 for the reference kernel) */
     int bk, nw; /* k per stage, consumer warpgroups */
     int pp;     /* 1: the ping-pong schedule (configs.def's P lines) */
+    int gemv;   /* 1: the decode kernel (gemv.cu): weighed by its time model only, never by the
+                 * token rule */
 } config_entry;
 
 static const config_entry configs[] = {
-    {{"simt_ref", w4a16_launch_simt, simt_supports, no_workspace, no_split, no_cost}, 0, 0, 0, 0},
+    {{"simt_ref", w4a16_launch_simt, simt_supports, no_workspace, no_split, no_cost}, 0, 0, 0, 0, 0},
 #define X(BT, BK, S, NW)                                                                                  \
     {{"sm90_t" #BT "_w" #NW "_k" #BK "_s" #S, W4A16_SM90_NAME(launch, BT, BK, S, NW),                      \
       W4A16_SM90_NAME(supports, BT, BK, S, NW), W4A16_SM90_NAME(workspace, BT, BK, S, NW),                 \
       W4A16_SM90_NAME(ksplits, BT, BK, S, NW), W4A16_SM90_NAME(cost, BT, BK, S, NW)},                      \
-     BT, BK, NW, 0},
+     BT, BK, NW, 0, 0},
 #define P(BT, BK, S) /* whole tiles: no workspace, no split of K */                                      \
     {{"sm90_t" #BT "_p2_k" #BK "_s" #S, W4A16_SM90_PP_NAME(launch, BT, BK, S),                             \
       W4A16_SM90_PP_NAME(supports, BT, BK, S), no_workspace, no_split, no_cost},                           \
-     BT, BK, 2, 1},
+     BT, BK, 2, 1, 0},
 #include "w4a16_configs.def"
 #undef X
 #undef P
+    {{"gemv_t8", w4a16_launch_gemv_t8, gemv_t8_supports, no_workspace, no_split, w4a16_gemv_cost_t8},
+     8, 64, 0, 0, 1},
+    {{"gemv_t16", w4a16_launch_gemv_t16, gemv_t16_supports, no_workspace, no_split, w4a16_gemv_cost_t16},
+     16, 64, 0, 0, 1},
 };
 
 int w4a16_config_count(void) { return (int)(sizeof configs / sizeof configs[0]); }
@@ -147,7 +170,7 @@ int w4a16_heuristic(const w4a16_problem *p, const w4a16_device_info *info)
     if (pick >= 0) return pick;
     int best = -1, largest = -1, t64 = -1;
     for (int i = 1; i < w4a16_config_count(); i++) {
-        if (configs[i].pp || !configs[i].c.supports(p, info)) continue;
+        if (configs[i].pp || configs[i].gemv || !configs[i].c.supports(p, info)) continue;
         /* an 8-token line only where its K splits are not thin: otherwise the 16-token lines'
          * rule decides (the t8 lines are t16 lines with half the token columns) */
         if (configs[i].tokens < 16 && thin_splits(&configs[i], p, info)) continue;

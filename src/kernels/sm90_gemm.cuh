@@ -24,6 +24,7 @@
 #include <type_traits>
 
 #include "common.cuh"
+#include "fragment_dequant.cuh"
 #include "ptx.cuh"
 #include "wgmma_ops.cuh"
 
@@ -185,78 +186,6 @@ template <typename T, int BT, int BK, int STAGES, int NW> struct Smem {
     uint64_t full[STAGES], empty[STAGES];
     uint64_t peers_ready; /* cluster split (Params::csplit): see cluster_reduce */
 };
-
-/* fp16/bf16 specifics of the magic-number conversion (HOPPER-NOTES section 8): OR a nibble into
- * the mantissa of MAGIC (1024 in fp16, 128 in bf16; one mantissa LSB = 1) and subtract. */
-template <typename T> struct Dq;
-template <> struct Dq<__half> {
-    using T2 = __half2;
-    static constexpr uint32_t MAGIC = 0x64006400u;
-    static __device__ __forceinline__ uint16_t bias_bits(int z) { return (uint16_t)(0x6400u | (uint32_t)z); }
-};
-template <> struct Dq<__nv_bfloat16> {
-    using T2 = __nv_bfloat162;
-    static constexpr uint32_t MAGIC = 0x43004300u;
-    static __device__ __forceinline__ uint16_t bias_bits(int z) { return (uint16_t)(0x4300u | (uint32_t)z); }
-};
-
-template <typename T2> __device__ __forceinline__ T2 u32_as(uint32_t u) { return *reinterpret_cast<T2 *>(&u); }
-template <typename T2> __device__ __forceinline__ uint32_t as_u32(T2 v) { return *reinterpret_cast<uint32_t *>(&v); }
-
-/* Per-thread dequantization constants for one group: for weight rows r0 (index 0) and r0 + 8.
- * chi is fp16's high-nibble constant (see dequant_word). */
-template <typename T> struct GroupConsts {
-    typename Dq<T>::T2 c[2], chi[2], s[2], zf[2];
-};
-
-/* (a & b) | c in one LOP3 (the compiler's own and/or pair takes two: SASS LOP3 has room for
- * one immediate, and both masks are immediates). */
-template <uint32_t MASK> __device__ __forceinline__ uint32_t and_or(uint32_t a, uint32_t c)
-{
-    uint32_t d;
-    asm("lop3.b32 %0, %1, %2, %3, 0xEA;\n" : "=r"(d) : "r"(a), "n"(MASK), "r"(c));
-    return d;
-}
-
-/* Eight weights (one packed word) -> the four A-fragment registers of one k16 step. Register i
- * takes nibbles i and i + 4; registers 0 and 2 hold row r0, 1 and 3 row r0 + 8.
- * Low nibbles: x = MAGIC | n = MAGIC + n, h = x - (MAGIC + z), w = h * s + zf.
- * fp16 high nibbles (bits 4-7 of each half) are not shifted down: x = 1024 + 16 n, and
- * h = x * (1/16) - (64 + z) is exact (x / 16 = 64 + n), one shift per word instead of three.
- * bf16 has too few mantissa bits for that (128 + 16 n overflows the exponent): it shifts.
- * Every step is exact but the last rounding (the bit-exact GPU test checks it). In the decode
- * loop, which is issue-bound (ncu: 2.4 IPC at M=16, 8192^2), this took a word from 19 to 13
- * instructions (fp16). */
-template <typename T, bool GS = false>
-__device__ __forceinline__ void dequant_word(uint32_t q, const GroupConsts<T> &gc, uint32_t (&a)[4])
-{
-    using T2 = typename Dq<T>::T2;
-    const uint32_t magic = Dq<T>::MAGIC, q8 = q >> 8;
-    uint32_t x[4];
-    if constexpr (std::is_same<T, __half>::value) {
-        x[0] = and_or<0x000F000Fu>(q, magic);
-        x[1] = and_or<0x00F000F0u>(q, magic);
-        x[2] = and_or<0x000F000Fu>(q8, magic);
-        x[3] = and_or<0x00F000F0u>(q8, magic);
-    } else {
-        x[0] = and_or<0x000F000Fu>(q, magic);
-        x[1] = and_or<0x000F000Fu>(q >> 4, magic);
-        x[2] = and_or<0x000F000Fu>(q8, magic);
-        x[3] = and_or<0x000F000Fu>(q >> 12, magic);
-    }
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-        T2 h;
-        if constexpr (std::is_same<T, __half>::value)
-            h = (i & 1) ? __hfma2(u32_as<T2>(x[i]), u32_as<T2>(0x2C002C00u) /* 1/16 */, gc.chi[1])
-                        : __hsub2(u32_as<T2>(x[i]), gc.c[0]);
-        else
-            h = __hsub2(u32_as<T2>(x[i]), gc.c[i & 1]);
-        /* GS: the integer q - z goes to the tensor cores as it is (exact), the group's scale is
-         * applied to the fp32 sums afterwards (fold_group) */
-        a[i] = GS ? as_u32<T2>(h) : as_u32<T2>(__hfma2(h, gc.s[i & 1], gc.zf[i & 1]));
-    }
-}
 
 /* ZM for a loop whose zero mode is not known at compile time but is never W4A16_ZEROS_FLOAT
  * (the GS loop): one run-time branch on it instead of two. */

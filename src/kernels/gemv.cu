@@ -1,0 +1,429 @@
+/*
+ * gemv.cu - the decode kernel for M <= 8 / 16 ("gemv_t8", "gemv_t16") on small weights: no TMA, no
+ * producer warp, no split-K workspace. Each warp owns a stripe of 16 weight rows (a quarter of a
+ * packed 64-row tile: packed_layout.h gives warp w of a tile 512 contiguous bytes per 64-k block,
+ * which is also mma.sync m16n8k16's A-fragment map) and walks a contiguous run of K's 64-k
+ * blocks through its own ring of cp.async stages (weights, the activations' token rows, the
+ * blocks' scales and zeros); the stripe's warps of a CTA sum their fp32 partial sums through
+ * shared memory, so K is split inside the CTA only. Per 64-k block: the Hopper kernel's
+ * dequantization (fragment_dequant.cuh; scales on the fp32 sums per group, "GS", except with
+ * float zeros), ldmatrix for the activations, four mma.sync m16n8k16 per 8 tokens.
+ *
+ * Why (H100, w4a16-bench, fp16, docs/perf/h100-session20-gemv*.txt): on small weights the Hopper
+ * kernel's tiles are few (1536^2: 12 of 128 rows), so it splits K across CTAs and pays the TMA
+ * ring's first data and the split tail; 1536^2 M=1 took 10.10 us there (cuBLAS 7.90), 7.23 here.
+ * Here 16 rows are the unit of work. From ~8 MB of weights up the Hopper kernel is faster: this
+ * kernel issues ~145 instructions per 64-k block and warp against ~80 in the Hopper consumers
+ * (the copies, their waits and ldmatrix are each warp's own), 57344x8192 M=1 107.7 us against
+ * 86.1. The heuristic weighs it by its own time model (gemv_cost below).
+ */
+#include "common.cuh"
+#include "fragment_dequant.cuh"
+
+#include <stdlib.h>
+
+namespace {
+
+constexpr int WARPS = 8, THREADS = 32 * WARPS;
+constexpr int TILE_WORDS4 = W4A16_PACK_TILE_BYTES / 16; /* uint4 per packed 64x64 tile */
+constexpr int WBYTES = 512;                               /* a warp's part of a packed tile */
+constexpr int U = 2;                                      /* 64-k blocks per stage */
+
+/* One warp's stage: U consecutive 64-k blocks, each with the stripe's 512 bytes of weights,
+ * R = 8 NT token rows of its 64 activations (128 bytes each, 16-byte chunk c of row r at chunk
+ * c ^ (r & 7): ldmatrix's eight row addresses then fall in distinct banks), and its group
+ * constants: 16 scales, 16 zeros (integer: bytes; float: the dtype). Block u's parts at
+ * W + u WBYTES, ACT + u ACTB, SC + 64 u, ZE + 64 u. */
+template <int NT, int U> struct Stage {
+    static constexpr int R = 8 * NT, ACTB = 128 * R, W = 0, ACT = U * WBYTES, SC = ACT + U * ACTB, ZE = SC + 32,
+                         BYTES = SC + 64 * U;
+};
+
+__device__ __forceinline__ uint32_t smem_addr(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
+
+/* cp.async of 16 bytes, L1 bypassed (streamed weights) / cached (activations, read by the
+ * CTA's other stripes); src_bytes < 16 zero-fills the rest */
+__device__ __forceinline__ void cp_async_cg16(uint32_t dst, const void *src)
+{
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(src) : "memory");
+}
+__device__ __forceinline__ void cp_async_ca16(uint32_t dst, const void *src, int src_bytes)
+{
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes) : "memory");
+}
+__device__ __forceinline__ void cp_async_ca8(uint32_t dst, const void *src)
+{
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 8;\n" ::"r"(dst), "l"(src) : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+template <int N> __device__ __forceinline__ void cp_async_wait()
+{
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+__device__ __forceinline__ void ldmatrix_x4(uint32_t addr, uint32_t &r0, uint32_t &r1, uint32_t &r2, uint32_t &r3)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
+                 : "r"(addr)
+                 : "memory");
+}
+
+template <typename T> __device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                                               uint32_t b1);
+template <> __device__ __forceinline__ void mma_16816<__half>(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                                             uint32_t b1)
+{
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%0, %1, %2, %3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+template <> __device__ __forceinline__ void mma_16816<__nv_bfloat16>(float (&d)[4], const uint32_t (&a)[4],
+                                                                    uint32_t b0, uint32_t b1)
+{
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%0, %1, %2, %3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+/* The kernel's arguments, 32-bit where the API's limits allow (N, K, lda, ldd < 2^31). */
+template <typename T> struct GemvArgs {
+    const uint8_t *w;
+    const T *a, *scales, *bias;
+    const void *zeros;
+    T *d;
+    int m, n, lda, ldd;
+    int kt_count;  /* 64-k blocks */
+    int tail_ch;   /* 16-byte chunks of the last block inside K (1 ... 8) */
+    int gsh;       /* group of block kt: kt >> gsh (groups of 64 or 128); 31: one group (per-channel) */
+    int kw;        /* warps per stripe */
+    float alpha;
+};
+
+/* The dequantization constants of stripe rows g and g + 8 from the stage's copies
+ * (sm90::group_consts): rows past N get s = zf = 0, so their padding weights give exactly 0. */
+template <typename T, int ZM>
+__device__ __forceinline__ sm90::GroupConsts<T> gemv_consts(const uint8_t *sc, const uint8_t *ze, int g, bool v0,
+                                                            bool v1)
+{
+    using T2 = typename sm90::Dq<T>::T2;
+    sm90::GroupConsts<T> gc;
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        const int r = g + 8 * h;
+        const bool valid = h ? v1 : v0;
+        const T sv = reinterpret_cast<const T *>(sc)[r];
+        int z = 8;
+        T zf = from_f32<T>(0.0f);
+        if constexpr (ZM == W4A16_ZEROS_INT) z = ze[r];
+        if constexpr (ZM == W4A16_ZEROS_FLOAT) zf = reinterpret_cast<const T *>(ze)[r];
+        const uint32_t cb = sm90::Dq<T>::bias_bits(z);
+        gc.c[h] = sm90::u32_as<T2>(cb | (cb << 16));
+        const __half2 c960 = sm90::u32_as<__half2>(0x63806380u); /* fp16's high-nibble constant */
+        gc.chi[h] = sm90::u32_as<T2>(sm90::as_u32<__half2>(__hsub2(c960, sm90::u32_as<__half2>(cb | (cb << 16)))));
+        gc.s[h] = valid ? T2(sv, sv) : sm90::u32_as<T2>(0u);
+        gc.zf[h] = valid ? T2(zf, zf) : sm90::u32_as<T2>(0u);
+    }
+    return gc;
+}
+
+/* NT token tiles of 8 (M <= 8 NT); each warp runs its own ring of S stages of U 64-k blocks
+ * (cp.async, one commit group per stage). kw warps of the CTA share a stripe (CTA: WARPS / kw
+ * stripes); warp q of a stripe takes the q-th of kw contiguous runs of blocks, cut at groups.
+ * Measured on the way (H100, w4a16-bench, fp16, M=1, us; docs/perf/h100-session20-gemv.txt):
+ * - U = 2 with the copies' addresses stepped per stage, against one block per stage and
+ *   addresses recomputed: 57344x8192 107.65 vs 122.43, 8192x28672 56.46 vs 64.10, 4096^2 10.24
+ *   vs 10.50 (SASS: the copies took ~100 instructions per block before);
+ * - 8 stages of one block in 2 CTAs per SM against 4 stages in 4 CTAs: 119.94 vs 126.05 us on
+ *   57344x8192, 10.32 vs 10.43 on 4096^2: more warps do not issue faster (ncu: 5.4-8.6 cycles
+ *   between a warp's instructions either way);
+ * - one lane issuing cp.async.bulk copies of weights and token rows instead: slower everywhere
+ *   (57344x8192 152.37, M=8 257.47 against 105.74; 4096^2 11.98).
+ * The kernel is issue-bound from ~8 MB of weights up; below, the launch and the first data. */
+template <typename T, int NT, int S, int ZM>
+__global__ void __launch_bounds__(THREADS, 2) gemv_kernel(const GemvArgs<T> p)
+{
+    /* GS (as the Hopper kernel's small tiles): fragments hold q - z, each group's fp32 sums are
+     * scaled once; float zeros need the dequantized weights */
+    constexpr bool GS = ZM != W4A16_ZEROS_FLOAT;
+    using ST = Stage<NT, U>;
+    extern __shared__ __align__(128) uint8_t ring[];
+    __shared__ float4 red[WARPS][NT][32];
+    __shared__ __align__(16) uint8_t zrow[WARPS][128];
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int g = lane >> 2, c = lane & 3;
+    const int kw = p.kw, q = warp % kw;
+    const int stripe = blockIdx.x * (WARPS / kw) + warp / kw;
+    const int stripes = (p.n + 15) >> 4;
+    uint8_t *const mine = ring + warp * S * ST::BYTES;
+    const uint32_t mine_s = smem_addr(mine);
+    float acc[NT][4] = {}, gacc[NT][4] = {};
+    if (stripe < stripes) {
+        const int row0 = 16 * stripe + g;
+        const bool v0 = row0 < p.n, v1 = row0 + 8 < p.n;
+        const uint8_t *wsrc = p.w + ((int64_t)(stripe >> 2) * p.kt_count * TILE_WORDS4 + 32 * (stripe & 3) + lane) * 16;
+        /* warp q's blocks: a contiguous run [b0, b0 + n_i), cut at whole groups of 128 */
+        const int gt = p.gsh == 1 ? 2 : 1, units = (p.kt_count + gt - 1) / gt;
+        const int b0 = q * units / kw * gt, n_i = min((q + 1) * units / kw * gt, p.kt_count) - b0;
+        /* this lane's activation chunks: 16-byte chunk ch = lane % 8 of token rows lane / 8 + 4 u
+         * (u < 2 NT) of every block; pointers advance with the stages */
+        constexpr int CH = 2 * NT;
+        const int ach = lane & 7;
+        const uint8_t *ap[CH];
+        uint32_t adst[CH];
+        bool aval[CH];
+#pragma unroll
+        for (int u = 0; u < CH; u++) {
+            const int r = (lane >> 3) + 4 * u;
+            aval[u] = r < p.m;
+            ap[u] = reinterpret_cast<const uint8_t *>(p.a + (int64_t)(aval[u] ? r : 0) * p.lda + 64 * (int64_t)b0 +
+                                                      8 * ach);
+            adst[u] = ST::ACT + r * 128 + ((ach ^ r) & 7) * 16;
+        }
+        const uint8_t *wp = wsrc + (int64_t)b0 * W4A16_PACK_TILE_BYTES;
+        const int kt_last = p.kt_count - 1;
+        /* group constants: lanes 0, 1 copy the scales of rows 0-7, 8-15; lanes 2, 3 the zeros */
+        const int h = lane & 1;
+        const bool gval = lane < (ZM == W4A16_ZEROS_NONE ? 2 : 4) && 16 * stripe + 8 * h < p.n;
+        const uint8_t *gsrc = lane < 2 || ZM == W4A16_ZEROS_NONE ? (const uint8_t *)(p.scales + 16 * stripe + 8 * h)
+                                       : (const uint8_t *)p.zeros +
+                                             (ZM == W4A16_ZEROS_INT ? 1 : (int)sizeof(T)) * (16 * stripe + 8 * h);
+        const int64_t gstride = (int64_t)p.n * (lane < 2 || ZM != W4A16_ZEROS_INT ? (int)sizeof(T) : 1);
+        const uint32_t gdst = lane < 2 ? ST::SC + 16 * h : ST::ZE + (ZM == W4A16_ZEROS_INT ? 8 : 16) * h;
+        /* token rows past M are never copied: ldmatrix reads them from a zero row instead (one per
+         * warp). Zeroing those rows in every stage slot cost 2 us at M=1 on the short runs of
+         * 7168x2048 and 8192x2048 (w4a16-bench, H100: M=1 14.80 / 12.75 us against M=8 11.65 /
+         * 10.78) */
+        reinterpret_cast<uint32_t *>(zrow[warp])[lane] = 0u;
+        const int n_s = (n_i + U - 1) / U; /* stages of this warp */
+        /* issue(i) runs for i = 0, 1, 2, ... in order: the pointers step one stage each call */
+        auto issue = [&](int i) {
+            const uint32_t st = mine_s + (i % S) * ST::BYTES;
+#pragma unroll
+            for (int v = 0; v < U; v++) {
+                const int kt = b0 + U * i + v;
+                if (U * i + v < n_i) {
+                    cp_async_cg16(st + ST::W + v * WBYTES + 16 * lane, wp + v * W4A16_PACK_TILE_BYTES);
+                    const bool in = kt != kt_last || ach < p.tail_ch;
+#pragma unroll
+                    for (int u = 0; u < CH; u++)
+                        if (aval[u])
+                            cp_async_ca16(st + v * ST::ACTB + adst[u], ap[u] + (in ? 128 * v : 0), in ? 16 : 0);
+                    if (gval) {
+                        const int64_t grp = p.gsh == 31 ? 0 : kt >> p.gsh;
+                        if (ZM == W4A16_ZEROS_INT && lane >= 2) cp_async_ca8(st + 64 * v + gdst, gsrc + grp * gstride);
+                        else cp_async_ca16(st + 64 * v + gdst, gsrc + grp * gstride, 16);
+                    }
+                }
+            }
+            wp += U * W4A16_PACK_TILE_BYTES;
+#pragma unroll
+            for (int u = 0; u < CH; u++) ap[u] += 128 * U;
+            cp_async_commit(); /* empty groups too: the wait below counts groups */
+        };
+        __syncwarp();
+#pragma unroll
+        for (int i = 0; i < S - 1; i++) issue(i);
+        /* ldmatrix: lane L gives row L % 8 (+ 8 t) of matrix L / 8 (+ 4 x): k16 step mi / 2,
+         * half mi % 2, i.e. 16-byte chunk mi of the row */
+        const int lr = lane & 7, lm = lane >> 3;
+        uint32_t ldm[NT][2], zaddr[2];
+        bool live[NT];
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            live[t] = lr + 8 * t < p.m;
+#pragma unroll
+            for (int x = 0; x < 2; x++) ldm[t][x] = ST::ACT + (lr + 8 * t) * 128 + (((lm + 4 * x) ^ lr) & 7) * 16;
+        }
+#pragma unroll
+        for (int x = 0; x < 2; x++) zaddr[x] = smem_addr(zrow[warp]) + ((lm + 4 * x) & 7) * 16;
+        for (int i = 0; i < n_s; i++) {
+            issue(i + S - 1);
+            cp_async_wait<S - 1>();
+            __syncwarp();
+            const uint32_t st_s = mine_s + (i % S) * ST::BYTES;
+            const uint8_t *st = mine + (i % S) * ST::BYTES;
+#pragma unroll
+            for (int v = 0; v < U; v++) {
+                if (v > 0 && U * i + v >= n_i) break;
+                const uint4 wq = *reinterpret_cast<const uint4 *>(st + ST::W + v * WBYTES + 16 * lane);
+                uint32_t b[NT][8];
+#pragma unroll
+                for (int t = 0; t < NT; t++)
+#pragma unroll
+                    for (int x = 0; x < 2; x++)
+                        ldmatrix_x4(live[t] ? st_s + v * ST::ACTB + ldm[t][x] : zaddr[x], b[t][4 * x],
+                                    b[t][4 * x + 1], b[t][4 * x + 2], b[t][4 * x + 3]);
+                const sm90::GroupConsts<T> gc =
+                    gemv_consts<T, ZM>(st + ST::SC + 64 * v, st + ST::ZE + 64 * v, g, v0, v1);
+                const uint32_t words[4] = {wq.x, wq.y, wq.z, wq.w};
+#pragma unroll
+                for (int j = 0; j < 4; j++) {
+                    uint32_t af[4];
+                    sm90::dequant_word<T, GS>(words[j], gc, af);
+#pragma unroll
+                    for (int t = 0; t < NT; t++)
+                        mma_16816<T>(GS ? gacc[t] : acc[t], af, b[t][2 * j], b[t][2 * j + 1]);
+                }
+                const int kt = b0 + U * i + v;
+                if (GS && (U * i + v == n_i - 1 || (p.gsh != 31 && ((kt + 1) & (gt - 1)) == 0))) {
+                    /* the group's last block here: its sums times the rows' scales (0 past N) */
+                    const T *sc = reinterpret_cast<const T *>(st + ST::SC + 64 * v);
+                    const float s0 = v0 ? to_f32(sc[g]) : 0.0f, s1 = v1 ? to_f32(sc[g + 8]) : 0.0f;
+#pragma unroll
+                    for (int t = 0; t < NT; t++)
+#pragma unroll
+                        for (int e = 0; e < 4; e++) {
+                            acc[t][e] = fmaf(e < 2 ? s0 : s1, gacc[t][e], acc[t][e]);
+                            gacc[t][e] = 0.0f;
+                        }
+                }
+            }
+            __syncwarp(); /* every lane done with stage i % S before the next issue refills it */
+        }
+        cp_async_wait<0>();
+    }
+    /* the stripe's kw warps meet in shared memory; its first warp finishes */
+    if (kw > 1) {
+#pragma unroll
+        for (int t = 0; t < NT; t++) red[warp][t][lane] = make_float4(acc[t][0], acc[t][1], acc[t][2], acc[t][3]);
+        __syncthreads();
+        if (q == 0)
+            for (int o = 1; o < kw; o++)
+#pragma unroll
+                for (int t = 0; t < NT; t++) {
+                    const float4 v = red[warp + o][t][lane];
+                    acc[t][0] += v.x;
+                    acc[t][1] += v.y;
+                    acc[t][2] += v.z;
+                    acc[t][3] += v.w;
+                }
+    }
+    if (q != 0 || stripe >= stripes) return;
+    /* accumulator e: weight row row0 + 8 (e >> 1), token 8 t + 2c + (e & 1) */
+#pragma unroll
+    for (int t = 0; t < NT; t++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            const int n = 16 * stripe + g + 8 * (e >> 1), m = 8 * t + 2 * c + (e & 1);
+            if (n >= p.n || m >= p.m) continue;
+            float v = p.alpha * acc[t][e];
+            if (p.bias) v += to_f32(p.bias[n]);
+            p.d[(int64_t)m * p.ldd + n] = from_f32<T>(v);
+        }
+}
+
+/* Warps per stripe: the most of 8, 4, 2, 1 that still keeps each warp >= 4 blocks of 64 k, then
+ * fewer while the grid keeps >= 32 warps per SM (stripes x kw); W4A16_GEMV_KW=1|2|4|8 forces it
+ * (debug). Against kw = 4 forced (same calls as above, us): 1536^2-class shapes want the most
+ * warps (2048x8192 M=1 10.66 vs 14.85), the 8192-row ones fewer (8192^2 22.91 vs 20.64). */
+int stripe_warps(const w4a16_problem *p, int sms)
+{
+    static int forced = -1;
+    if (forced < 0) {
+        const char *e = getenv("W4A16_GEMV_KW");
+        const int v = e ? atoi(e) : 0;
+        forced = v == 1 || v == 2 || v == 4 || v == 8 ? v : 0;
+    }
+    if (forced) return forced;
+    const int64_t stripes = (p->n + 15) / 16, kt = w4a16_pack_tiles_k(p->k), want = (int64_t)sms * 32;
+    int kw = 8;
+    while (kw > 1 && kt / kw < 4) kw /= 2;
+    while (kw > 1 && stripes * (kw / 2) >= want) kw /= 2;
+    return kw;
+}
+
+template <typename T, int NT, int ZM, int S> int launch_zm(const w4a16_gemm_args *g)
+{
+    constexpr int smem = WARPS * S * Stage<NT, U>::BYTES;
+    /* every call, as the Hopper launcher does: the attribute belongs to the current device */
+    const cudaError_t e =
+        cudaFuncSetAttribute(gemv_kernel<T, NT, S, ZM>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+    if (e != cudaSuccess) return (int)e;
+    const w4a16_problem &p = *g->p;
+    GemvArgs<T> a;
+    a.w = (const uint8_t *)g->w;
+    a.a = (const T *)g->a;
+    a.scales = (const T *)g->scales;
+    a.bias = (const T *)g->bias;
+    a.zeros = g->zeros;
+    a.d = (T *)g->d;
+    a.m = (int)p.m;
+    a.n = (int)p.n;
+    a.lda = (int)p.lda;
+    a.ldd = (int)p.ldd;
+    a.kt_count = (int)w4a16_pack_tiles_k(p.k);
+    a.tail_ch = (int)((p.k - 64 * (int64_t)(a.kt_count - 1)) / 8);
+    a.gsh = p.group_size == 64 ? 0 : p.group_size == 128 ? 1 : 31; /* else group = K (validated) */
+    a.kw = stripe_warps(g->p, g->info->sm_count);
+    a.alpha = p.alpha;
+    const int stripes = (a.n + 15) / 16, per_cta = WARPS / a.kw;
+    gemv_kernel<T, NT, S, ZM><<<(unsigned)((stripes + per_cta - 1) / per_cta), THREADS, smem, g->stream>>>(a);
+    return launch_status();
+}
+
+template <typename T, int NT, int S> int launch_s(const w4a16_gemm_args *g)
+{
+    switch (g->p->zero_mode) {
+    case W4A16_ZEROS_INT: return launch_zm<T, NT, W4A16_ZEROS_INT, S>(g);
+    case W4A16_ZEROS_FLOAT: return launch_zm<T, NT, W4A16_ZEROS_FLOAT, S>(g);
+    default: return launch_zm<T, NT, W4A16_ZEROS_NONE, S>(g);
+    }
+}
+
+/* Stages: 8 (t8) or 4 (t16) blocks of weights in flight per warp, 106.5 / 88 KB of shared memory
+ * per CTA, two CTAs per SM. */
+template <typename T, int NT> int launch(const w4a16_gemm_args *g)
+{
+    if constexpr (NT == 1) return launch_s<T, NT, 4>(g);
+    else return launch_s<T, NT, 2>(g);
+}
+
+} // namespace
+
+/* Time model (us, H100), like the Hopper tiles' decode model (sm90_launch.cuh):
+ *   o + max(weight MB / B, c x blocks per warp x rounds of warps),
+ * rounds = ceil(stripes x kw / (16 warps per SM x SMs)). The second term is the warps' serial
+ * chain where the stripes are few (1280x8192: 80 stripes of 8 warps, each 16 blocks). Least
+ * squares on relative error over w4a16-bench, H100, session 20, fp16, group 128, zeros none, 23
+ * shapes of 0.4 to 16.8 MB, M = 1, 8 (t8) and 16 (t16): o 5.06 / 5.49 us, B 1.50 / 1.46 TB/s, c
+ * 0.295 / 0.290 us. With the Hopper tiles' decode model, the heuristic's choice took 1.003x the
+ * fastest configuration's time on 11 of those shapes (33 problems; fitted on them alone: the same
+ * choices on the other 12, 1.024x), against 1.21x without this kernel (docs/perf/
+ * h100-session20-gemv-model.txt). Off with the other models (W4A16_SM90_MODEL=0). */
+static double gemv_cost(const w4a16_problem *p, const w4a16_device_info *info, double o, double b_tbs, double c)
+{
+    static int off = -1;
+    if (off < 0) {
+        const char *e = getenv("W4A16_SM90_MODEL");
+        off = e && e[0] == '0' && !e[1];
+    }
+    if (off) return -1.0;
+    const int kw = stripe_warps(p, info->sm_count);
+    const int64_t stripes = (p->n + 15) / 16, kt = w4a16_pack_tiles_k(p->k);
+    const int64_t rounds = (stripes * kw + 16 * (int64_t)info->sm_count - 1) / (16 * (int64_t)info->sm_count);
+    const double chain = c * (double)((kt + kw - 1) / kw) * (double)rounds;
+    return o + fmax((double)p->n * (double)p->k / 2e6 / b_tbs, chain);
+}
+
+extern "C" double w4a16_gemv_cost_t8(const w4a16_problem *p, const w4a16_device_info *info)
+{
+    return gemv_cost(p, info, 5.06, 1.50, 0.295);
+}
+
+extern "C" double w4a16_gemv_cost_t16(const w4a16_problem *p, const w4a16_device_info *info)
+{
+    return gemv_cost(p, info, 5.49, 1.46, 0.290);
+}
+
+extern "C" int w4a16_launch_gemv_t8(const w4a16_gemm_args *g)
+{
+    return g->p->dtype == W4A16_DTYPE_FP16 ? launch<__half, 1>(g) : launch<__nv_bfloat16, 1>(g);
+}
+
+extern "C" int w4a16_launch_gemv_t16(const w4a16_gemm_args *g)
+{
+    return g->p->dtype == W4A16_DTYPE_FP16 ? launch<__half, 2>(g) : launch<__nv_bfloat16, 2>(g);
+}
