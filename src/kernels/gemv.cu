@@ -390,9 +390,9 @@ template <typename T, int NT> int launch(const w4a16_gemm_args *g)
  * squares on relative error over w4a16-bench, H100, session 20, fp16, group 128, zeros none, 23
  * shapes of 0.4 to 16.8 MB, M = 1, 8 (t8) and 16 (t16): o 5.06 / 5.49 us, B 1.50 / 1.46 TB/s, c
  * 0.295 / 0.290 us. With the Hopper tiles' decode model, the heuristic's choice took 1.003x the
- * fastest configuration's time on 11 of those shapes (33 problems; fitted on them alone: the same
- * choices on the other 12, 1.024x), against 1.21x without this kernel (docs/perf/
- * h100-session20-gemv-model.txt). Off with the other models (W4A16_SM90_MODEL=0). */
+ * fastest configuration's time on 11 of those shapes (33 problems) and, fitted on those 11 alone,
+ * 1.024x on the other 12 (32 problems), against 1.264x / 1.126x without this kernel
+ * (docs/perf/h100-session20-gemv-model.txt). Off with the other models (W4A16_SM90_MODEL=0). */
 static double gemv_cost(const w4a16_problem *p, const w4a16_device_info *info, double o, double b_tbs, double c)
 {
     static int off = -1;
