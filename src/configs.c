@@ -118,8 +118,9 @@ static int thin_splits(const config_entry *e, const w4a16_problem *p, const w4a1
 
 /* Where a valid configuration has a time model (past M = 64: sm90_launch.cuh's model_for; up to
  * M = 64 its decode model, decode_cost, for the tiles of 8 to 64 tokens that cover M in one or
- * two token tiles), the least modelled time (below). Otherwise (no modelled configuration
- * compiled, or W4A16_SM90_MODEL=0) the token rule: the smallest token tile that covers M (fewest wasted MMA
+ * two token tiles; up to M = 16 the decode kernel's, gemv.cu's gemv_cost), the least modelled
+ * time (below). Otherwise (no modelled configuration compiled, or W4A16_SM90_MODEL=0) the token
+ * rule over the Hopper tiles: the smallest token tile that covers M (fewest wasted MMA
  * columns); for M beyond the largest tile, the largest. Past M = 64 under that rule, a tile whose
  * grid would split K more than two ways (two-way splits meet in a cluster's shared memory, more
  * go through the workspace) gives way to the 64-token tile if that one splits K at most two ways:
