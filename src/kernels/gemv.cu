@@ -206,11 +206,14 @@ __global__ void __launch_bounds__(THREADS, 2) gemv_kernel(const GemvArgs<T> p)
                 const int kt = b0 + U * i + v;
                 if (U * i + v < n_i) {
                     cp_async_cg16(st + ST::W + v * WBYTES + 16 * lane, wp + v * W4A16_PACK_TILE_BYTES);
+                    /* a chunk past K is zero-filled (nothing read; the source named is A's start,
+                     * so no address past A's end is ever formed) */
                     const bool in = kt != kt_last || ach < p.tail_ch;
 #pragma unroll
                     for (int u = 0; u < CH; u++)
                         if (aval[u])
-                            cp_async_ca16(st + v * ST::ACTB + adst[u], ap[u] + (in ? 128 * v : 0), in ? 16 : 0);
+                            cp_async_ca16(st + v * ST::ACTB + adst[u], in ? ap[u] + 128 * v : (const uint8_t *)p.a,
+                                          in ? 16 : 0);
                     if (gval) {
                         const int64_t grp = p.gsh == 31 ? 0 : kt >> p.gsh;
                         if (ZM == W4A16_ZEROS_INT && lane >= 2) cp_async_ca8(st + 64 * v + gdst, gsrc + grp * gstride);
