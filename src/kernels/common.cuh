@@ -5,6 +5,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "../internal.h"
 #include "../packed_layout.h"
@@ -43,3 +44,20 @@ __device__ __forceinline__ void store_any(w4a16_dtype t, void *p, int64_t i, flo
 
 /* Launch result: the launch error if any (never synchronizes). */
 static inline int launch_status(void) { return (int)cudaGetLastError(); }
+
+/* A debug switch NAME=0|1 read once per call site's static: 0 or 1, or -1 when unset or
+ * anything else. */
+inline int env_switch(const char *name)
+{
+    const char *e = getenv(name);
+    return e && (e[0] == '0' || e[0] == '1') && !e[1] ? e[0] - '0' : -1;
+}
+
+/* Debug switch W4A16_SM90_MODEL=0: the time models off (the Hopper tiles', sm90_launch.cuh, and
+ * the decode kernel's, gemv.cu): the wave rule (plan_rule) and configs.c's token rule instead
+ * (the A/B of the commit that brought the model). */
+inline bool model_env()
+{
+    static const bool v = env_switch("W4A16_SM90_MODEL") != 0;
+    return v;
+}

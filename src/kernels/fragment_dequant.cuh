@@ -34,6 +34,23 @@ template <typename T> struct GroupConsts {
     typename Dq<T>::T2 c[2], chi[2], s[2], zf[2];
 };
 
+/* Row h's constants (0: r0, 1: r0 + 8) from its scale sv, integer zero z (8 without) and float
+ * zero zf; valid = false (a row past N, or a block nothing was loaded for) gives s = zf = 0, so
+ * its weights dequantize to exactly 0 whatever nibbles are there. */
+template <typename T>
+__device__ __forceinline__ void set_row_consts(GroupConsts<T> &gc, int h, T sv, int z, T zf, bool valid)
+{
+    using T2 = typename Dq<T>::T2;
+    const uint32_t cb = Dq<T>::bias_bits(z);
+    gc.c[h] = u32_as<T2>(cb | (cb << 16));
+    /* fp16 only: -(64 + z) = 960 - (1024 + z), exact (integers below 2048): one HADD2 on c
+     * instead of an I2F.F16 (ptxas kept it even for the constant z = 8) */
+    const __half2 c960 = u32_as<__half2>(0x63806380u); /* 960 */
+    gc.chi[h] = u32_as<T2>(as_u32<__half2>(__hsub2(c960, u32_as<__half2>(cb | (cb << 16)))));
+    gc.s[h] = valid ? T2(sv, sv) : u32_as<T2>(0u);
+    gc.zf[h] = valid ? T2(zf, zf) : u32_as<T2>(0u);
+}
+
 /* (a & b) | c in one LOP3 (the compiler's own and/or pair takes two: SASS LOP3 has room for
  * one immediate, and both masks are immediates). */
 template <uint32_t MASK> __device__ __forceinline__ uint32_t and_or(uint32_t a, uint32_t c)

@@ -108,23 +108,16 @@ template <typename T, int ZM>
 __device__ __forceinline__ sm90::GroupConsts<T> gemv_consts(const uint8_t *sc, const uint8_t *ze, int g, bool v0,
                                                             bool v1)
 {
-    using T2 = typename sm90::Dq<T>::T2;
     sm90::GroupConsts<T> gc;
 #pragma unroll
     for (int h = 0; h < 2; h++) {
         const int r = g + 8 * h;
-        const bool valid = h ? v1 : v0;
         const T sv = reinterpret_cast<const T *>(sc)[r];
         int z = 8;
         T zf = from_f32<T>(0.0f);
         if constexpr (ZM == W4A16_ZEROS_INT) z = ze[r];
         if constexpr (ZM == W4A16_ZEROS_FLOAT) zf = reinterpret_cast<const T *>(ze)[r];
-        const uint32_t cb = sm90::Dq<T>::bias_bits(z);
-        gc.c[h] = sm90::u32_as<T2>(cb | (cb << 16));
-        const __half2 c960 = sm90::u32_as<__half2>(0x63806380u); /* fp16's high-nibble constant */
-        gc.chi[h] = sm90::u32_as<T2>(sm90::as_u32<__half2>(__hsub2(c960, sm90::u32_as<__half2>(cb | (cb << 16)))));
-        gc.s[h] = valid ? T2(sv, sv) : sm90::u32_as<T2>(0u);
-        gc.zf[h] = valid ? T2(zf, zf) : sm90::u32_as<T2>(0u);
+        sm90::set_row_consts<T>(gc, h, sv, z, zf, h ? v1 : v0);
     }
     return gc;
 }
@@ -398,12 +391,7 @@ template <typename T, int NT> int launch(const w4a16_gemm_args *g)
  * (docs/perf/h100-session20-gemv-model.txt). Off with the other models (W4A16_SM90_MODEL=0). */
 static double gemv_cost(const w4a16_problem *p, const w4a16_device_info *info, double o, double b_tbs, double c)
 {
-    static int off = -1;
-    if (off < 0) {
-        const char *e = getenv("W4A16_SM90_MODEL");
-        off = e && e[0] == '0' && !e[1];
-    }
-    if (off) return -1.0;
+    if (!model_env()) return -1.0;
     const int kw = stripe_warps(p, info->sm_count);
     const int64_t stripes = (p->n + 15) / 16, kt = w4a16_pack_tiles_k(p->k);
     const int64_t rounds = (stripes * kw + 16 * (int64_t)info->sm_count - 1) / (16 * (int64_t)info->sm_count);

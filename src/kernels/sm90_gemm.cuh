@@ -199,7 +199,6 @@ template <typename T, int BT, int BK, int STAGES, int NW, int ZM = -1>
 __device__ __forceinline__ GroupConsts<T> group_consts(const Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, int s,
                                                        int kb, int k0, int g0, int row0, bool valid, int n0)
 {
-    using T2 = typename Dq<T>::T2;
     const int g = (k0 + 64 * kb) >> p.gshift, gi = g - g0; /* absolute group, group row in the stage */
     const int zmode = ZM >= 0 ? ZM : p.zmode; /* ZM >= 0: the zero mode known at compile time */
     GroupConsts<T> gc;
@@ -214,14 +213,7 @@ __device__ __forceinline__ GroupConsts<T> group_consts(const Smem<T, BT, BK, STA
         } else if (ZM != ZM_NONE_OR_INT && zmode == W4A16_ZEROS_FLOAT) {
             zf = sm.zeros[s][gi][row0 + 8 * h];
         }
-        const uint32_t cb = Dq<T>::bias_bits(z);
-        gc.c[h] = u32_as<T2>(cb | (cb << 16));
-        /* fp16 only: -(64 + z) = 960 - (1024 + z), exact (integers below 2048): one HADD2 on c
-         * instead of an I2F.F16 (ptxas kept it even for the constant z = 8) */
-        const __half2 c960 = u32_as<__half2>(0x63806380u); /* 960 */
-        gc.chi[h] = u32_as<T2>(as_u32<__half2>(__hsub2(c960, u32_as<__half2>(cb | (cb << 16)))));
-        gc.s[h] = valid ? T2(sv, sv) : u32_as<T2>(0u);
-        gc.zf[h] = valid ? T2(zf, zf) : u32_as<T2>(0u);
+        set_row_consts<T>(gc, h, sv, z, zf, valid);
     }
     return gc;
 }

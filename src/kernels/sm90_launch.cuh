@@ -30,13 +30,6 @@ struct Plan {
     int64_t slots; /* workspace slots for split tiles (0: no tile is split) */
 };
 
-/* A debug switch NAME=0|1 read once per call site's static: 0 or 1, or -1 when unset or
- * anything else. */
-inline int env_switch(const char *name)
-{
-    const char *e = getenv(name);
-    return e && (e[0] == '0' || e[0] == '1') && !e[1] ? e[0] - '0' : -1;
-}
 
 /* Debug switch W4A16_SM90_STREAM=0|1: force the split-K grid or stream-K everywhere (the GPU
  * tests run once with stream-K forced, so that small problems exercise it too). */
@@ -156,13 +149,6 @@ inline Plan plan_rule(const w4a16_problem *p, const w4a16_device_info *info, int
     return pl;
 }
 
-/* Debug switch W4A16_SM90_MODEL=0: past M = 64, the wave rule (plan_rule) and configs.c's
- * token rule instead of the cost model (the A/B of the commit that brought the model). */
-inline bool model_env()
-{
-    static const bool v = env_switch("W4A16_SM90_MODEL") != 0;
-    return v;
-}
 
 /* A time model (us, H100) of the 128-row tiles with 64 to 256 tokens, which the heuristic weighs
  * against each other past M = 64 and which decides there between stream-K and the split-K grid:
