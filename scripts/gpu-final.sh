@@ -4,8 +4,11 @@
 # facts, sanitizers on small shapes.
 # Everything lands in ./out-final and, as one archive (the device tool returns at most 8
 # files), in $OUT/final.tgz.
-#   scripts/gpu-final.sh [all|check|sanitize|bench]   check: correctness, demo and SASS;
-#   sanitize: the sanitizers; bench: the sweep and pipe_probe (GPU_FINAL_PROBE=0: the sweep only).
+#   scripts/gpu-final.sh [all|check|sanitize|bench|long]   check: correctness, demo and SASS;
+#   sanitize: the sanitizers; bench: the sweep and pipe_probe (GPU_FINAL_PROBE=0: the sweep only);
+#   long (not in all): test_gpu_gemm's long tier, W4A16_TEST_PART=i/n for a part of it.
+#   W4A16_TEST_CONFIGS=gemv (a list of name prefixes) limits the forced configurations of
+#   test_gpu_gemm, in the sanitizers' --small pass and the long tier, to those named.
 #   Each part builds first and fits the device tool's 10-minute command limit alone (check with
 #   the sanitizers ran past it on a fresh machine in session 17).
 set -uo pipefail
@@ -47,6 +50,11 @@ for mode in W4A16_SM90_STREAM=1 W4A16_SM90_CSPLIT=1; do
     echo "compute-sanitizer $tool, $mode: rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/san-$tool-$mode.txt" | tail -1)"
   done
 done
+fi
+if [[ $what == long ]]; then
+W4A16_TEST_LONG=1 timeout ${LONG_TIMEOUT:-520} ./$B/tests/test_gpu_gemm > "$out/long.txt" 2>&1
+echo "test_gpu_gemm long tier${W4A16_TEST_PART:+, part $W4A16_TEST_PART}${W4A16_TEST_CONFIGS:+, forced configurations $W4A16_TEST_CONFIGS*}: rc=$?"
+grep -E "configurations|FAILED|GEMM calls|bad elements" "$out/long.txt" | head -12
 fi
 if [[ $what == all || $what == bench ]]; then
 # SM clock, power and temperature every 500 ms during the sweep (dev/NOTES.md: the sweep once

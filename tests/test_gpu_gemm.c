@@ -14,6 +14,9 @@
  *                            W4A16_TEST_PART=i/n runs the i-th of n interleaved parts of the
  *                            weight setups (the M = 8192 cases with part 1), so that a long tier
  *                            fits a time limit per run; the n parts together are the whole tier
+ *                            W4A16_TEST_CONFIGS=p1,p2,... forces only the configurations whose
+ *                            names start with one of the prefixes (the heuristic's call stays),
+ *                            e.g. "gemv" to rerun a tier for the decode kernel alone
  *   test_gpu_gemm --small    a few small cases, quick enough for compute-sanitizer
  *   test_gpu_gemm --probe    only the device check: exit 0 on sm_90, 77 otherwise
  * Exit 77 ("SKIPPED") without an sm_90 device. */
@@ -31,6 +34,20 @@ typedef struct { int64_t n, k, group; } shape;
 static w4a16_handle handle;
 static gpu_workspace ws;
 static int64_t calls, skipped_configs;
+static const char *config_filter; /* W4A16_TEST_CONFIGS, NULL: every configuration */
+
+/* Whether W4A16_TEST_CONFIGS lets configuration cfg be forced (the heuristic, -1, always runs). */
+static int config_wanted(int cfg)
+{
+    if (cfg < 0 || !config_filter) return 1;
+    const char *name = w4a16_config_name(cfg);
+    for (const char *f = config_filter; *f;) {
+        const size_t len = strcspn(f, ",");
+        if (len && !strncmp(name, f, len)) return 1;
+        f += len + (f[len] == ',');
+    }
+    return 0;
+}
 
 static const char *dname(w4a16_dtype t) { return t == W4A16_DTYPE_BF16 ? "bf16" : "fp16"; }
 static const char *zname(w4a16_zero_mode z)
@@ -69,6 +86,7 @@ static void run_case(const gpu_weights *w, int64_t m, int with_bias, float alpha
     gpu_output out;
     output_alloc(&out, m, p.ldd);
     for (int cfg = -1; cfg < w4a16_config_count(); cfg++) {
+        if (!config_wanted(cfg)) continue;
         char label[256];
         p.config = cfg;
         int chosen = -1;
@@ -154,8 +172,20 @@ int main(int argc, char **argv)
     if (!gpu_have_sm90("test_gpu_gemm")) return GPU_SKIP;
     W4_OK(w4a16_create(&handle, 0));
     const int long_tier = !small && gpu_long_tier();
-    printf("%d configurations:", w4a16_config_count());
-    for (int i = 0; i < w4a16_config_count(); i++) printf(" %s", w4a16_config_name(i));
+    config_filter = getenv("W4A16_TEST_CONFIGS");
+    if (config_filter && !config_filter[0]) config_filter = NULL;
+    int wanted = 0;
+    for (int i = 0; i < w4a16_config_count(); i++) wanted += config_wanted(i);
+    if (config_filter && !wanted) {
+        fprintf(stderr, "test_gpu_gemm: W4A16_TEST_CONFIGS=%s names no compiled configuration\n", config_filter);
+        w4a16_destroy(handle);
+        return 2;
+    }
+    printf("%d configurations", w4a16_config_count());
+    if (config_filter) printf(", %d forced (W4A16_TEST_CONFIGS=%s)", wanted, config_filter);
+    printf(":");
+    for (int i = 0; i < w4a16_config_count(); i++)
+        if (config_wanted(i)) printf(" %s", w4a16_config_name(i));
     printf("\n%s tier\n", small ? "small" : long_tier ? "long" : "quick");
 
     static const int64_t quick_ms[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 31, 64, 127, 128,
