@@ -4,15 +4,20 @@
  * split count), each with its tile count.
  * plan_dump --decode: the wave rule's plans of the decode model's tiles (decode_cost), for
  * dev/fit_decode_model.py: M N K bw bt bk tiles_n tiles_m k_iters splits iters_per_split stream
- * ctas. */
+ * ctas.
+ * plan_dump --costs: the heuristic's view of each problem (fp16, group 128, zeros none): M N K,
+ * the configuration w4a16_heuristic picks, then name=us for every valid configuration with a time
+ * model (dev/fit_gemv_model.py). */
 #include <stdio.h>
 #include <string.h>
 
+#include "internal.h"
 #include "kernels/sm90_launch.cuh"
 
 int main(int argc, char **argv)
 {
     const bool decode = argc > 1 && !strcmp(argv[1], "--decode");
+    const bool costs = argc > 1 && !strcmp(argv[1], "--costs");
     w4a16_device_info info = {};
     info.cc_major = 9;
     info.sm_count = 132;
@@ -23,6 +28,16 @@ int main(int argc, char **argv)
     while (scanf("%lld %lld %lld", &m, &n, &k) == 3) {
         w4a16_problem p;
         if (w4a16_problem_init(&p, m, n, k, W4A16_DTYPE_FP16, 128, W4A16_ZEROS_NONE)) return 1;
+        if (costs) {
+            printf("%lld %lld %lld %s", m, n, k, w4a16_config_name(w4a16_heuristic(&p, &info)));
+            for (int i = 1; i < w4a16_config_count(); i++) {
+                const w4a16_config *c = w4a16_get_config(i);
+                const double us = c->supports(&p, &info) ? c->cost(&p, &info) : -1.0;
+                if (us >= 0.0) printf(" %s=%.3f", c->name, us);
+            }
+            printf("\n");
+            continue;
+        }
         if (decode) {
             int count;
             const sm90::DecodeCost *t = sm90::decode_table(&count);

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Fits the decode kernel's time model (src/kernels/gemv.cu, gemv_cost) and scores the heuristic's
+choice between it and the Hopper tiles.
+
+  dev/fit_gemv_model.py [--score] BUILD RUN.txt [RUN.txt ...]   (--score: the tree's model only)
+
+RUN.txt: w4a16-bench --config all output (every configuration's time per problem, M <= 16 rows are
+used), or a table in the format of docs/perf/h100-session20-gemv-model.txt ("M N K MB kw gemv_tX us
+model fastest-tile us"; only that kernel's time and the fastest Hopper tile's are known there).
+BUILD/dev/plan_dump --costs gives the tree's modelled times of the Hopper tiles. Two forms of the
+model, each fitted per kernel (t8 over its rows at M <= 8, t16 over all of its rows) by least
+squares on relative error (o closed form, the rest by grid search):
+  flat  o + max(MB / B, chain)                               (session 20)
+  waves o + max(full waves' MB / B + last wave, chain), last wave = max(its MB / B, one CTA's MB / r)
+chain = c x 64-k blocks per warp x rounds of warps, as gemv.cu. Prints the coefficients, the rms
+error, and the heuristic's choice against the fastest measured configuration (geometric mean),
+fitted on all shapes and with each shape left out of the fit. Needs numpy."""
+import math, os, re, subprocess, sys
+import numpy as np
+
+SMS, SLOTS = 132, 264  # 2 CTAs of 8 warps per SM
+
+
+def parse(path):
+    """[(M, N, K, {config: us})]"""
+    out, cur = [], {}
+    for line in open(path):
+        m = re.match(r"\s+(sm90_\S+|gemv_\S+)\s+([0-9.]+) us$", line)
+        if m:
+            cur[m.group(1)] = float(m.group(2))
+            continue
+        m = re.search(r"\[\s*\d+/\d+\] M=(\d+) N=(\d+) K=(\d+)", line)
+        if m:
+            out.append((int(m.group(1)), int(m.group(2)), int(m.group(3)), cur))
+            cur = {}
+            continue
+        v = line.split()
+        if len(v) == 10 and v[5].startswith("gemv_") and v[0].isdigit():
+            t = {v[5]: float(v[6])}
+            if v[8] != "-":
+                t["sm90_" + v[8]] = float(v[9])
+            out.append((int(v[0]), int(v[1]), int(v[2]), t))
+    return [r for r in out if r[0] <= 16]
+
+
+def stripe_warps(n, k):
+    stripes, kt, want = (n + 15) // 16, (k + 63) // 64, SMS * 32
+    kw = 8
+    while kw > 1 and kt // kw < 4:
+        kw //= 2
+    while kw > 1 and stripes * (kw // 2) >= want:
+        kw //= 2
+    return kw
+
+
+def terms(n, k):
+    """(MB, full waves' MB, last wave's MB, one CTA's MB, chain blocks)"""
+    kw = stripe_warps(n, k)
+    stripes, kt = (n + 15) // 16, (k + 63) // 64
+    per_cta = 8 // kw
+    ctas = (stripes + per_cta - 1) // per_cta
+    cta_mb = per_cta * 16 * k / 2 / 1e6
+    full, rem = divmod(ctas, SLOTS)
+    rounds = (stripes * kw + 16 * SMS - 1) // (16 * SMS)
+    return n * k / 2e6, full * SLOTS * cta_mb, rem * cta_mb, cta_mb, ((kt + kw - 1) // kw) * rounds
+
+
+def model(form, c, t):
+    """the modelled time; t: one problem's terms, or a numpy array of them (one row each)"""
+    t = np.asarray(t, float).T
+    if form == "flat":
+        o, b, ch = c
+        return o + np.maximum(t[0] / b, ch * t[4])
+    o, b, r, ch = c
+    last = np.where(t[2] > 0, np.maximum(t[2] / b, t[3] / r), 0.0)
+    return o + np.maximum(t[1] / b + last, ch * t[4])
+
+
+GRID = {"flat": [np.arange(1.2, 2.4, 0.02), np.arange(0.15, 0.6, 0.005)],
+        "waves": [np.arange(1.2, 2.4, 0.04), np.arange(0.004, 0.04, 0.001), np.arange(0.15, 0.6, 0.02)]}
+
+
+def fit(form, rows):
+    """rows [(terms, us)] -> (coefficients, rms, max relative error)"""
+    y = np.array([us for _, us in rows])
+    tt = [t for t, _ in rows]
+    best = None
+    for b in GRID[form][0]:
+        for r in GRID[form][1] if form == "waves" else [None]:
+            for ch in GRID[form][-1]:
+                c = (0.0, b, ch) if form == "flat" else (0.0, b, r, ch)
+                rest = model(form, c, tt)
+                o = float(np.sum((y - rest) / y ** 2) / np.sum(1 / y ** 2))  # least relative squares
+                err = (o + rest - y) / y
+                rms = float(np.sqrt(np.mean(err ** 2)))
+                if best is None or rms < best[1]:
+                    best = ((o, *c[1:]), rms, float(np.max(np.abs(err))))
+    return best
+
+
+def hopper_costs(build, probs):
+    """{(M, N, K): {config: modelled us}} of the Hopper tiles (plan_dump --costs)"""
+    out = subprocess.run([build + "/dev/plan_dump", "--costs"], input="".join(f"{m} {n} {k}\n" for m, n, k in probs),
+                         capture_output=True, text=True, check=True).stdout
+    got = {}
+    for line in filter(None, out.split("\n")):
+        v = line.split()
+        got[tuple(map(int, v[:3]))] = {kv.split("=")[0]: float(kv.split("=")[1]) for kv in v[4:]
+                                       if kv.startswith("sm90_")}
+    return got
+
+
+def tokens(name):
+    return int(re.search(r"_t(\d+)", name).group(1))
+
+
+def score(runs, hc, form, coef, only=None):
+    """[(chosen / fastest, M, N, K, chosen)]: the least modelled time, a tie within 1% to fewer tokens"""
+    got = []
+    for m, n, k, times in runs:
+        if only and (n, k) != only:
+            continue
+        c = {nm: us for nm, us in hc[(m, n, k)].items() if m <= tokens(nm) * 2}
+        for g in ("gemv_t8", "gemv_t16"):
+            if m <= tokens(g) and g in coef:
+                c[g] = float(model(form, coef[g], terms(n, k)))
+        near = [nm for nm in c if c[nm] <= 1.01 * min(c.values())]
+        pick = min(near, key=lambda nm: (tokens(nm), c[nm]))
+        # a Hopper tile the run did not time (the session-20 table keeps only the fastest): its
+        # time is taken as the fastest Hopper tile's, which favours the Hopper side
+        hop = [us for nm, us in times.items() if nm.startswith("sm90_")]
+        t = times.get(pick, min(hop) if pick.startswith("sm90_") and hop else None)
+        if t is None:
+            continue
+        got.append((t / min(times.values()), m, n, k, pick))
+    return got
+
+
+def report(label, got):
+    gm = math.exp(sum(math.log(g[0]) for g in got) / len(got))
+    print(f"{label}: chosen / fastest, geometric mean {gm:.4f} over {len(got)} problems; worst:")
+    for g in sorted(got, reverse=True)[:4]:
+        print(f"    {g[0]:.3f}  M={g[1]} {g[2]}x{g[3]}: {g[4]}")
+
+
+def main():
+    args = sys.argv[1:]
+    only_score = bool(args) and args[0] == "--score"
+    args = args[1:] if only_score else args
+    if len(args) < 2:
+        sys.exit(__doc__)
+    build, files = args[0], args[1:]
+    runs = [r for f in files for r in parse(f)]
+    hc = hopper_costs(build, list(dict.fromkeys(r[:3] for r in runs)))
+    src = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "kernels", "gemv.cu")).read()
+    t8, t16 = [tuple(map(float, c)) for c in re.findall(r"gemv_cost\(p, info, ([0-9.]+), ([0-9.]+), ([0-9.]+)\)", src)]
+    report("the tree's model (flat)", score(runs, hc, "flat", {"gemv_t8": t8, "gemv_t16": t16}))
+    if only_score:
+        return
+
+    def rows(g, skip=None):
+        return [(terms(n, k), t[g]) for m, n, k, t in runs
+                if g in t and (g == "gemv_t16" or m <= 8) and (n, k) != skip]
+
+    shapes = sorted(set((n, k) for _, n, k, _ in runs))
+    for form in ("flat", "waves"):
+        coef = {}
+        for g in ("gemv_t8", "gemv_t16"):
+            c, rms, mx = fit(form, rows(g))
+            coef[g] = c
+            print(f"{form} {g}: " + ", ".join(f"{x:.4g}" for x in c) + f"  rms {rms:.3f}, max {mx:.3f}, {len(rows(g))} rows")
+        report(f"{form}, fitted on all shapes", score(runs, hc, form, coef))
+        loso = []
+        for sh in shapes:
+            loso += score(runs, hc, form, {g: fit(form, rows(g, sh))[0] for g in coef}, sh)
+        report(f"{form}, each shape left out of the fit", loso)
+
+
+if __name__ == "__main__":
+    main()
