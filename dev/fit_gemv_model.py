@@ -43,13 +43,25 @@ def parse(path):
     return [r for r in out if r[0] <= 16]
 
 
+def kw_cost(stripes, k, kw):
+    per_cta = 8 // kw
+    ctas = -(-stripes // per_cta)
+    per_sm = -(-ctas // SMS)
+    return 24576 * ((per_sm + 1) // 2) + per_sm * 16 * min(per_cta, stripes) * k / 2
+
+
 def stripe_warps(n, k):
-    stripes, kt, want = (n + 15) // 16, (k + 63) // 64, SMS * 32
+    """gemv.cu's stripe_warps"""
+    stripes, kt = (n + 15) // 16, (k + 63) // 64
     kw = 8
     while kw > 1 and kt // kw < 4:
         kw //= 2
-    while kw > 1 and stripes * (kw // 2) >= want:
-        kw //= 2
+    best, w = kw_cost(stripes, k, kw), kw // 2
+    while w >= 1:
+        c = kw_cost(stripes, k, w)
+        if c < 0.98 * best:
+            best, kw = c, w
+        w //= 2
     return kw
 
 

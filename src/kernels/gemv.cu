@@ -311,10 +311,27 @@ __global__ void __launch_bounds__(THREADS, 2) gemv_kernel(const GemvArgs<T> p)
         }
 }
 
-/* Warps per stripe: the most of 8, 4, 2, 1 that still keeps each warp >= 4 blocks of 64 k, then
- * fewer while the grid keeps >= 32 warps per SM (stripes x kw); W4A16_GEMV_KW=1|2|4|8 forces it
- * (debug). Against kw = 4 forced (same calls as above, us): 1536^2-class shapes want the most
- * warps (2048x8192 M=1 10.66 vs 14.85), the 8192-row ones fewer (8192^2 22.91 vs 20.64). */
+/* Bytes of weights on the busiest SM plus a cost per round of CTAs on its two slots, for kw warps
+ * per stripe: the launcher's grid (8 / kw stripes per CTA), CTAs spread evenly over the SMs. A
+ * round costs ~1 us (a warp's ring is filled, waited for and drained once per CTA), taken as
+ * 24 KB at ~23 KB/us per SM (3.0 TB/s over 132 SMs). */
+static double kw_cost(int64_t stripes, int64_t k, int kw, int sms)
+{
+    const int64_t per_cta = WARPS / kw, ctas = (stripes + per_cta - 1) / per_cta, per_sm = (ctas + sms - 1) / sms;
+    const int64_t rounds = (per_sm + 1) / 2, rows = 16 * (per_cta < stripes ? per_cta : stripes);
+    return 24576.0 * (double)rounds + (double)per_sm * (double)rows * (double)k / 2.0;
+}
+
+/* Warps per stripe: of 8, 4, 2, 1, the most that keep each warp >= 4 blocks of 64 k, then fewer
+ * where that costs >= 2% less by kw_cost; W4A16_GEMV_KW=1|2|4|8 forces it (debug).
+ * H100, w4a16-bench, fp16, us, kw = 8 / 4 / 2 forced (session 21, one call; t8 at M=1, t16 at
+ * M=16): the rule's kw = 4 where kw = 8 needs a second round of CTAs: 8192x2048 10.50 / 9.12 /
+ * 9.57 and 11.89 / 10.08 / 10.82, 7168x2048 10.18 / 9.06 / 9.42 and 11.81 / 10.02 / 10.66,
+ * 11008x2048 13.38 / 11.87 / 12.32 and 15.55 / 13.54 / 14.43; it keeps kw = 8 on 4096^2 9.12 / 9.71 /
+ * 14.00 and 10.26 / 10.75 / 15.82, 5120^2 13.25 / 14.14 / 16.35 and 15.52 / 16.48 / 18.45, 6144x4096
+ * 13.34 / 12.59 / 14.02 and 14.05 / 14.46 / 15.87, and kw = 4 on 8960x1536 (kw = 8 there: 3
+ * blocks per warp) 11.78 / 10.30 / 10.37 and 13.41 / 11.78 / 12.30. Session 20, against kw = 4
+ * forced: 1536^2-class shapes want the most warps (2048x8192 M=1 10.66 vs 14.85). */
 int stripe_warps(const w4a16_problem *p, int sms)
 {
     static int forced = -1;
@@ -324,10 +341,17 @@ int stripe_warps(const w4a16_problem *p, int sms)
         forced = v == 1 || v == 2 || v == 4 || v == 8 ? v : 0;
     }
     if (forced) return forced;
-    const int64_t stripes = (p->n + 15) / 16, kt = w4a16_pack_tiles_k(p->k), want = (int64_t)sms * 32;
+    const int64_t stripes = (p->n + 15) / 16, kt = w4a16_pack_tiles_k(p->k);
     int kw = 8;
     while (kw > 1 && kt / kw < 4) kw /= 2;
-    while (kw > 1 && stripes * (kw / 2) >= want) kw /= 2;
+    double best = kw_cost(stripes, p->k, kw, sms);
+    for (int w = kw / 2; w >= 1; w /= 2) {
+        const double c = kw_cost(stripes, p->k, w, sms);
+        if (c < 0.98 * best) {
+            best = c;
+            kw = w;
+        }
+    }
     return kw;
 }
 
