@@ -12,6 +12,7 @@ model, each fitted per kernel (t8 over its rows at M <= 8, t16 over all of its r
 squares on relative error (o closed form, the rest by grid search):
   flat  o + max(MB / B, chain)                               (session 20)
   waves o + max(full waves' MB / B + last wave, chain), last wave = max(its MB / B, one CTA's MB / r)
+  sm    o + max(the busiest SM's MB / r + L x its rounds of CTAs, chain)      (kw_cost's terms)
 chain = c x 64-k blocks per warp x rounds of warps, as gemv.cu. Prints the coefficients, the rms
 error, and the heuristic's choice against the fastest measured configuration (geometric mean),
 fitted on all shapes and with each shape left out of the fit. Needs numpy."""
@@ -22,25 +23,42 @@ SMS, SLOTS = 132, 264  # 2 CTAs of 8 warps per SM
 
 
 def parse(path):
-    """[(M, N, K, {config: us})]"""
-    out, cur = [], {}
-    for line in open(path):
+    """[(M, N, K, {config: us})]; the decode kernel's times are dropped where they ran with other
+    warps per stripe than today's rule gives (a table's kw column; a run whose first line says
+    "kw rule: session 20" ran with that rule)"""
+    out, cur, old = [], {}, False
+    for i, line in enumerate(open(path)):
+        if i == 0 and "kw rule: session 20" in line:
+            old = True
         m = re.match(r"\s+(sm90_\S+|gemv_\S+)\s+([0-9.]+) us$", line)
         if m:
             cur[m.group(1)] = float(m.group(2))
             continue
         m = re.search(r"\[\s*\d+/\d+\] M=(\d+) N=(\d+) K=(\d+)", line)
         if m:
-            out.append((int(m.group(1)), int(m.group(2)), int(m.group(3)), cur))
+            n, k = int(m.group(2)), int(m.group(3))
+            if old and stripe_warps_s20(n, k) != stripe_warps(n, k):
+                cur = {nm: us for nm, us in cur.items() if not nm.startswith("gemv_")}
+            out.append((int(m.group(1)), n, k, cur))
             cur = {}
             continue
         v = line.split()
         if len(v) == 10 and v[5].startswith("gemv_") and v[0].isdigit():
-            t = {v[5]: float(v[6])}
+            t = {v[5]: float(v[6])} if int(v[4]) == stripe_warps(int(v[1]), int(v[2])) else {}
             if v[8] != "-":
                 t["sm90_" + v[8]] = float(v[9])
             out.append((int(v[0]), int(v[1]), int(v[2]), t))
     return [r for r in out if r[0] <= 16]
+
+
+def stripe_warps_s20(n, k):
+    """session 20's rule: the most warps with >= 4 blocks each, fewer while >= 32 warps per SM"""
+    stripes, kt, kw = (n + 15) // 16, (k + 63) // 64, 8
+    while kw > 1 and kt // kw < 4:
+        kw //= 2
+    while kw > 1 and stripes * (kw // 2) >= SMS * 32:
+        kw //= 2
+    return kw
 
 
 def kw_cost(stripes, k, kw):
@@ -66,7 +84,7 @@ def stripe_warps(n, k):
 
 
 def terms(n, k):
-    """(MB, full waves' MB, last wave's MB, one CTA's MB, chain blocks)"""
+    """(MB, full waves' MB, last wave's MB, one CTA's MB, chain blocks, busiest SM's MB, its rounds)"""
     kw = stripe_warps(n, k)
     stripes, kt = (n + 15) // 16, (k + 63) // 64
     per_cta = 8 // kw
@@ -74,7 +92,9 @@ def terms(n, k):
     cta_mb = per_cta * 16 * k / 2 / 1e6
     full, rem = divmod(ctas, SLOTS)
     rounds = (stripes * kw + 16 * SMS - 1) // (16 * SMS)
-    return n * k / 2e6, full * SLOTS * cta_mb, rem * cta_mb, cta_mb, ((kt + kw - 1) // kw) * rounds
+    per_sm = -(-ctas // SMS)
+    return (n * k / 2e6, full * SLOTS * cta_mb, rem * cta_mb, cta_mb, ((kt + kw - 1) // kw) * rounds,
+            per_sm * cta_mb, (per_sm + 1) // 2)
 
 
 def model(form, c, t):
@@ -83,13 +103,17 @@ def model(form, c, t):
     if form == "flat":
         o, b, ch = c
         return o + np.maximum(t[0] / b, ch * t[4])
+    if form == "sm":
+        o, r, lat, ch = c
+        return o + np.maximum(t[5] / r + lat * t[6], ch * t[4])
     o, b, r, ch = c
     last = np.where(t[2] > 0, np.maximum(t[2] / b, t[3] / r), 0.0)
     return o + np.maximum(t[1] / b + last, ch * t[4])
 
 
 GRID = {"flat": [np.arange(1.2, 2.4, 0.02), np.arange(0.15, 0.6, 0.005)],
-        "waves": [np.arange(1.2, 2.4, 0.04), np.arange(0.004, 0.04, 0.001), np.arange(0.15, 0.6, 0.02)]}
+        "waves": [np.arange(1.2, 2.4, 0.04), np.arange(0.004, 0.04, 0.001), np.arange(0.15, 0.6, 0.02)],
+        "sm": [np.arange(0.008, 0.04, 0.0005), np.arange(0.0, 3.0, 0.1), np.arange(0.15, 0.6, 0.02)]}
 
 
 def fit(form, rows):
@@ -98,7 +122,7 @@ def fit(form, rows):
     tt = [t for t, _ in rows]
     best = None
     for b in GRID[form][0]:
-        for r in GRID[form][1] if form == "waves" else [None]:
+        for r in GRID[form][1] if form != "flat" else [None]:
             for ch in GRID[form][-1]:
                 c = (0.0, b, ch) if form == "flat" else (0.0, b, r, ch)
                 rest = model(form, c, tt)
@@ -127,8 +151,9 @@ def tokens(name):
 
 
 def score(runs, hc, form, coef, only=None):
-    """[(chosen / fastest, M, N, K, chosen)]: the least modelled time, a tie within 1% to fewer tokens"""
-    got = []
+    """{(M, N, K): (chosen / fastest, chosen)}: the least modelled time, a tie within 1% to fewer
+    tokens; None where the run has no time for the choice"""
+    got = {}
     for m, n, k, times in runs:
         if only and (n, k) != only:
             continue
@@ -142,17 +167,19 @@ def score(runs, hc, form, coef, only=None):
         # time is taken as the fastest Hopper tile's, which favours the Hopper side
         hop = [us for nm, us in times.items() if nm.startswith("sm90_")]
         t = times.get(pick, min(hop) if pick.startswith("sm90_") and hop else None)
-        if t is None:
-            continue
-        got.append((t / min(times.values()), m, n, k, pick))
+        got[(m, n, k)] = None if t is None else (t / min(times.values()), pick)
     return got
 
 
-def report(label, got):
-    gm = math.exp(sum(math.log(g[0]) for g in got) / len(got))
-    print(f"{label}: chosen / fastest, geometric mean {gm:.4f} over {len(got)} problems; worst:")
-    for g in sorted(got, reverse=True)[:4]:
-        print(f"    {g[0]:.3f}  M={g[1]} {g[2]}x{g[3]}: {g[4]}")
+def report(results):
+    """results [(label, score's dict)], each reported over the problems every one of them could score"""
+    common = set.intersection(*({p for p, v in r.items() if v} for _, r in results))
+    print(f"scored on the {len(common)} problems every form could score (the others' choice was not timed):")
+    for label, r in results:
+        got = sorted(((r[p][0], p, r[p][1]) for p in common), reverse=True)
+        gm = math.exp(sum(math.log(g[0]) for g in got) / len(got))
+        print(f"  {label}: chosen / fastest, geometric mean {gm:.4f}; worst " +
+              ", ".join(f"{g[0]:.3f} M={g[1][0]} {g[1][1]}x{g[1][2]} {g[2]}" for g in got[:3]))
 
 
 def main():
@@ -166,8 +193,9 @@ def main():
     hc = hopper_costs(build, list(dict.fromkeys(r[:3] for r in runs)))
     src = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "kernels", "gemv.cu")).read()
     t8, t16 = [tuple(map(float, c)) for c in re.findall(r"gemv_cost\(p, info, ([0-9.]+), ([0-9.]+), ([0-9.]+)\)", src)]
-    report("the tree's model (flat)", score(runs, hc, "flat", {"gemv_t8": t8, "gemv_t16": t16}))
+    results = [("the tree's model (flat)", score(runs, hc, "flat", {"gemv_t8": t8, "gemv_t16": t16}))]
     if only_score:
+        report(results)
         return
 
     def rows(g, skip=None):
@@ -175,17 +203,18 @@ def main():
                 if g in t and (g == "gemv_t16" or m <= 8) and (n, k) != skip]
 
     shapes = sorted(set((n, k) for _, n, k, _ in runs))
-    for form in ("flat", "waves"):
+    for form in ("flat", "waves", "sm"):
         coef = {}
         for g in ("gemv_t8", "gemv_t16"):
             c, rms, mx = fit(form, rows(g))
             coef[g] = c
             print(f"{form} {g}: " + ", ".join(f"{x:.4g}" for x in c) + f"  rms {rms:.3f}, max {mx:.3f}, {len(rows(g))} rows")
-        report(f"{form}, fitted on all shapes", score(runs, hc, form, coef))
-        loso = []
+        results.append((f"{form}, fitted on all shapes", score(runs, hc, form, coef)))
+        loso = {}
         for sh in shapes:
-            loso += score(runs, hc, form, {g: fit(form, rows(g, sh))[0] for g in coef}, sh)
-        report(f"{form}, each shape left out of the fit", loso)
+            loso.update(score(runs, hc, form, {g: fit(form, rows(g, sh))[0] for g in coef}, sh))
+        results.append((f"{form}, each shape left out of the fit", loso))
+    report(results)
 
 
 if __name__ == "__main__":
