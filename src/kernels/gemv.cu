@@ -315,7 +315,7 @@ __global__ void __launch_bounds__(THREADS, 2) gemv_kernel(const GemvArgs<T> p)
  * per stripe: the launcher's grid (8 / kw stripes per CTA), CTAs spread evenly over the SMs. A
  * round costs ~1 us (a warp's ring is filled, waited for and drained once per CTA), taken as
  * 24 KB at ~23 KB/us per SM (3.0 TB/s over 132 SMs). */
-static double kw_cost(int64_t stripes, int64_t k, int kw, int sms)
+double kw_cost(int64_t stripes, int64_t k, int kw, int sms)
 {
     const int64_t per_cta = WARPS / kw, ctas = (stripes + per_cta - 1) / per_cta, per_sm = (ctas + sms - 1) / sms;
     const int64_t rounds = (per_sm + 1) / 2, rows = 16 * (per_cta < stripes ? per_cta : stripes);
@@ -412,7 +412,11 @@ template <typename T, int NT> int launch(const w4a16_gemm_args *g)
  * 0.295 / 0.290 us. With the Hopper tiles' decode model, the heuristic's choice took 1.003x the
  * fastest configuration's time on 11 of those shapes (33 problems) and, fitted on those 11 alone,
  * 1.024x on the other 12 (32 problems), against 1.264x / 1.126x without this kernel
- * (docs/perf/h100-session20-gemv-model.txt). Off with the other models (W4A16_SM90_MODEL=0). */
+ * (docs/perf/h100-session20-gemv-model.txt). Kept with session 21's warps rule (kw_cost): on 87
+ * problems of 31 shapes (dev/fit_gemv_model.py, h100-session21-decode-val.txt) these coefficients'
+ * choices took 1.0095x the fastest configuration's time; refits with each shape left out 1.0104x
+ * (busiest SM's bytes and rounds), 1.0119x (waves of CTAs) and 1.0187x (this form). Off with the
+ * other models (W4A16_SM90_MODEL=0). */
 static double gemv_cost(const w4a16_problem *p, const w4a16_device_info *info, double o, double b_tbs, double c)
 {
     if (!model_env()) return -1.0;
