@@ -19,30 +19,24 @@ fitted on all shapes and with each shape left out of the fit. Needs numpy."""
 import math, os, re, subprocess, sys
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fit_tile_model import parse as parse_bench  # noqa: E402  (the bench's --config all lines)
+
 SMS, SLOTS = 132, 264  # 2 CTAs of 8 warps per SM
 
 
 def parse(path):
-    """[(M, N, K, {config: us})]; the decode kernel's times are dropped where they ran with other
-    warps per stripe than today's rule gives (a table's kw column; a run whose first line says
-    "kw rule: session 20" ran with that rule)"""
-    out, cur, old = [], {}, False
-    for i, line in enumerate(open(path)):
-        if i == 0 and "kw rule: session 20" in line:
-            old = True
-        m = re.match(r"\s+(sm90_\S+|gemv_\S+)\s+([0-9.]+) us$", line)
-        if m:
-            cur[m.group(1)] = float(m.group(2))
-            continue
-        m = re.search(r"\[\s*\d+/\d+\] M=(\d+) N=(\d+) K=(\d+)", line)
-        if m:
-            n, k = int(m.group(2)), int(m.group(3))
-            if old and stripe_warps_s20(n, k) != stripe_warps(n, k):
-                cur = {nm: us for nm, us in cur.items() if not nm.startswith("gemv_")}
-            out.append((int(m.group(1)), n, k, cur))
-            cur = {}
-            continue
-        v = line.split()
+    """[(M, N, K, {config: us})] at M <= 16; the decode kernel's times are dropped where they ran
+    with other warps per stripe than today's rule gives (a table's kw column; a run whose first
+    line says "kw rule: session 20" ran with that rule)"""
+    lines = open(path).read().split("\n")
+    old = "kw rule: session 20" in lines[0]
+    out = []
+    for m, n, k, t in parse_bench(path, r"\s+((?:sm90|gemv)_\S+)\s+([0-9.]+) us$"):
+        if old and stripe_warps_s20(n, k) != stripe_warps(n, k):
+            t = {nm: us for nm, us in t.items() if not nm.startswith("gemv_")}
+        out.append((m, n, k, t))
+    for v in (line.split() for line in lines):
         if len(v) == 10 and v[5].startswith("gemv_") and v[0].isdigit():
             t = {v[5]: float(v[6])} if int(v[4]) == stripe_warps(int(v[1]), int(v[2])) else {}
             if v[8] != "-":

@@ -21,11 +21,12 @@ TILES = {64: "t64_w2_k256_s4", 128: "t128_w2_k128_s5", 192: "t192_w2_k64_s7", 25
 SMS = 132
 
 
-def parse(path):
-    """[(M, N, K, {config: us})] in file order."""
+def parse(path, config_line=r"\s+sm90_(\S+)\s+([0-9.]+) us$"):
+    """[(M, N, K, {config: us})] in file order; config_line matches a configuration's time line
+    (group 1 the name kept, group 2 the time)."""
     out, cur = [], {}
     for line in open(path):
-        m = re.match(r"\s+sm90_(\S+)\s+([0-9.]+) us$", line)
+        m = re.match(config_line, line)
         if m:
             cur[m.group(1)] = float(m.group(2))
             continue
