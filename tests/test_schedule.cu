@@ -18,6 +18,7 @@
  *   - the ping-pong kernel's tiles each go to one CTA and warpgroup, as the producer fills them.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <vector>
 
 #include "check.h"
@@ -313,6 +314,33 @@ static void test_csplit_ranges()
     printf("cluster split ranges: %d (BT, cluster size) cases\n", cases);
 }
 
+/* The decode kernel's warps per stripe (gemv.cu, kw_cost) on a 132-SM H100, against the width
+ * measured fastest with it forced (W4A16_GEMV_KW; session 21, docs/perf/h100-session21-gemv-kw.txt,
+ * t8 at M = 1 and t16 at M = 16 agreeing except where said). Session 20's rule took 8 on the first
+ * three. */
+static void test_gemv_warps()
+{
+    unsetenv("W4A16_GEMV_KW"); /* the debug switch, read at the first call, would override the rule */
+    static const struct { int64_t n, k; int kw; } cases[] = {
+        {8192, 2048, 4},  /* us, kw 8 / 4 / 2: 10.50 / 9.12 / 9.57 (t8) */
+        {7168, 2048, 4},  /* 10.18 / 9.06 / 9.42 */
+        {11008, 2048, 4}, /* 13.38 / 11.87 / 12.32 */
+        {4096, 4096, 8},  /* 9.12 / 9.71 / 14.00 */
+        {5120, 5120, 8},  /* 13.25 / 14.14 / 16.35 */
+        {6144, 4096, 8},  /* t16 14.05 / 14.46 / 15.87 (t8 12.59 at kw 4 against 13.34) */
+        {8960, 1536, 4},  /* 11.78 / 10.30 / 10.37; kw 8 would leave 3 blocks per warp */
+        {2048, 8192, 8},  /* session 20: 10.66 against kw 4's 14.85 */
+    };
+    for (const auto &c : cases) {
+        w4a16_problem p;
+        CHECK(w4a16_problem_init(&p, 1, c.n, c.k, W4A16_DTYPE_FP16, 128, W4A16_ZEROS_NONE) == W4A16_SUCCESS,
+              "problem %lldx%lld", (long long)c.n, (long long)c.k);
+        const int kw = w4a16_gemv_stripe_warps(&p, 132);
+        CHECK(kw == c.kw, "gemv warps per stripe on %lldx%lld: %d, measured best %d", (long long)c.n,
+              (long long)c.k, kw, c.kw);
+    }
+}
+
 int main(void)
 {
     test_csplit_ranges();
@@ -320,5 +348,6 @@ int main(void)
     test_plans();
     test_model_plans();
     test_pp_plans();
+    test_gemv_warps();
     return check_exit_code("test_schedule");
 }

@@ -427,6 +427,8 @@ static double gemv_cost(const w4a16_problem *p, const w4a16_device_info *info, d
     return o + fmax((double)p->n * (double)p->k / 2e6 / b_tbs, chain);
 }
 
+extern "C" int w4a16_gemv_stripe_warps(const w4a16_problem *p, int sms) { return stripe_warps(p, sms); }
+
 extern "C" double w4a16_gemv_cost_t8(const w4a16_problem *p, const w4a16_device_info *info)
 {
     return gemv_cost(p, info, 5.06, 1.50, 0.295);
