@@ -7,7 +7,7 @@ choice between it and the Hopper tiles.
 RUN.txt: w4a16-bench --config all output (every configuration's time per problem, M <= 16 rows are
 used), or a table in the format of docs/perf/h100-session20-gemv-model.txt ("M N K MB kw gemv_tX us
 model fastest-tile us"; only that kernel's time and the fastest Hopper tile's are known there).
-BUILD/dev/plan_dump --costs gives the tree's modelled times of the Hopper tiles. Two forms of the
+BUILD/dev/plan_dump --costs gives the tree's modelled times of the Hopper tiles. Three forms of the
 model, each fitted per kernel (t8 over its rows at M <= 8, t16 over all of its rows) by least
 squares on relative error (o closed form, the rest by grid search):
   flat  o + max(MB / B, chain)                               (session 20)
@@ -15,7 +15,8 @@ squares on relative error (o closed form, the rest by grid search):
   sm    o + max(the busiest SM's MB / r + L x its rounds of CTAs, chain)      (kw_cost's terms)
 chain = c x 64-k blocks per warp x rounds of warps, as gemv.cu. Prints the coefficients, the rms
 error, and the heuristic's choice against the fastest measured configuration (geometric mean),
-fitted on all shapes and with each shape left out of the fit. Needs numpy."""
+fitted on all shapes and with each shape left out of the fit, every form scored on the problems
+where all of them chose a configuration the runs timed. Needs numpy."""
 import math, os, re, subprocess, sys
 import numpy as np
 
