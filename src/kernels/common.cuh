@@ -53,6 +53,13 @@ inline int env_switch(const char *name)
     return e && (e[0] == '0' || e[0] == '1') && !e[1] ? e[0] - '0' : -1;
 }
 
+/* A debug switch NAME=n: the integer n (atoi), 0 when unset; callers check the range. */
+inline int env_int(const char *name)
+{
+    const char *e = getenv(name);
+    return e ? atoi(e) : 0;
+}
+
 /* Debug switch W4A16_SM90_MODEL=0: the time models off (the Hopper tiles', sm90_launch.cuh, and
  * the decode kernel's, gemv.cu): the wave rule (plan_rule) and configs.c's token rule instead
  * (the A/B of the commit that brought the model). */

@@ -334,12 +334,10 @@ double kw_cost(int64_t stripes, int64_t k, int kw, int sms)
  * forced: 1536^2-class shapes want the most warps (2048x8192 M=1 10.66 vs 14.85). */
 int stripe_warps(const w4a16_problem *p, int sms)
 {
-    static int forced = -1;
-    if (forced < 0) {
-        const char *e = getenv("W4A16_GEMV_KW");
-        const int v = e ? atoi(e) : 0;
-        forced = v == 1 || v == 2 || v == 4 || v == 8 ? v : 0;
-    }
+    static const int forced = [] {
+        const int v = env_int("W4A16_GEMV_KW");
+        return v == 1 || v == 2 || v == 4 || v == 8 ? v : 0;
+    }();
     if (forced) return forced;
     const int64_t stripes = (p->n + 15) / 16, kt = w4a16_pack_tiles_k(p->k);
     int kw = 8;

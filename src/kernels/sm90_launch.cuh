@@ -30,7 +30,6 @@ struct Plan {
     int64_t slots; /* workspace slots for split tiles (0: no tile is split) */
 };
 
-
 /* Debug switch W4A16_SM90_STREAM=0|1: force the split-K grid or stream-K everywhere (the GPU
  * tests run once with stream-K forced, so that small problems exercise it too). */
 inline int stream_env()
@@ -68,8 +67,7 @@ inline int keep_d_env()
 inline int splits_env()
 {
     static const int v = [] {
-        const char *e = getenv("W4A16_SM90_SPLITS");
-        const int n = e ? atoi(e) : 0;
+        const int n = env_int("W4A16_SM90_SPLITS");
         return n >= 1 && n <= 64 ? n : 0;
     }();
     return v;
@@ -148,7 +146,6 @@ inline Plan plan_rule(const w4a16_problem *p, const w4a16_device_info *info, int
     pl.slots = pl.splits > 1 ? tiles : 0;
     return pl;
 }
-
 
 /* A time model (us, H100) of the 128-row tiles with 64 to 256 tokens, which the heuristic weighs
  * against each other past M = 64 and which decides there between stream-K and the split-K grid:
