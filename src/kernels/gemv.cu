@@ -12,10 +12,11 @@
  * Why (H100, w4a16-bench, fp16, docs/perf/h100-session20-gemv*.txt): on small weights the Hopper
  * kernel's tiles are few (1536^2: 12 of 128 rows), so it splits K across CTAs and pays the TMA
  * ring's first data and the split tail; 1536^2 M=1 took 10.10 us there (cuBLAS 7.90), 7.23 here.
- * Here 16 rows are the unit of work. From ~8 MB of weights up the Hopper kernel is faster: this
- * kernel issues ~145 instructions per 64-k block and warp against ~80 in the Hopper consumers
- * (the copies, their waits and ldmatrix are each warp's own), 57344x8192 M=1 107.7 us against
- * 86.1. The heuristic weighs it by its own time model (gemv_cost below).
+ * Here 16 rows are the unit of work. On large weights the Hopper kernel is faster: this kernel
+ * issues ~90 instructions per 64-k block and warp (fp16, groups of 128, zeros none; ~160 before
+ * session 22) against ~80 in the Hopper consumers (the copies, their waits and ldmatrix are each
+ * warp's own), 57344x8192 M=1 94.4 us against 86.0. The heuristic weighs it by its own time
+ * model (gemv_cost below).
  */
 #include "common.cuh"
 #include "fragment_dequant.cuh"
@@ -51,9 +52,9 @@ __device__ __forceinline__ void cp_async_ca16(uint32_t dst, const void *src, int
 {
     asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes) : "memory");
 }
-__device__ __forceinline__ void cp_async_ca8(uint32_t dst, const void *src)
+__device__ __forceinline__ void cp_async_ca8(uint32_t dst, const void *src, int src_bytes)
 {
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 8;\n" ::"r"(dst), "l"(src) : "memory");
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes) : "memory");
 }
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
 template <int N> __device__ __forceinline__ void cp_async_wait()
@@ -88,6 +89,20 @@ template <> __device__ __forceinline__ void mma_16816<__nv_bfloat16>(float (&d)[
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+/* An empty asm that makes a lane constant opaque, so that ptxas keeps it in a register instead of
+ * recomputing it from the lane index in every stage (it did: ~20 instructions per stage). */
+__device__ __forceinline__ void pin(uint32_t &x) { asm volatile("" : "+r"(x)); }
+
+/* d = a b + 0: a group's first MMA, so its sums need no zeroing */
+template <typename T> __device__ __forceinline__ void mma_16816_z(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                                                 uint32_t b1)
+{
+    float z[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    mma_16816<T>(z, a, b0, b1);
+#pragma unroll
+    for (int e = 0; e < 4; e++) d[e] = z[e];
+}
+
 /* The kernel's arguments, 32-bit where the API's limits allow (N, K, lda, ldd < 2^31). */
 template <typename T> struct GemvArgs {
     const uint8_t *w;
@@ -103,10 +118,10 @@ template <typename T> struct GemvArgs {
 };
 
 /* The dequantization constants of stripe rows g and g + 8 from the stage's copies
- * (sm90::group_consts): rows past N get s = zf = 0, so their padding weights give exactly 0. */
+ * (sm90::group_consts): rows past N were copied as zeros, so they get s = zf = 0 and their padding
+ * weights give exactly 0. */
 template <typename T, int ZM>
-__device__ __forceinline__ sm90::GroupConsts<T> gemv_consts(const uint8_t *sc, const uint8_t *ze, int g, bool v0,
-                                                            bool v1)
+__device__ __forceinline__ sm90::GroupConsts<T> gemv_consts(const uint8_t *sc, const uint8_t *ze, int g)
 {
     sm90::GroupConsts<T> gc;
 #pragma unroll
@@ -117,7 +132,7 @@ __device__ __forceinline__ sm90::GroupConsts<T> gemv_consts(const uint8_t *sc, c
         T zf = from_f32<T>(0.0f);
         if constexpr (ZM == W4A16_ZEROS_INT) z = ze[r];
         if constexpr (ZM == W4A16_ZEROS_FLOAT) zf = reinterpret_cast<const T *>(ze)[r];
-        sm90::set_row_consts<T>(gc, h, sv, z, zf, h ? v1 : v0);
+        sm90::set_row_consts<T>(gc, h, sv, z, zf, true);
     }
     return gc;
 }
@@ -134,7 +149,13 @@ __device__ __forceinline__ sm90::GroupConsts<T> gemv_consts(const uint8_t *sc, c
  *   between a warp's instructions either way);
  * - one lane issuing cp.async.bulk copies of weights and token rows instead: slower everywhere
  *   (57344x8192 152.37, M=8 257.47 against 105.74; 4096^2 11.98).
- * The kernel is issue-bound from ~8 MB of weights up; below, the launch and the first data. */
+ * The kernel is issue-bound from ~8 MB of weights up; below, the launch and the first data.
+ * Session 22 (H100, w4a16-bench A/B in one call, fp16, group 128, kw by the rule, us): the steady
+ * loop without per-block checks (copies, group folds), lane constants pinned in registers (ptxas
+ * recomputed them every stage) and each group's first MMA from zero, 318 -> ~180 SASS
+ * instructions per stage of two blocks (t8): t8 M=1 8192^2 20.15 -> 18.16, 14336x4096 19.85 ->
+ * 16.84, 8192x28672 55.89 -> 47.34, 57344x8192 107.10 -> 94.42, 4096^2 9.34 -> 9.04; t16 M=16
+ * 8192^2 23.10 -> 20.90, 57344x8192 129.03 -> 109.00, 4096^2 10.36 -> 10.41. */
 template <typename T, int NT, int S, int ZM>
 __global__ void __launch_bounds__(THREADS, 2) gemv_kernel(const GemvArgs<T> p)
 {
@@ -154,70 +175,119 @@ __global__ void __launch_bounds__(THREADS, 2) gemv_kernel(const GemvArgs<T> p)
     const uint32_t mine_s = smem_addr(mine);
     float acc[NT][4] = {}, gacc[NT][4] = {};
     if (stripe < stripes) {
-        const int row0 = 16 * stripe + g;
-        const bool v0 = row0 < p.n, v1 = row0 + 8 < p.n;
-        const uint8_t *wsrc = p.w + ((int64_t)(stripe >> 2) * p.kt_count * TILE_WORDS4 + 32 * (stripe & 3) + lane) * 16;
         /* warp q's blocks: a contiguous run [b0, b0 + n_i), cut at whole groups of 128 */
         const int gt = p.gsh == 1 ? 2 : 1, units = (p.kt_count + gt - 1) / gt;
         const int b0 = q * units / kw * gt, n_i = min((q + 1) * units / kw * gt, p.kt_count) - b0;
-        /* this lane's activation chunks: 16-byte chunk ch = lane % 8 of token rows lane / 8 + 4 u
-         * (u < 2 NT) of every block; pointers advance with the stages */
+        const uint8_t *wp = p.w + ((int64_t)(stripe >> 2) * p.kt_count * TILE_WORDS4 + 32 * (stripe & 3) + lane) * 16 +
+                            (int64_t)b0 * W4A16_PACK_TILE_BYTES;
+        /* this lane's activation chunks: token rows r_u = lane / 8 + 4 u (u < 2 NT), chunk
+         * lane % 8 of even u's rows and (lane % 8) ^ 4 of odd u's: all land at position
+         * (lane % 8) ^ (lane / 8) of their rows (chunk c of row r sits at c ^ (r & 7)), so one
+         * base address plus 512 u names every destination. Pointers advance with the stages. */
         constexpr int CH = 2 * NT;
-        const int ach = lane & 7;
+        const int rr = lane >> 3;
         const uint8_t *ap[CH];
-        uint32_t adst[CH];
         bool aval[CH];
+        int ach[CH];
 #pragma unroll
         for (int u = 0; u < CH; u++) {
-            const int r = (lane >> 3) + 4 * u;
+            const int r = rr + 4 * u;
+            ach[u] = (lane & 7) ^ (4 * (u & 1));
             aval[u] = r < p.m;
             ap[u] = reinterpret_cast<const uint8_t *>(p.a + (int64_t)(aval[u] ? r : 0) * p.lda + 64 * (int64_t)b0 +
-                                                      8 * ach);
-            adst[u] = ST::ACT + r * 128 + ((ach ^ r) & 7) * 16;
+                                                      8 * ach[u]);
         }
-        const uint8_t *wp = wsrc + (int64_t)b0 * W4A16_PACK_TILE_BYTES;
+        uint32_t adst = ST::ACT + rr * 128 + (((lane & 7) ^ rr) & 7) * 16, wdst = ST::W + 16 * lane;
+        pin(adst);
+        pin(wdst);
         const int kt_last = p.kt_count - 1;
-        /* group constants: lanes 0, 1 copy the scales of rows 0-7, 8-15; lanes 2, 3 the zeros */
+        /* group constants: lanes 0, 1 copy the scales of rows 0-7, 8-15; lanes 2, 3 the zeros. An
+         * 8-row chunk past N (N is a multiple of 8: all of it or none) is zero-filled, so its rows
+         * get scale 0 (and zero 0) without a check in the loop. A stage holds one block's constants
+         * in slot 0 (the stage's first block's group: with groups of 128 both blocks share it, as b0
+         * is cut at whole groups; per-channel, the one group), and with groups of 64 block 1's in
+         * slot 1. */
         const int h = lane & 1;
-        const bool gval = lane < (ZM == W4A16_ZEROS_NONE ? 2 : 4) && 16 * stripe + 8 * h < p.n;
-        const uint8_t *gsrc = lane < 2 || ZM == W4A16_ZEROS_NONE ? (const uint8_t *)(p.scales + 16 * stripe + 8 * h)
-                                       : (const uint8_t *)p.zeros +
-                                             (ZM == W4A16_ZEROS_INT ? 1 : (int)sizeof(T)) * (16 * stripe + 8 * h);
-        const int64_t gstride = (int64_t)p.n * (lane < 2 || ZM != W4A16_ZEROS_INT ? (int)sizeof(T) : 1);
-        const uint32_t gdst = lane < 2 ? ST::SC + 16 * h : ST::ZE + (ZM == W4A16_ZEROS_INT ? 8 : 16) * h;
+        const bool glane = lane < (ZM == W4A16_ZEROS_NONE ? 2 : 4), gin = 16 * stripe + 8 * h < p.n;
+        const bool g8 = ZM == W4A16_ZEROS_INT && lane >= 2; /* 8 integer zeros: 8 bytes */
+        const int gbytes = gin ? (g8 ? 8 : 16) : 0;
+        const int64_t gstride = gin ? (int64_t)p.n * (lane < 2 || ZM != W4A16_ZEROS_INT ? (int)sizeof(T) : 1) : 0;
+        const uint8_t *gp =
+            !gin ? (const uint8_t *)p.scales
+            : lane < 2 || ZM == W4A16_ZEROS_NONE
+                ? (const uint8_t *)(p.scales + 16 * stripe + 8 * h)
+                : (const uint8_t *)p.zeros + (ZM == W4A16_ZEROS_INT ? 1 : (int)sizeof(T)) * (16 * stripe + 8 * h);
+        if (p.gsh != 31) gp += (int64_t)(b0 >> p.gsh) * gstride;
+        const int64_t gs_step = p.gsh == 31 ? 0 : (int64_t)(U >> p.gsh) * gstride; /* per stage */
+        const bool g64 = p.gsh == 0;
+        uint32_t gdst = lane < 2 ? ST::SC + 16 * h : ST::ZE + (ZM == W4A16_ZEROS_INT ? 8 : 16) * h;
+        pin(gdst);
         /* token rows past M are never copied: ldmatrix reads them from a zero row instead (one per
          * warp). Zeroing those rows in every stage slot cost 2 us at M=1 on the short runs of
          * 7168x2048 and 8192x2048 (w4a16-bench, H100: M=1 14.80 / 12.75 us against M=8 11.65 /
          * 10.78) */
         reinterpret_cast<uint32_t *>(zrow[warp])[lane] = 0u;
         const int n_s = (n_i + U - 1) / U; /* stages of this warp */
-        /* issue(i) runs for i = 0, 1, 2, ... in order: the pointers step one stage each call */
-        auto issue = [&](int i) {
-            const uint32_t st = mine_s + (i % S) * ST::BYTES;
-#pragma unroll
-            for (int v = 0; v < U; v++) {
-                const int kt = b0 + U * i + v;
-                if (U * i + v < n_i) {
-                    cp_async_cg16(st + ST::W + v * WBYTES + 16 * lane, wp + v * W4A16_PACK_TILE_BYTES);
-                    /* a chunk past K is zero-filled (nothing read; the source named is A's start,
-                     * so no address past A's end is ever formed) */
-                    const bool in = kt != kt_last || ach < p.tail_ch;
-#pragma unroll
-                    for (int u = 0; u < CH; u++)
-                        if (aval[u])
-                            cp_async_ca16(st + v * ST::ACTB + adst[u], in ? ap[u] + 128 * v : (const uint8_t *)p.a,
-                                          in ? 16 : 0);
-                    if (gval) {
-                        const int64_t grp = p.gsh == 31 ? 0 : kt >> p.gsh;
-                        if (ZM == W4A16_ZEROS_INT && lane >= 2) cp_async_ca8(st + 64 * v + gdst, gsrc + grp * gstride);
-                        else cp_async_ca16(st + 64 * v + gdst, gsrc + grp * gstride, 16);
-                    }
+        /* Stages 0 ... n_fast - 1 have all U blocks inside the run and none is K's last (the one
+         * that may end inside its 64 k): their copies go without per-block checks. */
+        const int n_fast = min(n_i, kt_last - b0) / U;
+        auto copy_consts = [&](uint32_t st, bool second) {
+            if (glane) {
+                if (g8) cp_async_ca8(st + gdst, gp, gbytes);
+                else cp_async_ca16(st + gdst, gp, gbytes);
+                if (second) {
+                    if (g8) cp_async_ca8(st + 64 + gdst, gp + gstride, gbytes);
+                    else cp_async_ca16(st + 64 + gdst, gp + gstride, gbytes);
                 }
             }
+        };
+        auto step = [&]() {
             wp += U * W4A16_PACK_TILE_BYTES;
 #pragma unroll
             for (int u = 0; u < CH; u++) ap[u] += 128 * U;
+            gp += gs_step;
             cp_async_commit(); /* empty groups too: the wait below counts groups */
+        };
+        /* issue_fast(i) / issue(i) run for i = 0, 1, 2, ... in order: the pointers step one stage
+         * each call */
+        auto issue_fast = [&](int i) {
+            const uint32_t st = mine_s + (i % S) * ST::BYTES;
+#pragma unroll
+            for (int v = 0; v < U; v++) {
+                cp_async_cg16(st + wdst + v * WBYTES, wp + v * W4A16_PACK_TILE_BYTES);
+#pragma unroll
+                for (int u = 0; u < CH; u++)
+                    if (aval[u]) cp_async_ca16(st + adst + v * ST::ACTB + 512 * u, ap[u] + 128 * v, 16);
+            }
+            copy_consts(st, g64);
+            step();
+        };
+        auto issue = [&](int i) {
+            if (i < n_fast) {
+                issue_fast(i);
+                return;
+            }
+            const uint32_t st = mine_s + (i % S) * ST::BYTES;
+            if (U * i < n_i) {
+#pragma unroll
+                for (int v = 0; v < U; v++) {
+                    const int kt = b0 + U * i + v;
+                    if (U * i + v < n_i) {
+                        cp_async_cg16(st + wdst + v * WBYTES, wp + v * W4A16_PACK_TILE_BYTES);
+                        /* a chunk past K is zero-filled (nothing read; the source named is A's
+                         * start, so no address past A's end is ever formed) */
+#pragma unroll
+                        for (int u = 0; u < CH; u++) {
+                            const bool in = kt != kt_last || ach[u] < p.tail_ch;
+                            if (aval[u])
+                                cp_async_ca16(st + adst + v * ST::ACTB + 512 * u,
+                                              in ? ap[u] + 128 * v : (const uint8_t *)p.a, in ? 16 : 0);
+                        }
+                    }
+                }
+                copy_consts(st, g64 && U * i + 1 < n_i);
+            }
+            step();
         };
         __syncwarp();
 #pragma unroll
@@ -234,48 +304,109 @@ __global__ void __launch_bounds__(THREADS, 2) gemv_kernel(const GemvArgs<T> p)
             for (int x = 0; x < 2; x++) ldm[t][x] = ST::ACT + (lr + 8 * t) * 128 + (((lm + 4 * x) ^ lr) & 7) * 16;
         }
 #pragma unroll
-        for (int x = 0; x < 2; x++) zaddr[x] = smem_addr(zrow[warp]) + ((lm + 4 * x) & 7) * 16;
-        for (int i = 0; i < n_s; i++) {
+        for (int x = 0; x < 2; x++) {
+            zaddr[x] = smem_addr(zrow[warp]) + ((lm + 4 * x) & 7) * 16;
+            pin(zaddr[x]);
+#pragma unroll
+            for (int t = 0; t < NT; t++) pin(ldm[t][x]);
+        }
+        /* the constants of zeros none (GS) are the same for every group */
+        sm90::GroupConsts<T> gc_none;
+        if constexpr (ZM == W4A16_ZEROS_NONE) {
+#pragma unroll
+            for (int hh = 0; hh < 2; hh++) sm90::set_row_consts<T>(gc_none, hh, from_f32<T>(0.0f), 8, from_f32<T>(0.0f), true);
+            pin(*reinterpret_cast<uint32_t *>(&gc_none.c[0]));
+            pin(*reinterpret_cast<uint32_t *>(&gc_none.chi[1]));
+        }
+        auto consts = [&](const uint8_t *gsl) {
+            if constexpr (ZM == W4A16_ZEROS_NONE) return gc_none;
+            else return gemv_consts<T, ZM>(gsl + ST::SC, gsl + ST::ZE, g);
+        };
+        /* Block v of the stage at st_s: dequantize, multiply into gacc (GS) or acc. FIRST: the
+         * block opens its group, so its first MMA starts from zero instead of gacc; FOLD: it closes
+         * its group here, whose sums are then scaled into acc (gacc is left as it is: the next
+         * group's FIRST block overwrites it; a block that is not FIRST must follow a zeroed or
+         * unfolded gacc). */
+        auto block = [&](uint32_t st_s, int v, const uint8_t *gsl, const sm90::GroupConsts<T> &gc, bool first,
+                         bool fold) {
+            uint4 wq;
+            asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+                         : "=r"(wq.x), "=r"(wq.y), "=r"(wq.z), "=r"(wq.w)
+                         : "r"(st_s + wdst + v * WBYTES));
+            uint32_t b[NT][8];
+#pragma unroll
+            for (int t = 0; t < NT; t++)
+#pragma unroll
+                for (int x = 0; x < 2; x++)
+                    ldmatrix_x4(live[t] ? st_s + v * ST::ACTB + ldm[t][x] : zaddr[x], b[t][4 * x], b[t][4 * x + 1],
+                                b[t][4 * x + 2], b[t][4 * x + 3]);
+            const uint32_t words[4] = {wq.x, wq.y, wq.z, wq.w};
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                uint32_t af[4];
+                sm90::dequant_word<T, GS>(words[j], gc, af);
+#pragma unroll
+                for (int t = 0; t < NT; t++) {
+                    if (GS && first && j == 0) mma_16816_z<T>(gacc[t], af, b[t][0], b[t][1]);
+                    else mma_16816<T>(GS ? gacc[t] : acc[t], af, b[t][2 * j], b[t][2 * j + 1]);
+                }
+            }
+            if (GS && fold) {
+                const T *sc = reinterpret_cast<const T *>(gsl + ST::SC);
+                const float s0 = to_f32(sc[g]), s1 = to_f32(sc[g + 8]);
+#pragma unroll
+                for (int t = 0; t < NT; t++)
+#pragma unroll
+                    for (int e = 0; e < 4; e++) acc[t][e] = fmaf(e < 2 ? s0 : s1, gacc[t][e], acc[t][e]);
+            }
+        };
+        /* The steady loop: stage i and the stage it issues are both fast, and stage i is not the
+         * run's last (n_fast <= n_s). Groups of 128 open at block 0 and close at block 1; groups of
+         * 64 open and close at every block; per-channel, the run's one group closes at its end. */
+        int i = 0;
+        for (; i < n_fast - (S - 1); i++) {
+            issue_fast(i + S - 1);
+            cp_async_wait<S - 1>();
+            __syncwarp();
+            const uint32_t st_s = mine_s + (i % S) * ST::BYTES;
+            const uint8_t *st = mine + (i % S) * ST::BYTES;
+            if (p.gsh == 0) {
+                block(st_s, 0, st, consts(st), true, true);
+                block(st_s, 1, st + 64, consts(st + 64), true, true);
+            } else {
+                const sm90::GroupConsts<T> gc = consts(st);
+                const bool g128 = p.gsh == 1;
+                block(st_s, 0, st, gc, g128, false);
+                block(st_s, 1, st, gc, false, g128);
+            }
+            __syncwarp(); /* every lane done with stage i % S before the next issue refills it */
+        }
+        /* the steady loop's last group was folded (groups of 64 or 128) */
+        if (GS && p.gsh != 31 && i > 0)
+#pragma unroll
+            for (int t = 0; t < NT; t++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) gacc[t][e] = 0.0f;
+        /* the rest: stages that are not fast, or issue stages that are not, and the run's last */
+        const int gs_mask = p.gsh == 0 ? 3 : p.gsh == 1 ? 2 : 0;
+        for (; i < n_s; i++) {
             issue(i + S - 1);
             cp_async_wait<S - 1>();
             __syncwarp();
             const uint32_t st_s = mine_s + (i % S) * ST::BYTES;
             const uint8_t *st = mine + (i % S) * ST::BYTES;
+            const int last = n_i - 1 - U * i; /* the run's last block is block `last` of this stage */
 #pragma unroll
             for (int v = 0; v < U; v++) {
-                if (v > 0 && U * i + v >= n_i) break;
-                const uint4 wq = *reinterpret_cast<const uint4 *>(st + ST::W + v * WBYTES + 16 * lane);
-                uint32_t b[NT][8];
-#pragma unroll
-                for (int t = 0; t < NT; t++)
-#pragma unroll
-                    for (int x = 0; x < 2; x++)
-                        ldmatrix_x4(live[t] ? st_s + v * ST::ACTB + ldm[t][x] : zaddr[x], b[t][4 * x],
-                                    b[t][4 * x + 1], b[t][4 * x + 2], b[t][4 * x + 3]);
-                const sm90::GroupConsts<T> gc =
-                    gemv_consts<T, ZM>(st + ST::SC + 64 * v, st + ST::ZE + 64 * v, g, v0, v1);
-                const uint32_t words[4] = {wq.x, wq.y, wq.z, wq.w};
-#pragma unroll
-                for (int j = 0; j < 4; j++) {
-                    uint32_t af[4];
-                    sm90::dequant_word<T, GS>(words[j], gc, af);
-#pragma unroll
-                    for (int t = 0; t < NT; t++)
-                        mma_16816<T>(GS ? gacc[t] : acc[t], af, b[t][2 * j], b[t][2 * j + 1]);
-                }
-                const int kt = b0 + U * i + v;
-                if (GS && (U * i + v == n_i - 1 || (p.gsh != 31 && ((kt + 1) & (gt - 1)) == 0))) {
-                    /* the group's last block here: its sums times the rows' scales (0 past N) */
-                    const T *sc = reinterpret_cast<const T *>(st + ST::SC + 64 * v);
-                    const float s0 = v0 ? to_f32(sc[g]) : 0.0f, s1 = v1 ? to_f32(sc[g + 8]) : 0.0f;
+                if (v > last) break;
+                const bool fold = ((gs_mask >> v) & 1) || v == last;
+                const uint8_t *gsl = st + (v && g64 ? 64 : 0);
+                block(st_s, v, gsl, consts(gsl), false, fold);
+                if (GS && fold)
 #pragma unroll
                     for (int t = 0; t < NT; t++)
 #pragma unroll
-                        for (int e = 0; e < 4; e++) {
-                            acc[t][e] = fmaf(e < 2 ? s0 : s1, gacc[t][e], acc[t][e]);
-                            gacc[t][e] = 0.0f;
-                        }
-                }
+                        for (int e = 0; e < 4; e++) gacc[t][e] = 0.0f;
             }
             __syncwarp(); /* every lane done with stage i % S before the next issue refills it */
         }
