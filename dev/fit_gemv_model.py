@@ -5,91 +5,90 @@ choice between it and the Hopper tiles.
   dev/fit_gemv_model.py [--score] BUILD RUN.txt [RUN.txt ...]   (--score: the tree's model only)
 
 RUN.txt: w4a16-bench --config all output (every configuration's time per problem, M <= 16 rows are
-used), or a table in the format of docs/perf/h100-session20-gemv-model.txt ("M N K MB kw gemv_tX us
-model fastest-tile us"; only that kernel's time and the fastest Hopper tile's are known there).
-BUILD/dev/plan_dump --costs gives the tree's modelled times of the Hopper tiles. Three forms of the
-model, each fitted per kernel (t8 over its rows at M <= 8, t16 over all of its rows) by least
-squares on relative error (o closed form, the rest by grid search):
+used), or a table in the format of docs/perf/h100-session22-gemv-model.txt ("M N K MB kw gemv_tX us
+model fastest-tile us"; only that kernel's time and the fastest Hopper tile's are known there). The
+decode kernel's times are kept only from files whose first line says "gemv kernel: session 22"
+(earlier runs timed a slower kernel). BUILD/dev/plan_dump --costs gives the tree's modelled times
+of the Hopper tiles. Three forms of the model, each fitted per kernel (t8 over its rows at M <= 8,
+t16 over all of its rows) by least squares on relative error (o closed form, the rest by grid
+search):
   flat  o + max(MB / B, chain)                               (session 20)
   waves o + max(full waves' MB / B + last wave, chain), last wave = max(its MB / B, one CTA's MB / r)
-  sm    o + max(the busiest SM's MB / r + L x its rounds of CTAs, chain)      (kw_cost's terms)
-chain = c x 64-k blocks per warp x rounds of warps, as gemv.cu. Prints the coefficients, the rms
-error, and the heuristic's choice against the fastest measured configuration (geometric mean),
-fitted on all shapes and with each shape left out of the fit, every form scored on the problems
-where all of them chose a configuration the runs timed. Needs numpy."""
+  sm    o + max(the busiest SM's MB / r + L x its rounds of CTAs, chain)      (kw_cost's terms; the tree's since session 22)
+chain = c x 64-k blocks per warp x rounds of warps, as gemv.cu; CTAs per SM as gemv_slots (zeros none).
+Prints the coefficients, the rms error, and the heuristic's choice against the fastest measured
+configuration (geometric mean), fitted on all shapes and with each shape left out of the fit, every
+form scored on the problems where all of them chose a configuration the runs timed. Needs numpy."""
 import math, os, re, subprocess, sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fit_tile_model import parse as parse_bench  # noqa: E402  (the bench's --config all lines)
 
-SMS, SLOTS = 132, 264  # 2 CTAs of 8 warps per SM
+SMS = 132
 
 
 def parse(path):
-    """[(M, N, K, {config: us})] at M <= 16; the decode kernel's times are dropped where they ran
-    with other warps per stripe than today's rule gives (a table's kw column; a run whose first
-    line says "kw rule: session 20" ran with that rule)"""
+    """[(M, N, K, {config: us})] at M <= 16; the decode kernel's times are kept only from runs of
+    session 22's kernel (the file's first line says "gemv kernel: session 22"): the earlier ones
+    ran a kernel ~10-15% slower"""
     lines = open(path).read().split("\n")
-    old = "kw rule: session 20" in lines[0]
+    cur = "gemv kernel: session 22" in lines[0]
     out = []
     for m, n, k, t in parse_bench(path, r"\s+((?:sm90|gemv)_\S+)\s+([0-9.]+) us$"):
-        if old and stripe_warps_s20(n, k) != stripe_warps(n, k):
+        if not cur:
             t = {nm: us for nm, us in t.items() if not nm.startswith("gemv_")}
         out.append((m, n, k, t))
     for v in (line.split() for line in lines):
         if len(v) == 10 and v[5].startswith("gemv_") and v[0].isdigit():
-            t = {v[5]: float(v[6])} if int(v[4]) == stripe_warps(int(v[1]), int(v[2])) else {}
+            t = {v[5]: float(v[6])} if cur else {}
             if v[8] != "-":
                 t["sm90_" + v[8]] = float(v[9])
             out.append((int(v[0]), int(v[1]), int(v[2]), t))
     return [r for r in out if r[0] <= 16]
 
 
-def stripe_warps_s20(n, k):
-    """session 20's rule: the most warps with >= 4 blocks each, fewer while >= 32 warps per SM"""
-    stripes, kt, kw = (n + 15) // 16, (k + 63) // 64, 8
-    while kw > 1 and kt // kw < 4:
-        kw //= 2
-    while kw > 1 and stripes * (kw // 2) >= SMS * 32:
-        kw //= 2
-    return kw
+def slots(nt, m):
+    """gemv.cu's gemv_slots (zeros none): CTAs per SM by the ring sized by M and the registers"""
+    stage = 2 * 512 + 2 * 128 * m + 128
+    smem = 8 * (4 if nt == 1 else 2) * stage + 8 * nt * 512 + 8 * 128 + 1024
+    return min(233472 // smem, 3 if nt == 1 else 2)
 
 
-def kw_cost(stripes, k, kw):
+def kw_cost(stripes, k, kw, sl):
     per_cta = 8 // kw
     ctas = -(-stripes // per_cta)
     per_sm = -(-ctas // SMS)
-    return 24576 * ((per_sm + 1) // 2) + per_sm * 16 * min(per_cta, stripes) * k / 2
+    return 24576 * (-(-per_sm // sl)) + per_sm * 16 * min(per_cta, stripes) * k / 2
 
 
-def stripe_warps(n, k):
+def stripe_warps(n, k, nt, m):
     """gemv.cu's stripe_warps"""
-    stripes, kt = (n + 15) // 16, (k + 63) // 64
+    stripes, kt, sl = (n + 15) // 16, (k + 63) // 64, slots(nt, m)
     kw = 8
     while kw > 1 and kt // kw < 4:
         kw //= 2
-    best, w = kw_cost(stripes, k, kw), kw // 2
+    best, w = kw_cost(stripes, k, kw, sl), kw // 2
     while w >= 1:
-        c = kw_cost(stripes, k, w)
+        c = kw_cost(stripes, k, w, sl)
         if c < 0.98 * best:
             best, kw = c, w
         w //= 2
     return kw
 
 
-def terms(n, k):
+def terms(m, n, k, nt):
     """(MB, full waves' MB, last wave's MB, one CTA's MB, chain blocks, busiest SM's MB, its rounds)"""
-    kw = stripe_warps(n, k)
+    kw, sl = stripe_warps(n, k, nt, m), slots(nt, m)
     stripes, kt = (n + 15) // 16, (k + 63) // 64
     per_cta = 8 // kw
     ctas = (stripes + per_cta - 1) // per_cta
     cta_mb = per_cta * 16 * k / 2 / 1e6
-    full, rem = divmod(ctas, SLOTS)
-    rounds = (stripes * kw + 16 * SMS - 1) // (16 * SMS)
+    full, rem = divmod(ctas, sl * SMS)
+    rounds = (stripes * kw + 8 * sl * SMS - 1) // (8 * sl * SMS)
     per_sm = -(-ctas // SMS)
-    return (n * k / 2e6, full * SLOTS * cta_mb, rem * cta_mb, cta_mb, ((kt + kw - 1) // kw) * rounds,
-            per_sm * cta_mb, (per_sm + 1) // 2)
+    return (n * k / 2e6, full * sl * SMS * cta_mb, rem * cta_mb, cta_mb, ((kt + kw - 1) // kw) * rounds,
+            per_sm * cta_mb, -(-per_sm // sl))
 
 
 def model(form, c, t):
@@ -155,7 +154,7 @@ def score(runs, hc, form, coef, only=None):
         c = {nm: us for nm, us in hc[(m, n, k)].items() if m <= tokens(nm) * 2}
         for g in ("gemv_t8", "gemv_t16"):
             if m <= tokens(g) and g in coef:
-                c[g] = float(model(form, coef[g], terms(n, k)))
+                c[g] = float(model(form, coef[g], terms(m, n, k, tokens(g) // 8)))
         near = [nm for nm in c if c[nm] <= 1.01 * min(c.values())]
         pick = min(near, key=lambda nm: (tokens(nm), c[nm]))
         # a Hopper tile the run did not time (the session-20 table keeps only the fastest): its
@@ -187,14 +186,15 @@ def main():
     runs = [r for f in files for r in parse(f)]
     hc = hopper_costs(build, list(dict.fromkeys(r[:3] for r in runs)))
     src = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "kernels", "gemv.cu")).read()
-    t8, t16 = [tuple(map(float, c)) for c in re.findall(r"gemv_cost\(p, info, ([0-9.]+), ([0-9.]+), ([0-9.]+)\)", src)]
-    results = [("the tree's model (flat)", score(runs, hc, "flat", {"gemv_t8": t8, "gemv_t16": t16}))]
+    t8, t16 = [tuple(map(float, c)) for c in
+               re.findall(r"gemv_cost\(p, info, \d, ([0-9.]+), ([0-9.]+), ([0-9.]+), ([0-9.]+)\)", src)]
+    results = [("the tree's model (sm)", score(runs, hc, "sm", {"gemv_t8": t8, "gemv_t16": t16}))]
     if only_score:
         report(results)
         return
 
     def rows(g, skip=None):
-        return [(terms(n, k), t[g]) for m, n, k, t in runs
+        return [(terms(m, n, k, tokens(g) // 8), t[g]) for m, n, k, t in runs
                 if g in t and (g == "gemv_t16" or m <= 8) and (n, k) != skip]
 
     shapes = sorted(set((n, k) for _, n, k, _ in runs))

@@ -31,14 +31,27 @@ constexpr int WBYTES = 512;                               /* a warp's part of a 
 constexpr int U = 2;                                      /* 64-k blocks per stage */
 
 /* One warp's stage: U consecutive 64-k blocks, each with the stripe's 512 bytes of weights,
- * R = 8 NT token rows of its 64 activations (128 bytes each, 16-byte chunk c of row r at chunk
- * c ^ (r & 7): ldmatrix's eight row addresses then fall in distinct banks), and its group
- * constants: 16 scales, 16 zeros (integer: bytes; float: the dtype). Block u's parts at
- * W + u WBYTES, ACT + u ACTB, SC + 64 u, ZE + 64 u. */
-template <int NT, int U> struct Stage {
-    static constexpr int R = 8 * NT, ACTB = 128 * R, W = 0, ACT = U * WBYTES, SC = ACT + U * ACTB, ZE = SC + 32,
-                         BYTES = SC + 64 * U;
+ * the M token rows of its 64 activations (128 bytes each, 16-byte chunk c of row r at chunk
+ * c ^ (r & 7): ldmatrix's eight row addresses then fall in distinct banks; rows past M are read
+ * from a zero row elsewhere, so only M rows take room), and its group constants: 16 scales, 16
+ * zeros (integer: bytes; float: the dtype). Block u's parts at W + u WBYTES, ACT + u actb,
+ * sc + 64 u, sc + 32 + 64 u. Sized by M, so that small M fits more CTAs per SM (gemv_slots). */
+constexpr int ST_W = 0, ST_ACT = U * WBYTES;
+struct StageLayout {
+    uint32_t actb, sc, bytes;
 };
+__host__ __device__ inline StageLayout stage_layout(int m)
+{
+    StageLayout l;
+    l.actb = 128u * (uint32_t)m;
+    l.sc = ST_ACT + U * l.actb;
+    l.bytes = l.sc + 64 * U;
+    return l;
+}
+
+/* CTAs per SM the registers allow (__launch_bounds__): three for t8 (<= 80 registers), except
+ * with integer zeros (they spill 4 bytes at 80) and for t16 (94-120 registers), two. */
+__host__ __device__ constexpr int min_ctas(int nt, int zm) { return nt == 1 && zm != W4A16_ZEROS_INT ? 3 : 2; }
 
 __device__ __forceinline__ uint32_t smem_addr(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
 
@@ -155,14 +168,20 @@ __device__ __forceinline__ sm90::GroupConsts<T> gemv_consts(const uint8_t *sc, c
  * recomputed them every stage) and each group's first MMA from zero, 318 -> ~180 SASS
  * instructions per stage of two blocks (t8): t8 M=1 8192^2 20.15 -> 18.16, 14336x4096 19.85 ->
  * 16.84, 8192x28672 55.89 -> 47.34, 57344x8192 107.10 -> 94.42, 4096^2 9.34 -> 9.04; t16 M=16
- * 8192^2 23.10 -> 20.90, 57344x8192 129.03 -> 109.00, 4096^2 10.36 -> 10.41. */
+ * 8192^2 23.10 -> 20.90, 57344x8192 129.03 -> 109.00, 4096^2 10.36 -> 10.41.
+ * Then ncu (57344x8192 M=1, t8): 5.7 cycles per issued instruction and warp, 35% of cycles with
+ * no eligible warp, stalls mostly fixed-latency dependencies (1.8 per issue) and shared-memory
+ * loads (0.67), memory 0.21: more warps, not more bytes in flight. So the stage holds only M
+ * token rows and t8 fits three CTAs per SM (80 registers) up to M = 4: 57344x8192 M=1 94.42 ->
+ * 90.86-91.33 (two calls), M = 8 (two CTAs either way) 91.49-91.86 against 91.70; 6144x4096 M=1
+ * 10.83 (session 21: 12.59 with its best width). */
 template <typename T, int NT, int S, int ZM>
-__global__ void __launch_bounds__(THREADS, 2) gemv_kernel(const GemvArgs<T> p)
+__global__ void __launch_bounds__(THREADS, min_ctas(NT, ZM)) gemv_kernel(const GemvArgs<T> p)
 {
     /* GS (as the Hopper kernel's small tiles): fragments hold q - z, each group's fp32 sums are
      * scaled once; float zeros need the dequantized weights */
     constexpr bool GS = ZM != W4A16_ZEROS_FLOAT;
-    using ST = Stage<NT, U>;
+    const StageLayout SL = stage_layout(p.m);
     extern __shared__ __align__(128) uint8_t ring[];
     __shared__ float4 red[WARPS][NT][32];
     __shared__ __align__(16) uint8_t zrow[WARPS][128];
@@ -171,7 +190,7 @@ __global__ void __launch_bounds__(THREADS, 2) gemv_kernel(const GemvArgs<T> p)
     const int kw = p.kw, q = warp % kw;
     const int stripe = blockIdx.x * (WARPS / kw) + warp / kw;
     const int stripes = (p.n + 15) >> 4;
-    uint8_t *const mine = ring + warp * S * ST::BYTES;
+    uint8_t *const mine = ring + warp * S * SL.bytes;
     const uint32_t mine_s = smem_addr(mine);
     float acc[NT][4] = {}, gacc[NT][4] = {};
     if (stripe < stripes) {
@@ -197,7 +216,7 @@ __global__ void __launch_bounds__(THREADS, 2) gemv_kernel(const GemvArgs<T> p)
             ap[u] = reinterpret_cast<const uint8_t *>(p.a + (int64_t)(aval[u] ? r : 0) * p.lda + 64 * (int64_t)b0 +
                                                       8 * ach[u]);
         }
-        uint32_t adst = ST::ACT + rr * 128 + (((lane & 7) ^ rr) & 7) * 16, wdst = ST::W + 16 * lane;
+        uint32_t adst = ST_ACT + rr * 128 + (((lane & 7) ^ rr) & 7) * 16, wdst = ST_W + 16 * lane;
         pin(adst);
         pin(wdst);
         const int kt_last = p.kt_count - 1;
@@ -220,7 +239,7 @@ __global__ void __launch_bounds__(THREADS, 2) gemv_kernel(const GemvArgs<T> p)
         if (p.gsh != 31) gp += (int64_t)(b0 >> p.gsh) * gstride;
         const int64_t gs_step = p.gsh == 31 ? 0 : (int64_t)(U >> p.gsh) * gstride; /* per stage */
         const bool g64 = p.gsh == 0;
-        uint32_t gdst = lane < 2 ? ST::SC + 16 * h : ST::ZE + (ZM == W4A16_ZEROS_INT ? 8 : 16) * h;
+        uint32_t gdst = SL.sc + (lane < 2 ? 16 * h : 32 + (ZM == W4A16_ZEROS_INT ? 8 : 16) * h);
         pin(gdst);
         /* token rows past M are never copied: ldmatrix reads them from a zero row instead (one per
          * warp). Zeroing those rows in every stage slot cost 2 us at M=1 on the short runs of
@@ -251,13 +270,13 @@ __global__ void __launch_bounds__(THREADS, 2) gemv_kernel(const GemvArgs<T> p)
         /* issue_fast(i) / issue(i) run for i = 0, 1, 2, ... in order: the pointers step one stage
          * each call */
         auto issue_fast = [&](int i) {
-            const uint32_t st = mine_s + (i % S) * ST::BYTES;
+            const uint32_t st = mine_s + (i % S) * SL.bytes;
 #pragma unroll
             for (int v = 0; v < U; v++) {
                 cp_async_cg16(st + wdst + v * WBYTES, wp + v * W4A16_PACK_TILE_BYTES);
 #pragma unroll
                 for (int u = 0; u < CH; u++)
-                    if (aval[u]) cp_async_ca16(st + adst + v * ST::ACTB + 512 * u, ap[u] + 128 * v, 16);
+                    if (aval[u]) cp_async_ca16(st + adst + v * SL.actb + 512 * u, ap[u] + 128 * v, 16);
             }
             copy_consts(st, g64);
             step();
@@ -267,7 +286,7 @@ __global__ void __launch_bounds__(THREADS, 2) gemv_kernel(const GemvArgs<T> p)
                 issue_fast(i);
                 return;
             }
-            const uint32_t st = mine_s + (i % S) * ST::BYTES;
+            const uint32_t st = mine_s + (i % S) * SL.bytes;
             if (U * i < n_i) {
 #pragma unroll
                 for (int v = 0; v < U; v++) {
@@ -280,7 +299,7 @@ __global__ void __launch_bounds__(THREADS, 2) gemv_kernel(const GemvArgs<T> p)
                         for (int u = 0; u < CH; u++) {
                             const bool in = kt != kt_last || ach[u] < p.tail_ch;
                             if (aval[u])
-                                cp_async_ca16(st + adst + v * ST::ACTB + 512 * u,
+                                cp_async_ca16(st + adst + v * SL.actb + 512 * u,
                                               in ? ap[u] + 128 * v : (const uint8_t *)p.a, in ? 16 : 0);
                         }
                     }
@@ -301,7 +320,7 @@ __global__ void __launch_bounds__(THREADS, 2) gemv_kernel(const GemvArgs<T> p)
         for (int t = 0; t < NT; t++) {
             live[t] = lr + 8 * t < p.m;
 #pragma unroll
-            for (int x = 0; x < 2; x++) ldm[t][x] = ST::ACT + (lr + 8 * t) * 128 + (((lm + 4 * x) ^ lr) & 7) * 16;
+            for (int x = 0; x < 2; x++) ldm[t][x] = ST_ACT + (lr + 8 * t) * 128 + (((lm + 4 * x) ^ lr) & 7) * 16;
         }
 #pragma unroll
         for (int x = 0; x < 2; x++) {
@@ -320,7 +339,7 @@ __global__ void __launch_bounds__(THREADS, 2) gemv_kernel(const GemvArgs<T> p)
         }
         auto consts = [&](const uint8_t *gsl) {
             if constexpr (ZM == W4A16_ZEROS_NONE) return gc_none;
-            else return gemv_consts<T, ZM>(gsl + ST::SC, gsl + ST::ZE, g);
+            else return gemv_consts<T, ZM>(gsl + SL.sc, gsl + SL.sc + 32, g);
         };
         /* Block v of the stage at st_s: dequantize, multiply into gacc (GS) or acc. FIRST: the
          * block opens its group, so its first MMA starts from zero instead of gacc; FOLD: it closes
@@ -338,7 +357,7 @@ __global__ void __launch_bounds__(THREADS, 2) gemv_kernel(const GemvArgs<T> p)
             for (int t = 0; t < NT; t++)
 #pragma unroll
                 for (int x = 0; x < 2; x++)
-                    ldmatrix_x4(live[t] ? st_s + v * ST::ACTB + ldm[t][x] : zaddr[x], b[t][4 * x], b[t][4 * x + 1],
+                    ldmatrix_x4(live[t] ? st_s + v * SL.actb + ldm[t][x] : zaddr[x], b[t][4 * x], b[t][4 * x + 1],
                                 b[t][4 * x + 2], b[t][4 * x + 3]);
             const uint32_t words[4] = {wq.x, wq.y, wq.z, wq.w};
 #pragma unroll
@@ -352,7 +371,7 @@ __global__ void __launch_bounds__(THREADS, 2) gemv_kernel(const GemvArgs<T> p)
                 }
             }
             if (GS && fold) {
-                const T *sc = reinterpret_cast<const T *>(gsl + ST::SC);
+                const T *sc = reinterpret_cast<const T *>(gsl + SL.sc);
                 const float s0 = to_f32(sc[g]), s1 = to_f32(sc[g + 8]);
 #pragma unroll
                 for (int t = 0; t < NT; t++)
@@ -368,8 +387,8 @@ __global__ void __launch_bounds__(THREADS, 2) gemv_kernel(const GemvArgs<T> p)
             issue_fast(i + S - 1);
             cp_async_wait<S - 1>();
             __syncwarp();
-            const uint32_t st_s = mine_s + (i % S) * ST::BYTES;
-            const uint8_t *st = mine + (i % S) * ST::BYTES;
+            const uint32_t st_s = mine_s + (i % S) * SL.bytes;
+            const uint8_t *st = mine + (i % S) * SL.bytes;
             if (p.gsh == 0) {
                 block(st_s, 0, st, consts(st), true, true);
                 block(st_s, 1, st + 64, consts(st + 64), true, true);
@@ -393,8 +412,8 @@ __global__ void __launch_bounds__(THREADS, 2) gemv_kernel(const GemvArgs<T> p)
             issue(i + S - 1);
             cp_async_wait<S - 1>();
             __syncwarp();
-            const uint32_t st_s = mine_s + (i % S) * ST::BYTES;
-            const uint8_t *st = mine + (i % S) * ST::BYTES;
+            const uint32_t st_s = mine_s + (i % S) * SL.bytes;
+            const uint8_t *st = mine + (i % S) * SL.bytes;
             const int last = n_i - 1 - U * i; /* the run's last block is block `last` of this stage */
 #pragma unroll
             for (int v = 0; v < U; v++) {
@@ -442,14 +461,27 @@ __global__ void __launch_bounds__(THREADS, 2) gemv_kernel(const GemvArgs<T> p)
         }
 }
 
-/* Bytes of weights on the busiest SM plus a cost per round of CTAs on its two slots, for kw warps
- * per stripe: the launcher's grid (8 / kw stripes per CTA), CTAs spread evenly over the SMs. A
- * round costs ~1 us (a warp's ring is filled, waited for and drained once per CTA), taken as
+/* Stages per warp: 8 (t8) or 4 (t16) blocks of weights in flight per warp. */
+constexpr int stages(int nt) { return nt == 1 ? 4 : 2; }
+
+/* CTAs of the kernel resident per SM for M tokens: the shared memory (228 KB per SM, 1 KB of it
+ * reserved per CTA; the ring is sized by M) and the registers (min_ctas) allow. */
+int gemv_slots(int nt, int zm, int64_t m)
+{
+    const int64_t smem = (int64_t)WARPS * stages(nt) * stage_layout((int)m).bytes + /* ring */
+                         (int64_t)WARPS * nt * 32 * 16 + WARPS * 128 + 1024;    /* red, zrow, reserved */
+    const int by_smem = (int)(233472 / smem);
+    return by_smem < min_ctas(nt, zm) ? by_smem : min_ctas(nt, zm);
+}
+
+/* Bytes of weights on the busiest SM plus a cost per round of CTAs on its `slots` slots, for kw
+ * warps per stripe: the launcher's grid (8 / kw stripes per CTA), CTAs spread evenly over the SMs.
+ * A round costs ~1 us (a warp's ring is filled, waited for and drained once per CTA), taken as
  * 24 KB at ~23 KB/us per SM (3.0 TB/s over 132 SMs). */
-double kw_cost(int64_t stripes, int64_t k, int kw, int sms)
+double kw_cost(int64_t stripes, int64_t k, int kw, int sms, int slots)
 {
     const int64_t per_cta = WARPS / kw, ctas = (stripes + per_cta - 1) / per_cta, per_sm = (ctas + sms - 1) / sms;
-    const int64_t rounds = (per_sm + 1) / 2, rows = 16 * (per_cta < stripes ? per_cta : stripes);
+    const int64_t rounds = (per_sm + slots - 1) / slots, rows = 16 * (per_cta < stripes ? per_cta : stripes);
     return 24576.0 * (double)rounds + (double)per_sm * (double)rows * (double)k / 2.0;
 }
 
@@ -463,7 +495,7 @@ double kw_cost(int64_t stripes, int64_t k, int kw, int sms)
  * 13.34 / 12.59 / 14.02 and 14.05 / 14.46 / 15.87, and kw = 4 on 8960x1536 (kw = 8 there: 3
  * blocks per warp) 11.78 / 10.30 / 10.37 and 13.41 / 11.78 / 12.30. Session 20, against kw = 4
  * forced: 1536^2-class shapes want the most warps (2048x8192 M=1 10.66 vs 14.85). */
-int stripe_warps(const w4a16_problem *p, int sms)
+int stripe_warps(const w4a16_problem *p, int sms, int nt)
 {
     static const int forced = [] {
         const int v = env_int("W4A16_GEMV_KW");
@@ -471,11 +503,12 @@ int stripe_warps(const w4a16_problem *p, int sms)
     }();
     if (forced) return forced;
     const int64_t stripes = (p->n + 15) / 16, kt = w4a16_pack_tiles_k(p->k);
+    const int slots = gemv_slots(nt, p->zero_mode, p->m);
     int kw = 8;
     while (kw > 1 && kt / kw < 4) kw /= 2;
-    double best = kw_cost(stripes, p->k, kw, sms);
+    double best = kw_cost(stripes, p->k, kw, sms, slots);
     for (int w = kw / 2; w >= 1; w /= 2) {
-        const double c = kw_cost(stripes, p->k, w, sms);
+        const double c = kw_cost(stripes, p->k, w, sms, slots);
         if (c < 0.98 * best) {
             best = c;
             kw = w;
@@ -486,7 +519,7 @@ int stripe_warps(const w4a16_problem *p, int sms)
 
 template <typename T, int NT, int ZM, int S> int launch_zm(const w4a16_gemm_args *g)
 {
-    constexpr int smem = WARPS * S * Stage<NT, U>::BYTES;
+    const int smem = WARPS * S * (int)stage_layout((int)g->p->m).bytes;
     /* every call, as the Hopper launcher does: the attribute belongs to the current device */
     const cudaError_t e =
         cudaFuncSetAttribute(gemv_kernel<T, NT, S, ZM>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
@@ -506,7 +539,7 @@ template <typename T, int NT, int ZM, int S> int launch_zm(const w4a16_gemm_args
     a.kt_count = (int)w4a16_pack_tiles_k(p.k);
     a.tail_ch = (int)((p.k - 64 * (int64_t)(a.kt_count - 1)) / 8);
     a.gsh = p.group_size == 64 ? 0 : p.group_size == 128 ? 1 : 31; /* else group = K (validated) */
-    a.kw = stripe_warps(g->p, g->info->sm_count);
+    a.kw = stripe_warps(g->p, g->info->sm_count, NT);
     a.alpha = p.alpha;
     const int stripes = (a.n + 15) / 16, per_cta = WARPS / a.kw;
     gemv_kernel<T, NT, S, ZM><<<(unsigned)((stripes + per_cta - 1) / per_cta), THREADS, smem, g->stream>>>(a);
@@ -522,50 +555,45 @@ template <typename T, int NT, int S> int launch_s(const w4a16_gemm_args *g)
     }
 }
 
-/* Stages: 8 (t8) or 4 (t16) blocks of weights in flight per warp, 106.5 / 88 KB of shared memory
- * per CTA, two CTAs per SM. */
-template <typename T, int NT> int launch(const w4a16_gemm_args *g)
-{
-    if constexpr (NT == 1) return launch_s<T, NT, 4>(g);
-    else return launch_s<T, NT, 2>(g);
-}
+template <typename T, int NT> int launch(const w4a16_gemm_args *g) { return launch_s<T, NT, stages(NT)>(g); }
 
 } // namespace
 
-/* Time model (us, H100), like the Hopper tiles' decode model (sm90_launch.cuh):
- *   o + max(weight MB / B, c x blocks per warp x rounds of warps),
- * rounds = ceil(stripes x kw / (16 warps per SM x SMs)). The second term is the warps' serial
- * chain where the stripes are few (1280x8192: 80 stripes of 8 warps, each 16 blocks). Least
- * squares on relative error over w4a16-bench, H100, session 20, fp16, group 128, zeros none, 23
- * shapes of 0.4 to 16.8 MB, M = 1, 8 (t8) and 16 (t16): o 5.06 / 5.49 us, B 1.50 / 1.46 TB/s, c
- * 0.295 / 0.290 us. With the Hopper tiles' decode model, the heuristic's choice took 1.003x the
- * fastest configuration's time on 11 of those shapes (33 problems) and, fitted on those 11 alone,
- * 1.024x on the other 12 (32 problems), against 1.264x / 1.126x without this kernel
- * (docs/perf/h100-session20-gemv-model.txt). Kept with session 21's warps rule (kw_cost): on 87
- * problems of 31 shapes (dev/fit_gemv_model.py, h100-session21-decode-val.txt) these coefficients'
- * choices took 1.0095x the fastest configuration's time; refits with each shape left out 1.0104x
- * (busiest SM's bytes and rounds), 1.0119x (waves of CTAs) and 1.0187x (this form). Off with the
- * other models (W4A16_SM90_MODEL=0). */
-static double gemv_cost(const w4a16_problem *p, const w4a16_device_info *info, double o, double b_tbs, double c)
+/* Time model (us, H100), like the Hopper tiles' decode model (sm90_launch.cuh), in kw_cost's terms:
+ *   o + max(the busiest SM's weight MB / r + L x its rounds of CTAs, c x blocks per warp x rounds of warps),
+ * the launcher's grid (8 / kw stripes per CTA, CTAs spread evenly over the SMs, gemv_slots of them
+ * resident per SM). The second term is the warps' serial chain where the stripes are few (1280x8192:
+ * 80 stripes of 8 warps, each 16 blocks). Least squares on relative error (dev/fit_gemv_model.py,
+ * form "sm") over w4a16-bench, H100, session 22's kernel, fp16, group 128, zeros none, 35 shapes of
+ * 0.4 to 235 MB, M = 1, 8 (t8) and 16 (t16), docs/perf/h100-session22-gemv-model.txt: t8 o 3.94 us,
+ * r 0.021 MB/us (2.8 TB/s over 132 SMs), L 1.9 us, c 0.33 us (rms 5.8%); t16 4.488, 0.0175, 1.7, 0.35
+ * (rms 2.9%). With the Hopper tiles' decode model, the heuristic's choice took 1.0059x the fastest
+ * configuration's time on those 105 problems (each shape left out of the fit: 1.0068x), where the
+ * session-20 form (o + max(MB / B, chain)) took 1.0196x with its coefficients and 1.0186x refitted.
+ * Off with the other models (W4A16_SM90_MODEL=0). */
+static double gemv_cost(const w4a16_problem *p, const w4a16_device_info *info, int nt, double o, double r_mbus,
+                        double lat, double c)
 {
     if (!model_env()) return -1.0;
-    const int kw = stripe_warps(p, info->sm_count);
-    const int64_t stripes = (p->n + 15) / 16, kt = w4a16_pack_tiles_k(p->k);
-    const int64_t rounds = (stripes * kw + 16 * (int64_t)info->sm_count - 1) / (16 * (int64_t)info->sm_count);
-    const double chain = c * (double)((kt + kw - 1) / kw) * (double)rounds;
-    return o + fmax((double)p->n * (double)p->k / 2e6 / b_tbs, chain);
+    const int sms = info->sm_count, kw = stripe_warps(p, sms, nt), slots = gemv_slots(nt, p->zero_mode, p->m);
+    const int64_t stripes = (p->n + 15) / 16, kt = w4a16_pack_tiles_k(p->k), per_cta = WARPS / kw;
+    const int64_t ctas = (stripes + per_cta - 1) / per_cta, per_sm = (ctas + sms - 1) / sms;
+    const int64_t warp_rounds = (stripes * kw + (int64_t)WARPS * slots * sms - 1) / ((int64_t)WARPS * slots * sms);
+    const double sm_mb = (double)per_sm * (double)per_cta * 16.0 * (double)p->k / 2e6;
+    const double chain = c * (double)((kt + kw - 1) / kw) * (double)warp_rounds;
+    return o + fmax(sm_mb / r_mbus + lat * (double)((per_sm + slots - 1) / slots), chain);
 }
 
-extern "C" int w4a16_gemv_stripe_warps(const w4a16_problem *p, int sms) { return stripe_warps(p, sms); }
+extern "C" int w4a16_gemv_stripe_warps(const w4a16_problem *p, int sms) { return stripe_warps(p, sms, p->m <= 8 ? 1 : 2); }
 
 extern "C" double w4a16_gemv_cost_t8(const w4a16_problem *p, const w4a16_device_info *info)
 {
-    return gemv_cost(p, info, 5.06, 1.50, 0.295);
+    return gemv_cost(p, info, 1, 3.94, 0.021, 1.9, 0.33);
 }
 
 extern "C" double w4a16_gemv_cost_t16(const w4a16_problem *p, const w4a16_device_info *info)
 {
-    return gemv_cost(p, info, 5.49, 1.46, 0.290);
+    return gemv_cost(p, info, 2, 4.488, 0.0175, 1.7, 0.35);
 }
 
 extern "C" int w4a16_launch_gemv_t8(const w4a16_gemm_args *g)
