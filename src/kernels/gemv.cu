@@ -65,9 +65,45 @@ __device__ __forceinline__ void cp_async_ca16(uint32_t dst, const void *src, int
 {
     asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes) : "memory");
 }
-__device__ __forceinline__ void cp_async_ca8(uint32_t dst, const void *src, int src_bytes)
+/* The same under a predicate: ptxas pads an unpredicated cp.async with three never-executed LDS
+ * (SASS "@!PT LDS RZ, [RZ]"), predicated ones only the first of a stage (t8's steady stage: 12 ->
+ * 3). The steady loop's weight copies carry a predicate that is always true (from a kernel
+ * argument, so that ptxas cannot fold it). With the constants' copies predicated instead of
+ * branched and the fold's scales read at a shared address: ~182 -> ~173 instructions per stage,
+ * 0.991x the time (H100, gemv_t8, 12 rows of 4096^2 to 57344x8192 at M = 1 and 8, each 0.98-1.00x;
+ * docs/perf/h100-session22-gemv-ab.txt). */
+__device__ __forceinline__ void cp_async_cg16_if(uint32_t p, uint32_t dst, const void *src)
 {
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes) : "memory");
+    asm volatile("{\n .reg .pred q;\n setp.ne.b32 q, %2, 0;\n @q cp.async.cg.shared.global [%0], [%1], 16;\n}\n" ::"r"(dst),
+                 "l"(src), "r"(p)
+                 : "memory");
+}
+__device__ __forceinline__ void cp_async_ca16_if(uint32_t p, uint32_t dst, const void *src, int src_bytes)
+{
+    asm volatile("{\n .reg .pred q;\n setp.ne.b32 q, %3, 0;\n @q cp.async.ca.shared.global [%0], [%1], 16, %2;\n}\n" ::"r"(dst),
+                 "l"(src), "r"(src_bytes), "r"(p)
+                 : "memory");
+}
+__device__ __forceinline__ void cp_async_ca8_if(uint32_t p, uint32_t dst, const void *src, int src_bytes)
+{
+    asm volatile("{\n .reg .pred q;\n setp.ne.b32 q, %3, 0;\n @q cp.async.ca.shared.global [%0], [%1], 8, %2;\n}\n" ::"r"(dst),
+                 "l"(src), "r"(src_bytes), "r"(p)
+                 : "memory");
+}
+template <typename T> __device__ __forceinline__ float bits_to_f32(uint32_t b);
+template <> __device__ __forceinline__ float bits_to_f32<__half>(uint32_t b)
+{
+    return __half2float(__ushort_as_half((unsigned short)b));
+}
+template <> __device__ __forceinline__ float bits_to_f32<__nv_bfloat16>(uint32_t b)
+{
+    return __bfloat162float(__ushort_as_bfloat16((unsigned short)b));
+}
+__device__ __forceinline__ uint32_t lds_u16(uint32_t addr)
+{
+    uint16_t v;
+    asm volatile("ld.shared.u16 %0, [%1];\n" : "=h"(v) : "r"(addr));
+    return v;
 }
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
 template <int N> __device__ __forceinline__ void cp_async_wait()
@@ -250,14 +286,14 @@ __global__ void __launch_bounds__(THREADS, min_ctas(NT, ZM)) gemv_kernel(const G
         /* Stages 0 ... n_fast - 1 have all U blocks inside the run and none is K's last (the one
          * that may end inside its 64 k): their copies go without per-block checks. */
         const int n_fast = min(n_i, kt_last - b0) / U;
+        /* always true, but not to ptxas (a constant predicate it folds, and pads the copy again) */
+        const uint32_t gl = glane ? 1u : 0u, always = p.kt_count > 0 ? 1u : 0u;
         auto copy_consts = [&](uint32_t st, bool second) {
-            if (glane) {
-                if (g8) cp_async_ca8(st + gdst, gp, gbytes);
-                else cp_async_ca16(st + gdst, gp, gbytes);
-                if (second) {
-                    if (g8) cp_async_ca8(st + 64 + gdst, gp + gstride, gbytes);
-                    else cp_async_ca16(st + 64 + gdst, gp + gstride, gbytes);
-                }
+            if (g8) cp_async_ca8_if(gl, st + gdst, gp, gbytes);
+            else cp_async_ca16_if(gl, st + gdst, gp, gbytes);
+            if (second) {
+                if (g8) cp_async_ca8_if(gl, st + 64 + gdst, gp + gstride, gbytes);
+                else cp_async_ca16_if(gl, st + 64 + gdst, gp + gstride, gbytes);
             }
         };
         auto step = [&]() {
@@ -273,7 +309,7 @@ __global__ void __launch_bounds__(THREADS, min_ctas(NT, ZM)) gemv_kernel(const G
             const uint32_t st = mine_s + (i % S) * SL.bytes;
 #pragma unroll
             for (int v = 0; v < U; v++) {
-                cp_async_cg16(st + wdst + v * WBYTES, wp + v * W4A16_PACK_TILE_BYTES);
+                cp_async_cg16_if(always, st + wdst + v * WBYTES, wp + v * W4A16_PACK_TILE_BYTES);
 #pragma unroll
                 for (int u = 0; u < CH; u++)
                     if (aval[u]) cp_async_ca16(st + adst + v * SL.actb + 512 * u, ap[u] + 128 * v, 16);
@@ -346,8 +382,9 @@ __global__ void __launch_bounds__(THREADS, min_ctas(NT, ZM)) gemv_kernel(const G
          * its group here, whose sums are then scaled into acc (gacc is left as it is: the next
          * group's FIRST block overwrites it; a block that is not FIRST must follow a zeroed or
          * unfolded gacc). */
-        auto block = [&](uint32_t st_s, int v, const uint8_t *gsl, const sm90::GroupConsts<T> &gc, bool first,
-                         bool fold) {
+        uint32_t sc_lane = SL.sc + 2 * g; /* this lane's row g scale in a slot; g + 8 at + 16 */
+        pin(sc_lane);
+        auto block = [&](uint32_t st_s, int v, uint32_t slot, const sm90::GroupConsts<T> &gc, bool first, bool fold) {
             uint4 wq;
             asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
                          : "=r"(wq.x), "=r"(wq.y), "=r"(wq.z), "=r"(wq.w)
@@ -371,8 +408,8 @@ __global__ void __launch_bounds__(THREADS, min_ctas(NT, ZM)) gemv_kernel(const G
                 }
             }
             if (GS && fold) {
-                const T *sc = reinterpret_cast<const T *>(gsl + SL.sc);
-                const float s0 = to_f32(sc[g]), s1 = to_f32(sc[g + 8]);
+                const uint32_t sa = st_s + slot + sc_lane;
+                const float s0 = bits_to_f32<T>(lds_u16(sa)), s1 = bits_to_f32<T>(lds_u16(sa + 16));
 #pragma unroll
                 for (int t = 0; t < NT; t++)
 #pragma unroll
@@ -390,13 +427,13 @@ __global__ void __launch_bounds__(THREADS, min_ctas(NT, ZM)) gemv_kernel(const G
             const uint32_t st_s = mine_s + (i % S) * SL.bytes;
             const uint8_t *st = mine + (i % S) * SL.bytes;
             if (p.gsh == 0) {
-                block(st_s, 0, st, consts(st), true, true);
-                block(st_s, 1, st + 64, consts(st + 64), true, true);
+                block(st_s, 0, 0, consts(st), true, true);
+                block(st_s, 1, 64, consts(st + 64), true, true);
             } else {
                 const sm90::GroupConsts<T> gc = consts(st);
                 const bool g128 = p.gsh == 1;
-                block(st_s, 0, st, gc, g128, false);
-                block(st_s, 1, st, gc, false, g128);
+                block(st_s, 0, 0, gc, g128, false);
+                block(st_s, 1, 0, gc, false, g128);
             }
             __syncwarp(); /* every lane done with stage i % S before the next issue refills it */
         }
@@ -419,8 +456,8 @@ __global__ void __launch_bounds__(THREADS, min_ctas(NT, ZM)) gemv_kernel(const G
             for (int v = 0; v < U; v++) {
                 if (v > last) break;
                 const bool fold = ((gs_mask >> v) & 1) || v == last;
-                const uint8_t *gsl = st + (v && g64 ? 64 : 0);
-                block(st_s, v, gsl, consts(gsl), false, fold);
+                const uint32_t slot = v && g64 ? 64 : 0;
+                block(st_s, v, slot, consts(st + slot), false, fold);
                 if (GS && fold)
 #pragma unroll
                     for (int t = 0; t < NT; t++)
