@@ -13,9 +13,9 @@
  * kernel's tiles are few (1536^2: 12 of 128 rows), so it splits K across CTAs and pays the TMA
  * ring's first data and the split tail; 1536^2 M=1 took 10.10 us there (cuBLAS 7.90), 7.23 here.
  * Here 16 rows are the unit of work. On large weights the Hopper kernel is faster: this kernel
- * issues ~90 instructions per 64-k block and warp (fp16, groups of 128, zeros none; ~160 before
+ * issues ~86 instructions per 64-k block and warp (fp16, groups of 128, zeros none; ~160 before
  * session 22) against ~80 in the Hopper consumers (the copies, their waits and ldmatrix are each
- * warp's own), 57344x8192 M=1 94.4 us against 86.0. The heuristic weighs it by its own time
+ * warp's own), 57344x8192 M=1 90.5 us against 86.0. The heuristic weighs it by its own time
  * model (gemv_cost below).
  */
 #include "common.cuh"
