@@ -14,7 +14,8 @@ t16 over all of its rows) by least squares on relative error (o closed form, the
 search):
   flat  o + max(MB / B, chain)                               (session 20)
   waves o + max(full waves' MB / B + last wave, chain), last wave = max(its MB / B, one CTA's MB / r)
-  sm    o + max(the busiest SM's MB / r + L x its rounds of CTAs, chain)      (kw_cost's terms; the tree's since session 22)
+  sm    o + max(the busiest SM's MB / r + L x its rounds of CTAs, chain)
+        (kw_cost's terms; the tree's form since session 22)
 chain = c x 64-k blocks per warp x rounds of warps, as gemv.cu; CTAs per SM as gemv_slots (zeros none).
 Prints the coefficients, the rms error, and the heuristic's choice against the fastest measured
 configuration (geometric mean), fitted on all shapes and with each shape left out of the fit, every

@@ -33,9 +33,11 @@ constexpr int U = 2;                                      /* 64-k blocks per sta
 /* One warp's stage: U consecutive 64-k blocks, each with the stripe's 512 bytes of weights,
  * the M token rows of its 64 activations (128 bytes each, 16-byte chunk c of row r at chunk
  * c ^ (r & 7): ldmatrix's eight row addresses then fall in distinct banks; rows past M are read
- * from a zero row elsewhere, so only M rows take room), and its group constants: 16 scales, 16
- * zeros (integer: bytes; float: the dtype). Block u's parts at W + u WBYTES, ACT + u actb,
- * sc + 64 u, sc + 32 + 64 u. Sized by M, so that small M fits more CTAs per SM (gemv_slots). */
+ * from a zero row elsewhere, so only M rows take room), and two slots of group constants: 16
+ * scales, 16 zeros (integer: bytes; float: the dtype). Block v's parts at W + v WBYTES, ACT + v
+ * actb; slot j's at sc + 64 j (scales) and sc + 32 + 64 j (zeros). Slot 0 holds the stage's first
+ * block's group (with groups of 128 both blocks'), slot 1 block 1's with groups of 64. Sized by M,
+ * so that small M fits more CTAs per SM (gemv_slots). */
 constexpr int ST_W = 0, ST_ACT = U * WBYTES;
 struct StageLayout {
     uint32_t actb, sc, bytes;
@@ -74,19 +76,22 @@ __device__ __forceinline__ void cp_async_ca16(uint32_t dst, const void *src, int
  * docs/perf/h100-session22-gemv-ab.txt). */
 __device__ __forceinline__ void cp_async_cg16_if(uint32_t p, uint32_t dst, const void *src)
 {
-    asm volatile("{\n .reg .pred q;\n setp.ne.b32 q, %2, 0;\n @q cp.async.cg.shared.global [%0], [%1], 16;\n}\n" ::"r"(dst),
+    asm volatile("{\n .reg .pred q;\n setp.ne.b32 q, %2, 0;\n"
+                 " @q cp.async.cg.shared.global [%0], [%1], 16;\n}\n" ::"r"(dst),
                  "l"(src), "r"(p)
                  : "memory");
 }
 __device__ __forceinline__ void cp_async_ca16_if(uint32_t p, uint32_t dst, const void *src, int src_bytes)
 {
-    asm volatile("{\n .reg .pred q;\n setp.ne.b32 q, %3, 0;\n @q cp.async.ca.shared.global [%0], [%1], 16, %2;\n}\n" ::"r"(dst),
+    asm volatile("{\n .reg .pred q;\n setp.ne.b32 q, %3, 0;\n"
+                 " @q cp.async.ca.shared.global [%0], [%1], 16, %2;\n}\n" ::"r"(dst),
                  "l"(src), "r"(src_bytes), "r"(p)
                  : "memory");
 }
 __device__ __forceinline__ void cp_async_ca8_if(uint32_t p, uint32_t dst, const void *src, int src_bytes)
 {
-    asm volatile("{\n .reg .pred q;\n setp.ne.b32 q, %3, 0;\n @q cp.async.ca.shared.global [%0], [%1], 8, %2;\n}\n" ::"r"(dst),
+    asm volatile("{\n .reg .pred q;\n setp.ne.b32 q, %3, 0;\n"
+                 " @q cp.async.ca.shared.global [%0], [%1], 8, %2;\n}\n" ::"r"(dst),
                  "l"(src), "r"(src_bytes), "r"(p)
                  : "memory");
 }
@@ -198,8 +203,8 @@ __device__ __forceinline__ sm90::GroupConsts<T> gemv_consts(const uint8_t *sc, c
  *   between a warp's instructions either way);
  * - one lane issuing cp.async.bulk copies of weights and token rows instead: slower everywhere
  *   (57344x8192 152.37, M=8 257.47 against 105.74; 4096^2 11.98).
- * The kernel is issue-bound from ~8 MB of weights up; below, the launch and the first data.
- * Session 22 (H100, w4a16-bench A/B in one call, fp16, group 128, kw by the rule, us): the steady
+ * The kernel was issue-bound from ~8 MB of weights up (session 20); below, the launch and the first
+ * data. Session 22 (H100, w4a16-bench A/B in one call, fp16, group 128, kw by the rule, us): the steady
  * loop without per-block checks (copies, group folds), lane constants pinned in registers (ptxas
  * recomputed them every stage) and each group's first MMA from zero, 318 -> ~180 SASS
  * instructions per stage of two blocks (t8): t8 M=1 8192^2 20.15 -> 18.16, 14336x4096 19.85 ->
@@ -369,7 +374,8 @@ __global__ void __launch_bounds__(THREADS, min_ctas(NT, ZM)) gemv_kernel(const G
         sm90::GroupConsts<T> gc_none;
         if constexpr (ZM == W4A16_ZEROS_NONE) {
 #pragma unroll
-            for (int hh = 0; hh < 2; hh++) sm90::set_row_consts<T>(gc_none, hh, from_f32<T>(0.0f), 8, from_f32<T>(0.0f), true);
+            for (int hh = 0; hh < 2; hh++)
+                sm90::set_row_consts<T>(gc_none, hh, from_f32<T>(0.0f), 8, from_f32<T>(0.0f), true);
             pin(*reinterpret_cast<uint32_t *>(&gc_none.c[0]));
             pin(*reinterpret_cast<uint32_t *>(&gc_none.chi[1]));
         }
@@ -597,7 +603,8 @@ template <typename T, int NT> int launch(const w4a16_gemm_args *g) { return laun
 } // namespace
 
 /* Time model (us, H100), like the Hopper tiles' decode model (sm90_launch.cuh), in kw_cost's terms:
- *   o + max(the busiest SM's weight MB / r + L x its rounds of CTAs, c x blocks per warp x rounds of warps),
+ *   o + max(the busiest SM's weight MB / r + L x its rounds of CTAs,
+ *           c x blocks per warp x rounds of warps),
  * the launcher's grid (8 / kw stripes per CTA, CTAs spread evenly over the SMs, gemv_slots of them
  * resident per SM). The second term is the warps' serial chain where the stripes are few (1280x8192:
  * 80 stripes of 8 warps, each 16 blocks). Least squares on relative error (dev/fit_gemv_model.py,
@@ -621,7 +628,10 @@ static double gemv_cost(const w4a16_problem *p, const w4a16_device_info *info, i
     return o + fmax(sm_mb / r_mbus + lat * (double)((per_sm + slots - 1) / slots), chain);
 }
 
-extern "C" int w4a16_gemv_stripe_warps(const w4a16_problem *p, int sms) { return stripe_warps(p, sms, p->m <= 8 ? 1 : 2); }
+extern "C" int w4a16_gemv_stripe_warps(const w4a16_problem *p, int sms)
+{
+    return stripe_warps(p, sms, p->m <= 8 ? 1 : 2);
+}
 
 extern "C" double w4a16_gemv_cost_t8(const w4a16_problem *p, const w4a16_device_info *info)
 {
