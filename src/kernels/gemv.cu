@@ -517,15 +517,29 @@ int gemv_slots(int nt, int zm, int64_t m)
     return by_smem < min_ctas(nt, zm) ? by_smem : min_ctas(nt, zm);
 }
 
+/* The launcher's grid for kw warps per stripe (8 / kw stripes per CTA) spread evenly over sms SMs
+ * with `slots` CTAs resident on each: stripes per CTA, CTAs on the busiest SM, its rounds of CTAs. */
+struct SmLoad {
+    int64_t per_cta, per_sm, rounds;
+};
+SmLoad sm_load(int64_t stripes, int kw, int sms, int slots)
+{
+    SmLoad l;
+    l.per_cta = WARPS / kw;
+    l.per_sm = ((stripes + l.per_cta - 1) / l.per_cta + sms - 1) / sms;
+    l.rounds = (l.per_sm + slots - 1) / slots;
+    return l;
+}
+
 /* Bytes of weights on the busiest SM plus a cost per round of CTAs on its `slots` slots, for kw
  * warps per stripe: the launcher's grid (8 / kw stripes per CTA), CTAs spread evenly over the SMs.
  * A round costs ~1 us (a warp's ring is filled, waited for and drained once per CTA), taken as
  * 24 KB at ~23 KB/us per SM (3.0 TB/s over 132 SMs). */
 double kw_cost(int64_t stripes, int64_t k, int kw, int sms, int slots)
 {
-    const int64_t per_cta = WARPS / kw, ctas = (stripes + per_cta - 1) / per_cta, per_sm = (ctas + sms - 1) / sms;
-    const int64_t rounds = (per_sm + slots - 1) / slots, rows = 16 * (per_cta < stripes ? per_cta : stripes);
-    return 24576.0 * (double)rounds + (double)per_sm * (double)rows * (double)k / 2.0;
+    const SmLoad l = sm_load(stripes, kw, sms, slots);
+    const int64_t rows = 16 * (l.per_cta < stripes ? l.per_cta : stripes);
+    return 24576.0 * (double)l.rounds + (double)l.per_sm * (double)rows * (double)k / 2.0;
 }
 
 /* Warps per stripe: of 8, 4, 2, 1, the most that keep each warp >= 4 blocks of 64 k, then fewer
@@ -620,12 +634,12 @@ static double gemv_cost(const w4a16_problem *p, const w4a16_device_info *info, i
 {
     if (!model_env()) return -1.0;
     const int sms = info->sm_count, kw = stripe_warps(p, sms, nt), slots = gemv_slots(nt, p->zero_mode, p->m);
-    const int64_t stripes = (p->n + 15) / 16, kt = w4a16_pack_tiles_k(p->k), per_cta = WARPS / kw;
-    const int64_t ctas = (stripes + per_cta - 1) / per_cta, per_sm = (ctas + sms - 1) / sms;
+    const int64_t stripes = (p->n + 15) / 16, kt = w4a16_pack_tiles_k(p->k);
+    const SmLoad l = sm_load(stripes, kw, sms, slots);
     const int64_t warp_rounds = (stripes * kw + (int64_t)WARPS * slots * sms - 1) / ((int64_t)WARPS * slots * sms);
-    const double sm_mb = (double)per_sm * (double)per_cta * 16.0 * (double)p->k / 2e6;
+    const double sm_mb = (double)l.per_sm * (double)l.per_cta * 16.0 * (double)p->k / 2e6;
     const double chain = c * (double)((kt + kw - 1) / kw) * (double)warp_rounds;
-    return o + fmax(sm_mb / r_mbus + lat * (double)((per_sm + slots - 1) / slots), chain);
+    return o + fmax(sm_mb / r_mbus + lat * (double)l.rounds, chain);
 }
 
 extern "C" int w4a16_gemv_stripe_warps(const w4a16_problem *p, int sms)
