@@ -7,8 +7,10 @@ choice between it and the Hopper tiles.
 RUN.txt: w4a16-bench --config all output (every configuration's time per problem, M <= 16 rows are
 used), or a table in the format of docs/perf/h100-session22-gemv-model.txt ("M N K MB kw gemv_tX us
 model fastest-tile us"; only that kernel's time and the fastest Hopper tile's are known there). The
-decode kernel's times are kept only from files whose first line says "gemv kernel: session 22"
-(earlier runs timed a slower kernel). BUILD/dev/plan_dump --costs gives the tree's modelled times
+decode kernel's times are kept only from files whose first line says "gemv kernel: session 22" or
+"session 23" (earlier runs timed a slower kernel); of session 22's, gemv_t8 at M > 4 only where the
+tree still runs one fragment per stripe, and of session 23's gemv_t8 only (its gemv_t16 ran two).
+BUILD/dev/plan_dump --costs gives the tree's modelled times
 of the Hopper tiles. Three forms of the model, each fitted per kernel (t8 over its rows at M <= 8,
 t16 over all of its rows) by least squares on relative error (o closed form, the rest by grid
 search):
@@ -16,7 +18,8 @@ search):
   waves o + max(full waves' MB / B + last wave, chain), last wave = max(its MB / B, one CTA's MB / r)
   sm    o + max(the busiest SM's MB / r + L x its rounds of CTAs, chain)
         (kw_cost's terms; the tree's form since session 22)
-chain = c x 64-k blocks per warp x rounds of warps, as gemv.cu; CTAs per SM as gemv_slots (zeros none).
+chain = c x 64-k blocks per warp x rounds of warps, as gemv.cu; CTAs per SM as gemv_slots (zeros none),
+fragments per stripe as stripe_frags.
 Prints the coefficients, the rms error, and the heuristic's choice against the fastest measured
 configuration (geometric mean), fitted on all shapes and with each shape left out of the fit, every
 form scored on the problems where all of them chose a configuration the runs timed. Needs numpy."""
@@ -31,47 +34,68 @@ SMS = 132
 
 def parse(path):
     """[(M, N, K, {config: us})] at M <= 16; the decode kernel's times are kept only from runs of
-    session 22's kernel (the file's first line says "gemv kernel: session 22"): the earlier ones
-    ran a kernel ~10-15% slower"""
+    session 22's or 23's kernel (the file's first line says "gemv kernel: session 22" / "23"): the
+    earlier ones ran a kernel ~10-15% slower. Session 22 ran one fragment per stripe everywhere, so
+    its gemv_t8 times at M > 4 count only where the tree still does; session 23's gemv_t16 ran two
+    (not kept), so only its gemv_t8 times count."""
     lines = open(path).read().split("\n")
-    cur = "gemv kernel: session 22" in lines[0]
+    s22, s23 = "gemv kernel: session 22" in lines[0], "gemv kernel: session 23" in lines[0]
+
+    def keep(nm, m, n, k):
+        if not nm.startswith("gemv_"):
+            return True
+        if s23:
+            return nm == "gemv_t8"
+        return s22 and not (nm == "gemv_t8" and frags(1, m, n, k) == 2)
     out = []
     for m, n, k, t in parse_bench(path, r"\s+((?:sm90|gemv)_\S+)\s+([0-9.]+) us$"):
-        if not cur:
-            t = {nm: us for nm, us in t.items() if not nm.startswith("gemv_")}
-        out.append((m, n, k, t))
+        out.append((m, n, k, {nm: us for nm, us in t.items() if keep(nm, m, n, k)}))
     for v in (line.split() for line in lines):
         if len(v) == 10 and v[5].startswith("gemv_") and v[0].isdigit():
-            t = {v[5]: float(v[6])} if cur else {}
+            m, n, k = int(v[0]), int(v[1]), int(v[2])
+            t = {v[5]: float(v[6])} if keep(v[5], m, n, k) else {}
             if v[8] != "-":
                 t["sm90_" + v[8]] = float(v[9])
-            out.append((int(v[0]), int(v[1]), int(v[2]), t))
+            out.append((m, n, k, t))
     return [r for r in out if r[0] <= 16]
 
 
-def slots(nt, m):
+def most_warps(kt):
+    kw = 8
+    while kw > 1 and kt // kw < 4:
+        kw //= 2
+    return kw
+
+
+def frags(nt, m, n, k):
+    """gemv.cu's stripe_frags: 16-row fragments per stripe"""
+    return 2 if nt == 1 and m > 4 and (n + 31) // 32 * most_warps((k + 63) // 64) >= 5 * SMS else 1
+
+
+def slots(nt, m, nr):
     """gemv.cu's gemv_slots (zeros none): CTAs per SM by the ring sized by M and the registers"""
-    stage = 2 * 512 + 2 * 128 * m + 128
-    smem = 8 * (4 if nt == 1 else 2) * stage + 8 * nt * 512 + 8 * 128 + 1024
-    return min(233472 // smem, 3 if nt == 1 else 2)
+    stage = 2 * 512 * nr + 2 * 128 * m + 128 * nr
+    stages = (4 if nr == 1 else 3) if nt == 1 else 2
+    smem = 8 * stages * stage + 8 * nr * nt * 512 + 8 * 128 + 1024
+    return min(233472 // smem, 3 if nt == 1 and nr == 1 else 2)
 
 
-def kw_cost(stripes, k, kw, sl):
+def kw_cost(stripes, rows, k, kw, sl):
     per_cta = 8 // kw
     ctas = -(-stripes // per_cta)
     per_sm = -(-ctas // SMS)
-    return 24576 * (-(-per_sm // sl)) + per_sm * 16 * min(per_cta, stripes) * k / 2
+    return 24576 * (-(-per_sm // sl)) + per_sm * rows * min(per_cta, stripes) * k / 2
 
 
 def stripe_warps(n, k, nt, m):
     """gemv.cu's stripe_warps"""
-    stripes, kt, sl = (n + 15) // 16, (k + 63) // 64, slots(nt, m)
-    kw = 8
-    while kw > 1 and kt // kw < 4:
-        kw //= 2
-    best, w = kw_cost(stripes, k, kw, sl), kw // 2
+    nr = frags(nt, m, n, k)
+    rows = 16 * nr
+    stripes, kt, sl = (n + rows - 1) // rows, (k + 63) // 64, slots(nt, m, nr)
+    kw = most_warps(kt)
+    best, w = kw_cost(stripes, rows, k, kw, sl), kw // 2
     while w >= 1:
-        c = kw_cost(stripes, k, w, sl)
+        c = kw_cost(stripes, rows, k, w, sl)
         if c < 0.98 * best:
             best, kw = c, w
         w //= 2
@@ -80,11 +104,12 @@ def stripe_warps(n, k, nt, m):
 
 def terms(m, n, k, nt):
     """(MB, full waves' MB, last wave's MB, one CTA's MB, chain blocks, busiest SM's MB, its rounds)"""
-    kw, sl = stripe_warps(n, k, nt, m), slots(nt, m)
-    stripes, kt = (n + 15) // 16, (k + 63) // 64
+    nr = frags(nt, m, n, k)
+    kw, sl, rows = stripe_warps(n, k, nt, m), slots(nt, m, nr), 16 * nr
+    stripes, kt = (n + rows - 1) // rows, (k + 63) // 64
     per_cta = 8 // kw
     ctas = (stripes + per_cta - 1) // per_cta
-    cta_mb = per_cta * 16 * k / 2 / 1e6
+    cta_mb = per_cta * rows * k / 2 / 1e6
     full, rem = divmod(ctas, sl * SMS)
     rounds = (stripes * kw + 8 * sl * SMS - 1) // (8 * sl * SMS)
     per_sm = -(-ctas // SMS)

@@ -107,6 +107,8 @@ size_t w4a16_workspace_need(w4a16_handle h, const w4a16_problem *p, const w4a16_
 int w4a16_heuristic(const w4a16_problem *p, const w4a16_device_info *info);
 /* The decode kernel's warps per 16-row stripe for p on sms SMs (kernels/gemv.cu). */
 int w4a16_gemv_stripe_warps(const w4a16_problem *p, int sms); /* t8 for M <= 8, else t16 */
+/* Its 16-row fragments per stripe (1 or 2), the same way. */
+int w4a16_gemv_stripe_frags(const w4a16_problem *p, int sms);
 
 /* Portable reference kernel (kernels/simt_gemm.cu). */
 int w4a16_launch_simt(const w4a16_gemm_args *args);

@@ -342,6 +342,32 @@ static void test_gemv_warps()
     }
 }
 
+/* The decode kernel's 16-row fragments per stripe (gemv.cu, stripe_frags) on a 132-SM H100, against
+ * gemv_t8 forced with one / two (W4A16_GEMV_NR; session 23, docs/perf/h100-session23-gemv-nr.txt, us). */
+static void test_gemv_frags()
+{
+    unsetenv("W4A16_GEMV_NR"); /* the debug switch, read at the first call, would override the rule */
+    static const struct { int64_t m, n, k; int nr; } cases[] = {
+        {8, 6144, 4096, 2},   /* 14.94 / 12.05 */
+        {8, 4096, 4096, 2},   /* 10.05 / 8.99 */
+        {8, 4096, 14336, 2},  /* 19.12 / 16.86 */
+        {6, 12288, 2048, 2},  /* 13.47 / 12.18 */
+        {8, 2048, 8192, 1},   /* 9.89 / 11.02: 64 stripes of 32 rows, 3.9 warps per SM */
+        {8, 1536, 8960, 1},   /* 9.87 / 11.55 */
+        {4, 57344, 8192, 1},  /* 91.55 / 92.99: one fragment fits three CTAs per SM there, two two */
+        {4, 12288, 2048, 1},  /* 11.07 / 12.16 */
+        {16, 4096, 4096, 1},  /* gemv_t16: two fragments spill */
+    };
+    for (const auto &c : cases) {
+        w4a16_problem p;
+        CHECK(w4a16_problem_init(&p, c.m, c.n, c.k, W4A16_DTYPE_FP16, 128, W4A16_ZEROS_NONE) == W4A16_SUCCESS,
+              "problem %lldx%lld", (long long)c.n, (long long)c.k);
+        const int nr = w4a16_gemv_stripe_frags(&p, 132);
+        CHECK(nr == c.nr, "gemv fragments per stripe at M=%lld on %lldx%lld: %d, measured best %d", (long long)c.m,
+              (long long)c.n, (long long)c.k, nr, c.nr);
+    }
+}
+
 int main(void)
 {
     test_csplit_ranges();
@@ -350,5 +376,6 @@ int main(void)
     test_model_plans();
     test_pp_plans();
     test_gemv_warps();
+    test_gemv_frags();
     return check_exit_code("test_schedule");
 }

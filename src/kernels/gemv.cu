@@ -2,7 +2,8 @@
  * gemv.cu - the decode kernel for M <= 8 / 16 ("gemv_t8", "gemv_t16") on small weights: no TMA, no
  * producer warp, no split-K workspace. Each warp owns a stripe of 16 weight rows (a quarter of a
  * packed 64-row tile: packed_layout.h gives warp w of a tile 512 contiguous bytes per 64-k block,
- * which is also mma.sync m16n8k16's A-fragment map) and walks a contiguous run of K's 64-k
+ * which is also mma.sync m16n8k16's A-fragment map), or of 32 (two such fragments: gemv_t8 from
+ * M = 5 up, stripe_frags), and walks a contiguous run of K's 64-k
  * blocks through its own ring of cp.async stages (weights, the activations' token rows, the
  * blocks' scales and zeros); the stripe's warps of a CTA sum their fp32 partial sums through
  * shared memory, so K is split inside the CTA only. Per 64-k block: the Hopper kernel's
@@ -30,30 +31,35 @@ constexpr int TILE_WORDS4 = W4A16_PACK_TILE_BYTES / 16; /* uint4 per packed 64x6
 constexpr int WBYTES = 512;                               /* a warp's part of a packed tile */
 constexpr int U = 2;                                      /* 64-k blocks per stage */
 
-/* One warp's stage: U consecutive 64-k blocks, each with the stripe's 512 bytes of weights,
- * the M token rows of its 64 activations (128 bytes each, 16-byte chunk c of row r at chunk
- * c ^ (r & 7): ldmatrix's eight row addresses then fall in distinct banks; rows past M are read
- * from a zero row elsewhere, so only M rows take room), and two slots of group constants: 16
- * scales, 16 zeros (integer: bytes; float: the dtype). Block v's parts at W + v WBYTES, ACT + v
- * actb; slot j's at sc + 64 j (scales) and sc + 32 + 64 j (zeros). Slot 0 holds the stage's first
- * block's group (with groups of 128 both blocks'), slot 1 block 1's with groups of 64. Sized by M,
- * so that small M fits more CTAs per SM (gemv_slots). */
-constexpr int ST_W = 0, ST_ACT = U * WBYTES;
+/* One warp's stage: U consecutive 64-k blocks, each with the stripe's NR x 512 bytes of weights
+ * (fragment r's at + 512 r), the M token rows of its 64 activations (128 bytes each, 16-byte chunk
+ * c of row r at chunk c ^ (r & 7): ldmatrix's eight row addresses then fall in distinct banks; rows
+ * past M are read from a zero row elsewhere, so only M rows take room), and two slots of group
+ * constants: 16 NR scales, 16 NR zeros (integer: bytes; float: the dtype). Block v's parts at
+ * W + v NR WBYTES, act + v actb; slot j's at sc + j slot (scales) and sc + j slot + 32 NR (zeros).
+ * Slot 0 holds the stage's first block's group (with groups of 128 both blocks'), slot 1 block 1's
+ * with groups of 64. Sized by M, so that small M fits more CTAs per SM (gemv_slots). */
+constexpr int ST_W = 0;
 struct StageLayout {
-    uint32_t actb, sc, bytes;
+    uint32_t act, actb, sc, slot, bytes;
 };
-__host__ __device__ inline StageLayout stage_layout(int m)
+__host__ __device__ inline StageLayout stage_layout(int m, int nr)
 {
     StageLayout l;
+    l.act = ST_W + U * WBYTES * (uint32_t)nr;
     l.actb = 128u * (uint32_t)m;
-    l.sc = ST_ACT + U * l.actb;
-    l.bytes = l.sc + 64 * U;
+    l.sc = l.act + U * l.actb;
+    l.slot = 64u * (uint32_t)nr;
+    l.bytes = l.sc + 2 * l.slot;
     return l;
 }
 
-/* CTAs per SM the registers allow (__launch_bounds__): three for t8 (<= 80 registers), except
- * with integer zeros (they spill 4 bytes at 80) and for t16 (94-120 registers), two. */
-__host__ __device__ constexpr int min_ctas(int nt, int zm) { return nt == 1 && zm != W4A16_ZEROS_INT ? 3 : 2; }
+/* CTAs per SM the registers allow (__launch_bounds__): three for t8 with one fragment per stripe
+ * (<= 80 registers), except with integer zeros (they spill 4 bytes at 80); else two. */
+__host__ __device__ constexpr int min_ctas(int nt, int nr, int zm)
+{
+    return nt == 1 && nr == 1 && zm != W4A16_ZEROS_INT ? 3 : 2;
+}
 
 __device__ __forceinline__ uint32_t smem_addr(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
 
@@ -216,30 +222,33 @@ __device__ __forceinline__ sm90::GroupConsts<T> gemv_consts(const uint8_t *sc, c
  * token rows and t8 fits three CTAs per SM (80 registers) up to M = 4: 57344x8192 M=1 94.42 ->
  * 90.86-91.33 (two calls), M = 8 (two CTAs either way) 91.49-91.86 against 91.70; 6144x4096 M=1
  * 10.83 (session 21: 12.59 with its best width). */
-template <typename T, int NT, int S, int ZM>
-__global__ void __launch_bounds__(THREADS, min_ctas(NT, ZM)) gemv_kernel(const GemvArgs<T> p)
+template <typename T, int NT, int NR, int S, int ZM>
+__global__ void __launch_bounds__(THREADS, min_ctas(NT, NR, ZM)) gemv_kernel(const GemvArgs<T> p)
 {
     /* GS (as the Hopper kernel's small tiles): fragments hold q - z, each group's fp32 sums are
      * scaled once; float zeros need the dequantized weights */
     constexpr bool GS = ZM != W4A16_ZEROS_FLOAT;
-    const StageLayout SL = stage_layout(p.m);
+    const StageLayout SL = stage_layout(p.m, NR);
+    constexpr int ROWS = 16 * NR, WB = WBYTES * NR; /* a stripe's rows, a block's weight bytes */
     extern __shared__ __align__(128) uint8_t ring[];
-    __shared__ float4 red[WARPS][NT][32];
+    __shared__ float4 red[WARPS][NR * NT][32];
     __shared__ __align__(16) uint8_t zrow[WARPS][128];
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int g = lane >> 2, c = lane & 3;
     const int kw = p.kw, q = warp % kw;
     const int stripe = blockIdx.x * (WARPS / kw) + warp / kw;
-    const int stripes = (p.n + 15) >> 4;
+    const int stripes = (p.n + ROWS - 1) / ROWS;
     uint8_t *const mine = ring + warp * S * SL.bytes;
     const uint32_t mine_s = smem_addr(mine);
-    float acc[NT][4] = {}, gacc[NT][4] = {};
+    float acc[NR][NT][4] = {}, gacc[NR][NT][4] = {};
     if (stripe < stripes) {
         /* warp q's blocks: a contiguous run [b0, b0 + n_i), cut at whole groups of 128 */
         const int gt = p.gsh == 1 ? 2 : 1, units = (p.kt_count + gt - 1) / gt;
         const int b0 = q * units / kw * gt, n_i = min((q + 1) * units / kw * gt, p.kt_count) - b0;
-        const uint8_t *wp = p.w + ((int64_t)(stripe >> 2) * p.kt_count * TILE_WORDS4 + 32 * (stripe & 3) + lane) * 16 +
-                            (int64_t)b0 * W4A16_PACK_TILE_BYTES;
+        /* the stripe's NR quarters of its packed 64-row tile are contiguous (512 bytes each) */
+        constexpr int SPT = 4 / NR; /* stripes per tile */
+        const int64_t tile0 = (int64_t)(stripe / SPT) * p.kt_count * TILE_WORDS4;
+        const uint8_t *wp = p.w + (tile0 + 32 * NR * (stripe % SPT) + lane) * 16 + (int64_t)b0 * W4A16_PACK_TILE_BYTES;
         /* this lane's activation chunks: token rows r_u = lane / 8 + 4 u (u < 2 NT), chunk
          * lane % 8 of even u's rows and (lane % 8) ^ 4 of odd u's: all land at position
          * (lane % 8) ^ (lane / 8) of their rows (chunk c of row r sits at c ^ (r & 7)), so one
@@ -257,30 +266,31 @@ __global__ void __launch_bounds__(THREADS, min_ctas(NT, ZM)) gemv_kernel(const G
             ap[u] = reinterpret_cast<const uint8_t *>(p.a + (int64_t)(aval[u] ? r : 0) * p.lda + 64 * (int64_t)b0 +
                                                       8 * ach[u]);
         }
-        uint32_t adst = ST_ACT + rr * 128 + (((lane & 7) ^ rr) & 7) * 16, wdst = ST_W + 16 * lane;
+        uint32_t adst = SL.act + rr * 128 + (((lane & 7) ^ rr) & 7) * 16, wdst = ST_W + 16 * lane;
         pin(adst);
         pin(wdst);
         const int kt_last = p.kt_count - 1;
-        /* group constants: lanes 0, 1 copy the scales of rows 0-7, 8-15; lanes 2, 3 the zeros. An
-         * 8-row chunk past N (N is a multiple of 8: all of it or none) is zero-filled, so its rows
-         * get scale 0 (and zero 0) without a check in the loop. A stage holds one block's constants
-         * in slot 0 (the stage's first block's group: with groups of 128 both blocks share it, as b0
-         * is cut at whole groups; per-channel, the one group), and with groups of 64 block 1's in
-         * slot 1. */
-        const int h = lane & 1;
-        const bool glane = lane < (ZM == W4A16_ZEROS_NONE ? 2 : 4), gin = 16 * stripe + 8 * h < p.n;
-        const bool g8 = ZM == W4A16_ZEROS_INT && lane >= 2; /* 8 integer zeros: 8 bytes */
+        /* group constants: lanes h < 2 NR copy the scales of rows 8h ... 8h + 7, lanes 2 NR + h
+         * the zeros. An 8-row chunk past N (N is a multiple of 8: all of it or none) is
+         * zero-filled, so its rows get scale 0 (and zero 0) without a check in the loop. A stage
+         * holds one block's constants in slot 0 (the stage's first block's group: with groups of
+         * 128 both blocks share it, as b0 is cut at whole groups; per-channel, the one group), and
+         * with groups of 64 block 1's in slot 1. */
+        const int h = lane % (2 * NR);
+        const bool sl = lane < 2 * NR; /* a scales lane */
+        const bool glane = lane < (ZM == W4A16_ZEROS_NONE ? 2 : 4) * NR, gin = ROWS * stripe + 8 * h < p.n;
+        const bool g8 = ZM == W4A16_ZEROS_INT && !sl; /* 8 integer zeros: 8 bytes */
         const int gbytes = gin ? (g8 ? 8 : 16) : 0;
-        const int64_t gstride = gin ? (int64_t)p.n * (lane < 2 || ZM != W4A16_ZEROS_INT ? (int)sizeof(T) : 1) : 0;
+        const int64_t gstride = gin ? (int64_t)p.n * (sl || ZM != W4A16_ZEROS_INT ? (int)sizeof(T) : 1) : 0;
         const uint8_t *gp =
             !gin ? (const uint8_t *)p.scales
-            : lane < 2 || ZM == W4A16_ZEROS_NONE
-                ? (const uint8_t *)(p.scales + 16 * stripe + 8 * h)
-                : (const uint8_t *)p.zeros + (ZM == W4A16_ZEROS_INT ? 1 : (int)sizeof(T)) * (16 * stripe + 8 * h);
+            : sl || ZM == W4A16_ZEROS_NONE
+                ? (const uint8_t *)(p.scales + ROWS * stripe + 8 * h)
+                : (const uint8_t *)p.zeros + (ZM == W4A16_ZEROS_INT ? 1 : (int)sizeof(T)) * (ROWS * stripe + 8 * h);
         if (p.gsh != 31) gp += (int64_t)(b0 >> p.gsh) * gstride;
         const int64_t gs_step = p.gsh == 31 ? 0 : (int64_t)(U >> p.gsh) * gstride; /* per stage */
         const bool g64 = p.gsh == 0;
-        uint32_t gdst = SL.sc + (lane < 2 ? 16 * h : 32 + (ZM == W4A16_ZEROS_INT ? 8 : 16) * h);
+        uint32_t gdst = SL.sc + (sl ? 16 * h : 32 * NR + (ZM == W4A16_ZEROS_INT ? 8 : 16) * h);
         pin(gdst);
         /* token rows past M are never copied: ldmatrix reads them from a zero row instead (one per
          * warp). Zeroing those rows in every stage slot cost 2 us at M=1 on the short runs of
@@ -297,8 +307,8 @@ __global__ void __launch_bounds__(THREADS, min_ctas(NT, ZM)) gemv_kernel(const G
             if (g8) cp_async_ca8_if(gl, st + gdst, gp, gbytes);
             else cp_async_ca16_if(gl, st + gdst, gp, gbytes);
             if (second) {
-                if (g8) cp_async_ca8_if(gl, st + 64 + gdst, gp + gstride, gbytes);
-                else cp_async_ca16_if(gl, st + 64 + gdst, gp + gstride, gbytes);
+                if (g8) cp_async_ca8_if(gl, st + SL.slot + gdst, gp + gstride, gbytes);
+                else cp_async_ca16_if(gl, st + SL.slot + gdst, gp + gstride, gbytes);
             }
         };
         auto step = [&]() {
@@ -314,7 +324,10 @@ __global__ void __launch_bounds__(THREADS, min_ctas(NT, ZM)) gemv_kernel(const G
             const uint32_t st = mine_s + (i % S) * SL.bytes;
 #pragma unroll
             for (int v = 0; v < U; v++) {
-                cp_async_cg16_if(always, st + wdst + v * WBYTES, wp + v * W4A16_PACK_TILE_BYTES);
+#pragma unroll
+                for (int r = 0; r < NR; r++)
+                    cp_async_cg16_if(always, st + wdst + v * WB + r * WBYTES,
+                                     wp + v * W4A16_PACK_TILE_BYTES + r * WBYTES);
 #pragma unroll
                 for (int u = 0; u < CH; u++)
                     if (aval[u]) cp_async_ca16(st + adst + v * SL.actb + 512 * u, ap[u] + 128 * v, 16);
@@ -333,7 +346,9 @@ __global__ void __launch_bounds__(THREADS, min_ctas(NT, ZM)) gemv_kernel(const G
                 for (int v = 0; v < U; v++) {
                     const int kt = b0 + U * i + v;
                     if (U * i + v < n_i) {
-                        cp_async_cg16(st + wdst + v * WBYTES, wp + v * W4A16_PACK_TILE_BYTES);
+#pragma unroll
+                        for (int r = 0; r < NR; r++)
+                            cp_async_cg16(st + wdst + v * WB + r * WBYTES, wp + v * W4A16_PACK_TILE_BYTES + r * WBYTES);
                         /* a chunk past K is zero-filled (nothing read; the source named is A's
                          * start, so no address past A's end is ever formed) */
 #pragma unroll
@@ -361,7 +376,7 @@ __global__ void __launch_bounds__(THREADS, min_ctas(NT, ZM)) gemv_kernel(const G
         for (int t = 0; t < NT; t++) {
             live[t] = lr + 8 * t < p.m;
 #pragma unroll
-            for (int x = 0; x < 2; x++) ldm[t][x] = ST_ACT + (lr + 8 * t) * 128 + (((lm + 4 * x) ^ lr) & 7) * 16;
+            for (int x = 0; x < 2; x++) ldm[t][x] = SL.act + (lr + 8 * t) * 128 + (((lm + 4 * x) ^ lr) & 7) * 16;
         }
 #pragma unroll
         for (int x = 0; x < 2; x++) {
@@ -379,9 +394,16 @@ __global__ void __launch_bounds__(THREADS, min_ctas(NT, ZM)) gemv_kernel(const G
             pin(*reinterpret_cast<uint32_t *>(&gc_none.c[0]));
             pin(*reinterpret_cast<uint32_t *>(&gc_none.chi[1]));
         }
-        auto consts = [&](const uint8_t *gsl) {
-            if constexpr (ZM == W4A16_ZEROS_NONE) return gc_none;
-            else return gemv_consts<T, ZM>(gsl + SL.sc, gsl + SL.sc + 32, g);
+        /* fragment r's constants in the slot at gsl (rows 16 r + g, 16 r + g + 8) */
+        using GC = sm90::GroupConsts<T>;
+        auto consts = [&](GC (&gc)[NR], const uint8_t *gsl) {
+#pragma unroll
+            for (int r = 0; r < NR; r++) {
+                if constexpr (ZM == W4A16_ZEROS_NONE) gc[r] = gc_none;
+                else
+                    gc[r] = gemv_consts<T, ZM>(gsl + SL.sc + 32 * r,
+                                               gsl + SL.sc + 32 * NR + (ZM == W4A16_ZEROS_INT ? 16 : 32) * r, g);
+            }
         };
         /* Block v of the stage at st_s: dequantize, multiply into gacc (GS) or acc. FIRST: the
          * block opens its group, so its first MMA starts from zero instead of gacc; FOLD: it closes
@@ -390,11 +412,7 @@ __global__ void __launch_bounds__(THREADS, min_ctas(NT, ZM)) gemv_kernel(const G
          * unfolded gacc). */
         uint32_t sc_lane = SL.sc + 2 * g; /* this lane's row g scale in a slot; g + 8 at + 16 */
         pin(sc_lane);
-        auto block = [&](uint32_t st_s, int v, uint32_t slot, const sm90::GroupConsts<T> &gc, bool first, bool fold) {
-            uint4 wq;
-            asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
-                         : "=r"(wq.x), "=r"(wq.y), "=r"(wq.z), "=r"(wq.w)
-                         : "r"(st_s + wdst + v * WBYTES));
+        auto block = [&](uint32_t st_s, int v, uint32_t slot, const GC (&gc)[NR], bool first, bool fold) {
             uint32_t b[NT][8];
 #pragma unroll
             for (int t = 0; t < NT; t++)
@@ -402,25 +420,43 @@ __global__ void __launch_bounds__(THREADS, min_ctas(NT, ZM)) gemv_kernel(const G
                 for (int x = 0; x < 2; x++)
                     ldmatrix_x4(live[t] ? st_s + v * SL.actb + ldm[t][x] : zaddr[x], b[t][4 * x], b[t][4 * x + 1],
                                 b[t][4 * x + 2], b[t][4 * x + 3]);
-            const uint32_t words[4] = {wq.x, wq.y, wq.z, wq.w};
 #pragma unroll
-            for (int j = 0; j < 4; j++) {
-                uint32_t af[4];
-                sm90::dequant_word<T, GS>(words[j], gc, af);
+            for (int r = 0; r < NR; r++) {
+                uint4 wq;
+                asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+                             : "=r"(wq.x), "=r"(wq.y), "=r"(wq.z), "=r"(wq.w)
+                             : "r"(st_s + wdst + v * WB + r * WBYTES));
+                const uint32_t words[4] = {wq.x, wq.y, wq.z, wq.w};
 #pragma unroll
-                for (int t = 0; t < NT; t++) {
-                    if (GS && first && j == 0) mma_16816_z<T>(gacc[t], af, b[t][0], b[t][1]);
-                    else mma_16816<T>(GS ? gacc[t] : acc[t], af, b[t][2 * j], b[t][2 * j + 1]);
+                for (int j = 0; j < 4; j++) {
+                    uint32_t af[4];
+                    sm90::dequant_word<T, GS>(words[j], gc[r], af);
+#pragma unroll
+                    for (int t = 0; t < NT; t++) {
+                        if (GS && first && j == 0) mma_16816_z<T>(gacc[r][t], af, b[t][0], b[t][1]);
+                        else mma_16816<T>(GS ? gacc[r][t] : acc[r][t], af, b[t][2 * j], b[t][2 * j + 1]);
+                    }
                 }
             }
-            if (GS && fold) {
-                const uint32_t sa = st_s + slot + sc_lane;
-                const float s0 = bits_to_f32<T>(lds_u16(sa)), s1 = bits_to_f32<T>(lds_u16(sa + 16));
+            if (GS && fold)
+#pragma unroll
+                for (int r = 0; r < NR; r++) {
+                    const uint32_t sa = st_s + slot + sc_lane + 32 * r;
+                    const float s0 = bits_to_f32<T>(lds_u16(sa)), s1 = bits_to_f32<T>(lds_u16(sa + 16));
+#pragma unroll
+                    for (int t = 0; t < NT; t++)
+#pragma unroll
+                        for (int e = 0; e < 4; e++)
+                            acc[r][t][e] = fmaf(e < 2 ? s0 : s1, gacc[r][t][e], acc[r][t][e]);
+                }
+        };
+        auto zero_gacc = [&]() {
+#pragma unroll
+            for (int r = 0; r < NR; r++)
 #pragma unroll
                 for (int t = 0; t < NT; t++)
 #pragma unroll
-                    for (int e = 0; e < 4; e++) acc[t][e] = fmaf(e < 2 ? s0 : s1, gacc[t][e], acc[t][e]);
-            }
+                    for (int e = 0; e < 4; e++) gacc[r][t][e] = 0.0f;
         };
         /* The steady loop: stage i and the stage it issues are both fast, and stage i is not the
          * run's last (n_fast <= n_s). Groups of 128 open at block 0 and close at block 1; groups of
@@ -432,11 +468,14 @@ __global__ void __launch_bounds__(THREADS, min_ctas(NT, ZM)) gemv_kernel(const G
             __syncwarp();
             const uint32_t st_s = mine_s + (i % S) * SL.bytes;
             const uint8_t *st = mine + (i % S) * SL.bytes;
+            GC gc[NR];
             if (p.gsh == 0) {
-                block(st_s, 0, 0, consts(st), true, true);
-                block(st_s, 1, 64, consts(st + 64), true, true);
+                consts(gc, st);
+                block(st_s, 0, 0, gc, true, true);
+                consts(gc, st + SL.slot);
+                block(st_s, 1, SL.slot, gc, true, true);
             } else {
-                const sm90::GroupConsts<T> gc = consts(st);
+                consts(gc, st);
                 const bool g128 = p.gsh == 1;
                 block(st_s, 0, 0, gc, g128, false);
                 block(st_s, 1, 0, gc, false, g128);
@@ -444,11 +483,7 @@ __global__ void __launch_bounds__(THREADS, min_ctas(NT, ZM)) gemv_kernel(const G
             __syncwarp(); /* every lane done with stage i % S before the next issue refills it */
         }
         /* the steady loop's last group was folded (groups of 64 or 128) */
-        if (GS && p.gsh != 31 && i > 0)
-#pragma unroll
-            for (int t = 0; t < NT; t++)
-#pragma unroll
-                for (int e = 0; e < 4; e++) gacc[t][e] = 0.0f;
+        if (GS && p.gsh != 31 && i > 0) zero_gacc();
         /* the rest: stages that are not fast, or issue stages that are not, and the run's last */
         const int gs_mask = p.gsh == 0 ? 3 : p.gsh == 1 ? 2 : 0;
         for (; i < n_s; i++) {
@@ -462,13 +497,11 @@ __global__ void __launch_bounds__(THREADS, min_ctas(NT, ZM)) gemv_kernel(const G
             for (int v = 0; v < U; v++) {
                 if (v > last) break;
                 const bool fold = ((gs_mask >> v) & 1) || v == last;
-                const uint32_t slot = v && g64 ? 64 : 0;
-                block(st_s, v, slot, consts(st + slot), false, fold);
-                if (GS && fold)
-#pragma unroll
-                    for (int t = 0; t < NT; t++)
-#pragma unroll
-                        for (int e = 0; e < 4; e++) gacc[t][e] = 0.0f;
+                const uint32_t slot = v && g64 ? SL.slot : 0;
+                GC gc[NR];
+                consts(gc, st + slot);
+                block(st_s, v, slot, gc, false, fold);
+                if (GS && fold) zero_gacc();
             }
             __syncwarp(); /* every lane done with stage i % S before the next issue refills it */
         }
@@ -477,44 +510,91 @@ __global__ void __launch_bounds__(THREADS, min_ctas(NT, ZM)) gemv_kernel(const G
     /* the stripe's kw warps meet in shared memory; its first warp finishes */
     if (kw > 1) {
 #pragma unroll
-        for (int t = 0; t < NT; t++) red[warp][t][lane] = make_float4(acc[t][0], acc[t][1], acc[t][2], acc[t][3]);
+        for (int r = 0; r < NR; r++)
+#pragma unroll
+            for (int t = 0; t < NT; t++)
+                red[warp][NT * r + t][lane] = make_float4(acc[r][t][0], acc[r][t][1], acc[r][t][2], acc[r][t][3]);
         __syncthreads();
         if (q == 0)
             for (int o = 1; o < kw; o++)
 #pragma unroll
-                for (int t = 0; t < NT; t++) {
-                    const float4 v = red[warp + o][t][lane];
-                    acc[t][0] += v.x;
-                    acc[t][1] += v.y;
-                    acc[t][2] += v.z;
-                    acc[t][3] += v.w;
-                }
+                for (int r = 0; r < NR; r++)
+#pragma unroll
+                    for (int t = 0; t < NT; t++) {
+                        const float4 v = red[warp + o][NT * r + t][lane];
+                        acc[r][t][0] += v.x;
+                        acc[r][t][1] += v.y;
+                        acc[r][t][2] += v.z;
+                        acc[r][t][3] += v.w;
+                    }
     }
     if (q != 0 || stripe >= stripes) return;
-    /* accumulator e: weight row row0 + 8 (e >> 1), token 8 t + 2c + (e & 1) */
+    /* accumulator e of fragment r: weight row 16 r + g + 8 (e >> 1) of the stripe, token 8 t + 2c + (e & 1) */
 #pragma unroll
-    for (int t = 0; t < NT; t++)
+    for (int r = 0; r < NR; r++)
 #pragma unroll
-        for (int e = 0; e < 4; e++) {
-            const int n = 16 * stripe + g + 8 * (e >> 1), m = 8 * t + 2 * c + (e & 1);
-            if (n >= p.n || m >= p.m) continue;
-            float v = p.alpha * acc[t][e];
-            if (p.bias) v += to_f32(p.bias[n]);
-            p.d[(int64_t)m * p.ldd + n] = from_f32<T>(v);
-        }
+        for (int t = 0; t < NT; t++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int n = ROWS * stripe + 16 * r + g + 8 * (e >> 1), m = 8 * t + 2 * c + (e & 1);
+                if (n >= p.n || m >= p.m) continue;
+                float v = p.alpha * acc[r][t][e];
+                if (p.bias) v += to_f32(p.bias[n]);
+                p.d[(int64_t)m * p.ldd + n] = from_f32<T>(v);
+            }
 }
 
-/* Stages per warp: 8 (t8) or 4 (t16) blocks of weights in flight per warp. */
-constexpr int stages(int nt) { return nt == 1 ? 4 : 2; }
+/* Stages per warp: 8 (t8) or 4 (t16) blocks of 16 rows' weights in flight per warp; t8 with 32-row
+ * stripes 6 (three stages, so that two CTAs fit at M = 8). */
+constexpr int stages(int nt, int nr) { return nt == 1 ? (nr == 1 ? 4 : 3) : 2; }
+
+/* The most warps per stripe (of 8, 4, 2, 1) that keep each warp >= 4 blocks of 64 k, of kt. */
+static int most_warps(int64_t kt)
+{
+    int kw = 8;
+    while (kw > 1 && kt / kw < 4) kw /= 2;
+    return kw;
+}
+
+/* 16-row fragments per stripe, NR: for gemv_t8 two from M = 5 up where the 32-row stripes give at
+ * least 5 warps per SM at the most warps per stripe (of 8, each >= 4 blocks of 64 k), else one;
+ * for gemv_t16 one. W4A16_GEMV_NR=1|2 forces gemv_t8's (debug).
+ * A stripe reads its token rows once per 16 NR weight rows: with one fragment they are as many
+ * bytes as the stripe's weights at M = 4 and twice as many at M = 8, all from L2 where the CTA's
+ * warps walk different K (kw = 8). H100, w4a16-bench, fp16, group 128, gemv_t8 with one / two
+ * fragments, one call (session 23), us:
+ * - M = 8: 6144x4096 14.94 / 12.05, 5120x4096 13.49 / 11.68, 4096x14336 19.12 / 16.86, 4096^2 10.05
+ *   / 8.99, 12288x2048 13.70 / 12.45, 8192x28672 52.93 / 50.53, 8192^2 18.82 / 19.01, 57344x8192
+ *   91.86 / 91.31; few stripes: 2048x8192 9.89 / 11.02 (3.9 warps per SM), 1536x8960 9.87 / 11.55;
+ * - M = 4, where one fragment fits three CTAs per SM and two fit two: 4096^2 9.42 / 9.01, 6144x4096
+ *   11.71 / 11.34, but 57344x8192 91.55 / 92.99, 12288x2048 11.07 / 12.16, 28672x4096 30.16 /
+ *   31.07.
+ * gemv_t16 with two fragments needs 138-146 registers (4-12 bytes of spills at two CTAs' 128, even
+ * with half of the activation fragments live at a time); measured with the spills (another call):
+ * M = 16 5120x4096 13.62 / 12.67, 4096x14336 19.76 / 18.13, 28672x4096 38.03 / 32.16, but
+ * 57344x8192 106.51 / 113.14, and M = 12 slower on most shapes (4096x14336 18.96 / 20.43); where it
+ * gained, the Hopper tiles were about as fast (5120x4096 12.13, 28672x4096 29.52). Not kept.
+ * docs/perf/h100-session23-gemv-nr.txt. */
+int stripe_frags(int nt, const w4a16_problem *p, int sms)
+{
+    static const int forced = [] {
+        const int v = env_int("W4A16_GEMV_NR");
+        return v == 1 || v == 2 ? v : 0;
+    }();
+    if (nt != 1) return 1;
+    if (forced) return forced;
+    const int kw = most_warps(w4a16_pack_tiles_k(p->k));
+    return p->m > 4 && (p->n + 31) / 32 * kw >= 5 * (int64_t)sms ? 2 : 1;
+}
 
 /* CTAs of the kernel resident per SM for M tokens: the shared memory (228 KB per SM, 1 KB of it
  * reserved per CTA; the ring is sized by M) and the registers (min_ctas) allow. */
-int gemv_slots(int nt, int zm, int64_t m)
+int gemv_slots(int nt, int nr, int zm, int64_t m)
 {
-    const int64_t smem = (int64_t)WARPS * stages(nt) * stage_layout((int)m).bytes + /* ring */
-                         (int64_t)WARPS * nt * 32 * 16 + WARPS * 128 + 1024;    /* red, zrow, reserved */
+    const int64_t smem = (int64_t)WARPS * stages(nt, nr) * stage_layout((int)m, nr).bytes + /* ring */
+                         (int64_t)WARPS * nr * nt * 32 * 16 + WARPS * 128 + 1024;         /* red, zrow, reserved */
     const int by_smem = (int)(233472 / smem);
-    return by_smem < min_ctas(nt, zm) ? by_smem : min_ctas(nt, zm);
+    return by_smem < min_ctas(nt, nr, zm) ? by_smem : min_ctas(nt, nr, zm);
 }
 
 /* The launcher's grid for kw warps per stripe (8 / kw stripes per CTA) spread evenly over sms SMs
@@ -535,10 +615,10 @@ SmLoad sm_load(int64_t stripes, int kw, int sms, int slots)
  * warps per stripe: the launcher's grid (8 / kw stripes per CTA), CTAs spread evenly over the SMs.
  * A round costs ~1 us (a warp's ring is filled, waited for and drained once per CTA), taken as
  * 24 KB at ~23 KB/us per SM (3.0 TB/s over 132 SMs). */
-double kw_cost(int64_t stripes, int64_t k, int kw, int sms, int slots)
+double kw_cost(int64_t stripes, int64_t rows_per_stripe, int64_t k, int kw, int sms, int slots)
 {
     const SmLoad l = sm_load(stripes, kw, sms, slots);
-    const int64_t rows = 16 * (l.per_cta < stripes ? l.per_cta : stripes);
+    const int64_t rows = rows_per_stripe * (l.per_cta < stripes ? l.per_cta : stripes);
     return 24576.0 * (double)l.rounds + (double)l.per_sm * (double)rows * (double)k / 2.0;
 }
 
@@ -559,13 +639,13 @@ int stripe_warps(const w4a16_problem *p, int sms, int nt)
         return v == 1 || v == 2 || v == 4 || v == 8 ? v : 0;
     }();
     if (forced) return forced;
-    const int64_t stripes = (p->n + 15) / 16, kt = w4a16_pack_tiles_k(p->k);
-    const int slots = gemv_slots(nt, p->zero_mode, p->m);
-    int kw = 8;
-    while (kw > 1 && kt / kw < 4) kw /= 2;
-    double best = kw_cost(stripes, p->k, kw, sms, slots);
+    const int nr = stripe_frags(nt, p, sms), rows = 16 * nr;
+    const int64_t stripes = (p->n + rows - 1) / rows;
+    const int slots = gemv_slots(nt, nr, p->zero_mode, p->m);
+    int kw = most_warps(w4a16_pack_tiles_k(p->k));
+    double best = kw_cost(stripes, rows, p->k, kw, sms, slots);
     for (int w = kw / 2; w >= 1; w /= 2) {
-        const double c = kw_cost(stripes, p->k, w, sms, slots);
+        const double c = kw_cost(stripes, rows, p->k, w, sms, slots);
         if (c < 0.98 * best) {
             best = c;
             kw = w;
@@ -574,12 +654,13 @@ int stripe_warps(const w4a16_problem *p, int sms, int nt)
     return kw;
 }
 
-template <typename T, int NT, int ZM, int S> int launch_zm(const w4a16_gemm_args *g)
+template <typename T, int NT, int NR, int ZM> int launch_zm(const w4a16_gemm_args *g)
 {
-    const int smem = WARPS * S * (int)stage_layout((int)g->p->m).bytes;
+    constexpr int S = stages(NT, NR);
+    const int smem = WARPS * S * (int)stage_layout((int)g->p->m, NR).bytes;
     /* every call, as the Hopper launcher does: the attribute belongs to the current device */
     const cudaError_t e =
-        cudaFuncSetAttribute(gemv_kernel<T, NT, S, ZM>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+        cudaFuncSetAttribute(gemv_kernel<T, NT, NR, S, ZM>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
     if (e != cudaSuccess) return (int)e;
     const w4a16_problem &p = *g->p;
     GemvArgs<T> a;
@@ -598,29 +679,32 @@ template <typename T, int NT, int ZM, int S> int launch_zm(const w4a16_gemm_args
     a.gsh = p.group_size == 64 ? 0 : p.group_size == 128 ? 1 : 31; /* else group = K (validated) */
     a.kw = stripe_warps(g->p, g->info->sm_count, NT);
     a.alpha = p.alpha;
-    const int stripes = (a.n + 15) / 16, per_cta = WARPS / a.kw;
-    gemv_kernel<T, NT, S, ZM><<<(unsigned)((stripes + per_cta - 1) / per_cta), THREADS, smem, g->stream>>>(a);
+    const int stripes = (a.n + 16 * NR - 1) / (16 * NR), per_cta = WARPS / a.kw;
+    gemv_kernel<T, NT, NR, S, ZM><<<(unsigned)((stripes + per_cta - 1) / per_cta), THREADS, smem, g->stream>>>(a);
     return launch_status();
 }
 
-template <typename T, int NT, int S> int launch_s(const w4a16_gemm_args *g)
+template <typename T, int NT, int NR> int launch_nr(const w4a16_gemm_args *g)
 {
     switch (g->p->zero_mode) {
-    case W4A16_ZEROS_INT: return launch_zm<T, NT, W4A16_ZEROS_INT, S>(g);
-    case W4A16_ZEROS_FLOAT: return launch_zm<T, NT, W4A16_ZEROS_FLOAT, S>(g);
-    default: return launch_zm<T, NT, W4A16_ZEROS_NONE, S>(g);
+    case W4A16_ZEROS_INT: return launch_zm<T, NT, NR, W4A16_ZEROS_INT>(g);
+    case W4A16_ZEROS_FLOAT: return launch_zm<T, NT, NR, W4A16_ZEROS_FLOAT>(g);
+    default: return launch_zm<T, NT, NR, W4A16_ZEROS_NONE>(g);
     }
 }
 
-template <typename T, int NT> int launch(const w4a16_gemm_args *g) { return launch_s<T, NT, stages(NT)>(g); }
+template <typename T> int launch_t8(const w4a16_gemm_args *g)
+{
+    return stripe_frags(1, g->p, g->info->sm_count) == 1 ? launch_nr<T, 1, 1>(g) : launch_nr<T, 1, 2>(g);
+}
 
 } // namespace
 
 /* Time model (us, H100), like the Hopper tiles' decode model (sm90_launch.cuh), in kw_cost's terms:
  *   o + max(the busiest SM's weight MB / r + L x its rounds of CTAs,
  *           c x blocks per warp x rounds of warps),
- * the launcher's grid (8 / kw stripes per CTA, CTAs spread evenly over the SMs, gemv_slots of them
- * resident per SM). The second term is the warps' serial chain where the stripes are few (1280x8192:
+ * the launcher's grid (8 / kw stripes per CTA of 16 NR rows, CTAs spread evenly over the SMs,
+ * gemv_slots of them resident per SM). The second term is the warps' serial chain where the stripes are few (1280x8192:
  * 80 stripes of 8 warps, each 16 blocks). Least squares on relative error (dev/fit_gemv_model.py,
  * form "sm") over w4a16-bench, H100, session 22's kernel, fp16, group 128, zeros none, 35 shapes of
  * 0.4 to 235 MB, M = 1, 8 (t8) and 16 (t16), docs/perf/h100-session22-gemv-model.txt: t8 o 3.94 us,
@@ -628,16 +712,22 @@ template <typename T, int NT> int launch(const w4a16_gemm_args *g) { return laun
  * (rms 2.9%). With the Hopper tiles' decode model, the heuristic's choice took 1.0059x the fastest
  * configuration's time on those 105 problems (each shape left out of the fit: 1.0068x), where the
  * session-20 form (o + max(MB / B, chain)) took 1.0196x with its coefficients and 1.0186x refitted.
+ * Session 23's 32-row stripes at M = 5-8 (gemv_t8) kept these coefficients: with the grid in 32-row
+ * stripes they modelled the new kernel's M = 8 times within 4% on 11 of the 14 shapes that run it
+ * (6-8% high on 14336x4096, 8960x1536 and 57344x8192; call 1 of h100-session23-gemv-nr.txt), and the
+ * choice took 1.0013x the fastest on 86 problems (dev/fit_gemv_model.py --score, session 22's table
+ * and docs/perf/h100-session23-decode-all.txt); refits took 1.0021x (each shape left out 1.0035x).
  * Off with the other models (W4A16_SM90_MODEL=0). */
 static double gemv_cost(const w4a16_problem *p, const w4a16_device_info *info, int nt, double o, double r_mbus,
                         double lat, double c)
 {
     if (!model_env()) return -1.0;
-    const int sms = info->sm_count, kw = stripe_warps(p, sms, nt), slots = gemv_slots(nt, p->zero_mode, p->m);
-    const int64_t stripes = (p->n + 15) / 16, kt = w4a16_pack_tiles_k(p->k);
+    const int sms = info->sm_count, kw = stripe_warps(p, sms, nt), nr = stripe_frags(nt, p, sms), rows = 16 * nr;
+    const int slots = gemv_slots(nt, nr, p->zero_mode, p->m);
+    const int64_t stripes = (p->n + rows - 1) / rows, kt = w4a16_pack_tiles_k(p->k);
     const SmLoad l = sm_load(stripes, kw, sms, slots);
     const int64_t warp_rounds = (stripes * kw + (int64_t)WARPS * slots * sms - 1) / ((int64_t)WARPS * slots * sms);
-    const double sm_mb = (double)l.per_sm * (double)l.per_cta * 16.0 * (double)p->k / 2e6;
+    const double sm_mb = (double)l.per_sm * (double)l.per_cta * rows * (double)p->k / 2e6;
     const double chain = c * (double)((kt + kw - 1) / kw) * (double)warp_rounds;
     return o + fmax(sm_mb / r_mbus + lat * (double)l.rounds, chain);
 }
@@ -645,6 +735,11 @@ static double gemv_cost(const w4a16_problem *p, const w4a16_device_info *info, i
 extern "C" int w4a16_gemv_stripe_warps(const w4a16_problem *p, int sms)
 {
     return stripe_warps(p, sms, p->m <= 8 ? 1 : 2);
+}
+
+extern "C" int w4a16_gemv_stripe_frags(const w4a16_problem *p, int sms)
+{
+    return stripe_frags(p->m <= 8 ? 1 : 2, p, sms);
 }
 
 extern "C" double w4a16_gemv_cost_t8(const w4a16_problem *p, const w4a16_device_info *info)
@@ -659,10 +754,10 @@ extern "C" double w4a16_gemv_cost_t16(const w4a16_problem *p, const w4a16_device
 
 extern "C" int w4a16_launch_gemv_t8(const w4a16_gemm_args *g)
 {
-    return g->p->dtype == W4A16_DTYPE_FP16 ? launch<__half, 1>(g) : launch<__nv_bfloat16, 1>(g);
+    return g->p->dtype == W4A16_DTYPE_FP16 ? launch_t8<__half>(g) : launch_t8<__nv_bfloat16>(g);
 }
 
 extern "C" int w4a16_launch_gemv_t16(const w4a16_gemm_args *g)
 {
-    return g->p->dtype == W4A16_DTYPE_FP16 ? launch<__half, 2>(g) : launch<__nv_bfloat16, 2>(g);
+    return g->p->dtype == W4A16_DTYPE_FP16 ? launch_nr<__half, 2, 1>(g) : launch_nr<__nv_bfloat16, 2, 1>(g);
 }
