@@ -55,10 +55,13 @@ __host__ __device__ inline StageLayout stage_layout(int m, int nr)
 }
 
 /* CTAs per SM the registers allow (__launch_bounds__): three for t8 with one fragment per stripe
- * (<= 80 registers), except with integer zeros (they spill 4 bytes at 80); else two. */
-__host__ __device__ constexpr int min_ctas(int nt, int nr, int zm)
+ * (<= 80 registers), except with bf16 and integer zeros (they spill 4 bytes at 80); else two.
+ * fp16 with integer zeros fits 80 since session 23 (88 registers before; H100, w4a16-bench, gemv_t8
+ * forced, A/B in one call, M = 1 / 4, us: 6144x4096 13.93 / 14.08 -> 12.04 / 12.29, 12288x2048 13.89
+ * / 14.10 -> 12.10 / 12.19; 4096^2, 4096x14336, 14336x4096, 8192^2 1.002-1.012x the time). */
+__host__ __device__ constexpr int min_ctas(int nt, int nr, int zm, bool bf16)
 {
-    return nt == 1 && nr == 1 && zm != W4A16_ZEROS_INT ? 3 : 2;
+    return nt == 1 && nr == 1 && !(bf16 && zm == W4A16_ZEROS_INT) ? 3 : 2;
 }
 
 __device__ __forceinline__ uint32_t smem_addr(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
@@ -223,7 +226,8 @@ __device__ __forceinline__ sm90::GroupConsts<T> gemv_consts(const uint8_t *sc, c
  * 90.86-91.33 (two calls), M = 8 (two CTAs either way) 91.49-91.86 against 91.70; 6144x4096 M=1
  * 10.83 (session 21: 12.59 with its best width). */
 template <typename T, int NT, int NR, int S, int ZM>
-__global__ void __launch_bounds__(THREADS, min_ctas(NT, NR, ZM)) gemv_kernel(const GemvArgs<T> p)
+__global__ void __launch_bounds__(THREADS, min_ctas(NT, NR, ZM, std::is_same<T, __nv_bfloat16>::value))
+    gemv_kernel(const GemvArgs<T> p)
 {
     /* GS (as the Hopper kernel's small tiles): fragments hold q - z, each group's fp32 sums are
      * scaled once; float zeros need the dequantized weights */
@@ -587,14 +591,15 @@ int stripe_frags(int nt, const w4a16_problem *p, int sms)
     return p->m > 4 && (p->n + 31) / 32 * kw >= 5 * (int64_t)sms ? 2 : 1;
 }
 
-/* CTAs of the kernel resident per SM for M tokens: the shared memory (228 KB per SM, 1 KB of it
+/* CTAs of the kernel resident per SM for p: the shared memory (228 KB per SM, 1 KB of it
  * reserved per CTA; the ring is sized by M) and the registers (min_ctas) allow. */
-int gemv_slots(int nt, int nr, int zm, int64_t m)
+int gemv_slots(int nt, int nr, const w4a16_problem *p)
 {
-    const int64_t smem = (int64_t)WARPS * stages(nt, nr) * stage_layout((int)m, nr).bytes + /* ring */
+    const int64_t smem = (int64_t)WARPS * stages(nt, nr) * stage_layout((int)p->m, nr).bytes + /* ring */
                          (int64_t)WARPS * nr * nt * 32 * 16 + WARPS * 128 + 1024;         /* red, zrow, reserved */
     const int by_smem = (int)(233472 / smem);
-    return by_smem < min_ctas(nt, nr, zm) ? by_smem : min_ctas(nt, nr, zm);
+    const int regs = min_ctas(nt, nr, p->zero_mode, p->dtype == W4A16_DTYPE_BF16);
+    return by_smem < regs ? by_smem : regs;
 }
 
 /* The launcher's grid for kw warps per stripe (8 / kw stripes per CTA) spread evenly over sms SMs
@@ -641,7 +646,7 @@ int stripe_warps(const w4a16_problem *p, int sms, int nt)
     if (forced) return forced;
     const int nr = stripe_frags(nt, p, sms), rows = 16 * nr;
     const int64_t stripes = (p->n + rows - 1) / rows;
-    const int slots = gemv_slots(nt, nr, p->zero_mode, p->m);
+    const int slots = gemv_slots(nt, nr, p);
     int kw = most_warps(w4a16_pack_tiles_k(p->k));
     double best = kw_cost(stripes, rows, p->k, kw, sms, slots);
     for (int w = kw / 2; w >= 1; w /= 2) {
@@ -723,7 +728,7 @@ static double gemv_cost(const w4a16_problem *p, const w4a16_device_info *info, i
 {
     if (!model_env()) return -1.0;
     const int sms = info->sm_count, kw = stripe_warps(p, sms, nt), nr = stripe_frags(nt, p, sms), rows = 16 * nr;
-    const int slots = gemv_slots(nt, nr, p->zero_mode, p->m);
+    const int slots = gemv_slots(nt, nr, p);
     const int64_t stripes = (p->n + rows - 1) / rows, kt = w4a16_pack_tiles_k(p->k);
     const SmLoad l = sm_load(stripes, kw, sms, slots);
     const int64_t warp_rounds = (stripes * kw + (int64_t)WARPS * slots * sms - 1) / ((int64_t)WARPS * slots * sms);
