@@ -69,7 +69,9 @@ def most_warps(kt):
 
 def frags(nt, m, n, k):
     """gemv.cu's stripe_frags: 16-row fragments per stripe"""
-    return 2 if nt == 1 and m > 4 and (n + 31) // 32 * most_warps((k + 63) // 64) >= 5 * SMS else 1
+    if nt != 1 or m < 3 or (n + 31) // 32 * most_warps((k + 63) // 64) < 5 * SMS:
+        return 1
+    return 2 if m > 4 or warps_rule(n, k, nt, m, 1) == 8 else 1
 
 
 def slots(nt, m, nr):
@@ -89,7 +91,11 @@ def kw_cost(stripes, rows, k, kw, sl):
 
 def stripe_warps(n, k, nt, m):
     """gemv.cu's stripe_warps"""
-    nr = frags(nt, m, n, k)
+    return warps_rule(n, k, nt, m, frags(nt, m, n, k))
+
+
+def warps_rule(n, k, nt, m, nr):
+    """gemv.cu's warps_rule"""
     rows = 16 * nr
     stripes, kt, sl = (n + rows - 1) // rows, (k + 63) // 64, slots(nt, m, nr)
     kw = most_warps(kt)

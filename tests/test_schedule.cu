@@ -356,6 +356,12 @@ static void test_gemv_frags()
         {8, 1536, 8960, 1},   /* 9.87 / 11.55 */
         {4, 57344, 8192, 1},  /* 91.55 / 92.99: one fragment fits three CTAs per SM there, two two */
         {4, 12288, 2048, 1},  /* 11.07 / 12.16 */
+        /* M = 3, 4 where one fragment would take 8 warps per stripe (a third call, fp16 zeros none,
+         * two rounds summed) */
+        {4, 5120, 5120, 2},   /* 25.82 / 24.61 */
+        {3, 4096, 14336, 2},  /* 33.78 / 32.86 */
+        {3, 8960, 1536, 1},   /* 18.56 / 19.52 (4 warps per stripe with one) */
+        {2, 4096, 4096, 1},   /* 18.48 / 18.32, but 1.002x over the six shapes at M = 2 */
         {16, 4096, 4096, 1},  /* gemv_t16: two fragments spill */
     };
     for (const auto &c : cases) {

@@ -560,37 +560,6 @@ static int most_warps(int64_t kt)
     return kw;
 }
 
-/* 16-row fragments per stripe, NR: for gemv_t8 two from M = 5 up where the 32-row stripes give at
- * least 5 warps per SM at the most warps per stripe (of 8, each >= 4 blocks of 64 k), else one;
- * for gemv_t16 one. W4A16_GEMV_NR=1|2 forces gemv_t8's (debug).
- * A stripe reads its token rows once per 16 NR weight rows: with one fragment they are as many
- * bytes as the stripe's weights at M = 4 and twice as many at M = 8, all from L2 where the CTA's
- * warps walk different K (kw = 8). H100, w4a16-bench, fp16, group 128, gemv_t8 with one / two
- * fragments, one call (session 23), us:
- * - M = 8: 6144x4096 14.94 / 12.05, 5120x4096 13.49 / 11.68, 4096x14336 19.12 / 16.86, 4096^2 10.05
- *   / 8.99, 12288x2048 13.70 / 12.45, 8192x28672 52.93 / 50.53, 8192^2 18.82 / 19.01, 57344x8192
- *   91.86 / 91.31; few stripes: 2048x8192 9.89 / 11.02 (3.9 warps per SM), 1536x8960 9.87 / 11.55;
- * - M = 4, where one fragment fits three CTAs per SM and two fit two: 4096^2 9.42 / 9.01, 6144x4096
- *   11.71 / 11.34, but 57344x8192 91.55 / 92.99, 12288x2048 11.07 / 12.16, 28672x4096 30.16 /
- *   31.07.
- * gemv_t16 with two fragments needs 138-146 registers (4-12 bytes of spills at two CTAs' 128, even
- * with half of the activation fragments live at a time); measured with the spills (another call):
- * M = 16 5120x4096 13.62 / 12.67, 4096x14336 19.76 / 18.13, 28672x4096 38.03 / 32.16, but
- * 57344x8192 106.51 / 113.14, and M = 12 slower on most shapes (4096x14336 18.96 / 20.43); where it
- * gained, the Hopper tiles were about as fast (5120x4096 12.13, 28672x4096 29.52). Not kept.
- * docs/perf/h100-session23-gemv-nr.txt. */
-int stripe_frags(int nt, const w4a16_problem *p, int sms)
-{
-    static const int forced = [] {
-        const int v = env_int("W4A16_GEMV_NR");
-        return v == 1 || v == 2 ? v : 0;
-    }();
-    if (nt != 1) return 1;
-    if (forced) return forced;
-    const int kw = most_warps(w4a16_pack_tiles_k(p->k));
-    return p->m > 4 && (p->n + 31) / 32 * kw >= 5 * (int64_t)sms ? 2 : 1;
-}
-
 /* CTAs of the kernel resident per SM for p: the shared memory (228 KB per SM, 1 KB of it
  * reserved per CTA; the ring is sized by M) and the registers (min_ctas) allow. */
 int gemv_slots(int nt, int nr, const w4a16_problem *p)
@@ -637,14 +606,9 @@ double kw_cost(int64_t stripes, int64_t rows_per_stripe, int64_t k, int kw, int 
  * 13.34 / 12.59 / 14.02 and 14.05 / 14.46 / 15.87, and kw = 4 on 8960x1536 (kw = 8 there: 3
  * blocks per warp) 11.78 / 10.30 / 10.37 and 13.41 / 11.78 / 12.30. Session 20, against kw = 4
  * forced: 1536^2-class shapes want the most warps (2048x8192 M=1 10.66 vs 14.85). */
-int stripe_warps(const w4a16_problem *p, int sms, int nt)
+static int warps_rule(const w4a16_problem *p, int sms, int nt, int nr)
 {
-    static const int forced = [] {
-        const int v = env_int("W4A16_GEMV_KW");
-        return v == 1 || v == 2 || v == 4 || v == 8 ? v : 0;
-    }();
-    if (forced) return forced;
-    const int nr = stripe_frags(nt, p, sms), rows = 16 * nr;
+    const int rows = 16 * nr;
     const int64_t stripes = (p->n + rows - 1) / rows;
     const int slots = gemv_slots(nt, nr, p);
     int kw = most_warps(w4a16_pack_tiles_k(p->k));
@@ -657,6 +621,52 @@ int stripe_warps(const w4a16_problem *p, int sms, int nt)
         }
     }
     return kw;
+}
+
+/* 16-row fragments per stripe, NR: for gemv_t8 two where the 32-row stripes give at least 5 warps
+ * per SM at the most warps per stripe (of 8, each >= 4 blocks of 64 k) and M >= 5, or M = 3, 4 where
+ * one fragment's stripes would take 8 warps each (warps_rule; fewer share the token rows through L1);
+ * else one. gemv_t16 one. W4A16_GEMV_NR=1|2 forces gemv_t8's (debug).
+ * A stripe reads its token rows once per 16 NR weight rows: with one fragment they are as many
+ * bytes as the stripe's weights at M = 4 and twice as many at M = 8, all from L2 where the CTA's
+ * warps walk different K (kw = 8). H100, w4a16-bench, fp16, group 128, gemv_t8 with one / two
+ * fragments, one call (session 23), us:
+ * - M = 8: 6144x4096 14.94 / 12.05, 5120x4096 13.49 / 11.68, 4096x14336 19.12 / 16.86, 4096^2 10.05
+ *   / 8.99, 12288x2048 13.70 / 12.45, 8192x28672 52.93 / 50.53, 8192^2 18.82 / 19.01, 57344x8192
+ *   91.86 / 91.31; few stripes: 2048x8192 9.89 / 11.02 (3.9 warps per SM), 1536x8960 9.87 / 11.55;
+ * - M = 4, where one fragment fits three CTAs per SM and two fit two: 4096^2 9.42 / 9.01, 6144x4096
+ *   11.71 / 11.34, but 57344x8192 91.55 / 92.99, 12288x2048 11.07 / 12.16, 28672x4096 30.16 /
+ *   31.07 (those take 2 or 4 warps per stripe with one fragment).
+ * - M = 2 / 3 / 4 (a third call, two rounds each, summed), fp16 zeros none: where one fragment takes
+ *   8 warps per stripe, two took 1.002 / 0.987 / 0.969 of the time (geometric mean of 6 shapes from
+ *   3584^2 to 4096x14336; 5120^2 0.975 / 0.970 / 0.953, 6144x4096 1.030 / 1.002 / 0.974), with
+ *   integer zeros (three CTAs per SM with one) 0.975 / 0.971 / 0.964; elsewhere 12288x2048 and
+ *   8960x1536 1.025-1.105 at each M, 14336x4096 and 8192^2 0.95-1.02.
+ * gemv_t16 with two fragments needs 138-146 registers (4-12 bytes of spills at two CTAs' 128, even
+ * with half of the activation fragments live at a time); measured with the spills (another call):
+ * M = 16 5120x4096 13.62 / 12.67, 4096x14336 19.76 / 18.13, 28672x4096 38.03 / 32.16, but
+ * 57344x8192 106.51 / 113.14, and M = 12 slower on most shapes (4096x14336 18.96 / 20.43); where it
+ * gained, the Hopper tiles were about as fast (5120x4096 12.13, 28672x4096 29.52). Not kept.
+ * docs/perf/h100-session23-gemv-nr.txt. */
+int stripe_frags(int nt, const w4a16_problem *p, int sms)
+{
+    static const int forced = [] {
+        const int v = env_int("W4A16_GEMV_NR");
+        return v == 1 || v == 2 ? v : 0;
+    }();
+    if (nt != 1) return 1;
+    if (forced) return forced;
+    if (p->m < 3 || (p->n + 31) / 32 * most_warps(w4a16_pack_tiles_k(p->k)) < 5 * (int64_t)sms) return 1;
+    return p->m > 4 || warps_rule(p, sms, nt, 1) == 8 ? 2 : 1;
+}
+
+int stripe_warps(const w4a16_problem *p, int sms, int nt)
+{
+    static const int forced = [] {
+        const int v = env_int("W4A16_GEMV_KW");
+        return v == 1 || v == 2 || v == 4 || v == 8 ? v : 0;
+    }();
+    return forced ? forced : warps_rule(p, sms, nt, stripe_frags(nt, p, sms));
 }
 
 template <typename T, int NT, int NR, int ZM> int launch_zm(const w4a16_gemm_args *g)
