@@ -55,14 +55,11 @@ __host__ __device__ inline StageLayout stage_layout(int m, int nr)
 }
 
 /* CTAs per SM the registers allow (__launch_bounds__): three for t8 with one fragment per stripe
- * (<= 80 registers), except with bf16 and integer zeros (they spill 4 bytes at 80); else two.
- * fp16 with integer zeros fits 80 since session 23 (88 registers before; H100, w4a16-bench, gemv_t8
- * forced, A/B in one call, M = 1 / 4, us: 6144x4096 13.93 / 14.08 -> 12.04 / 12.29, 12288x2048 13.89
- * / 14.10 -> 12.10 / 12.19; 4096^2, 4096x14336, 14336x4096, 8192^2 1.002-1.012x the time). */
-__host__ __device__ constexpr int min_ctas(int nt, int nr, int zm, bool bf16)
-{
-    return nt == 1 && nr == 1 && !(bf16 && zm == W4A16_ZEROS_INT) ? 3 : 2;
-}
+ * (<= 80 registers), else two. Integer zeros fit 80 since session 23 (88 registers before, with
+ * 64-bit strides for the constants' copies; fp16, H100, w4a16-bench, gemv_t8 forced, A/B in one
+ * call, M = 1 / 4, us: 6144x4096 13.93 / 14.08 -> 12.04 / 12.29, 12288x2048 13.89 / 14.10 -> 12.10 /
+ * 12.19; 4096^2, 4096x14336, 14336x4096, 8192^2 1.002-1.012x the time). */
+__host__ __device__ constexpr int min_ctas(int nt, int nr) { return nt == 1 && nr == 1 ? 3 : 2; }
 
 __device__ __forceinline__ uint32_t smem_addr(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
 
@@ -226,8 +223,7 @@ __device__ __forceinline__ sm90::GroupConsts<T> gemv_consts(const uint8_t *sc, c
  * 90.86-91.33 (two calls), M = 8 (two CTAs either way) 91.49-91.86 against 91.70; 6144x4096 M=1
  * 10.83 (session 21: 12.59 with its best width). */
 template <typename T, int NT, int NR, int S, int ZM>
-__global__ void __launch_bounds__(THREADS, min_ctas(NT, NR, ZM, std::is_same<T, __nv_bfloat16>::value))
-    gemv_kernel(const GemvArgs<T> p)
+__global__ void __launch_bounds__(THREADS, min_ctas(NT, NR)) gemv_kernel(const GemvArgs<T> p)
 {
     /* GS (as the Hopper kernel's small tiles): fragments hold q - z, each group's fp32 sums are
      * scaled once; float zeros need the dequantized weights */
@@ -285,14 +281,16 @@ __global__ void __launch_bounds__(THREADS, min_ctas(NT, NR, ZM, std::is_same<T, 
         const bool glane = lane < (ZM == W4A16_ZEROS_NONE ? 2 : 4) * NR, gin = ROWS * stripe + 8 * h < p.n;
         const bool g8 = ZM == W4A16_ZEROS_INT && !sl; /* 8 integer zeros: 8 bytes */
         const int gbytes = gin ? (g8 ? 8 : 16) : 0;
-        const int64_t gstride = gin ? (int64_t)p.n * (sl || ZM != W4A16_ZEROS_INT ? (int)sizeof(T) : 1) : 0;
+        /* 32-bit: N * 2 bytes < 2^32 (N < 2^31); a register fewer (bf16 with integer zeros then fits
+         * three CTAs per SM) */
+        const uint32_t gstride = gin ? (uint32_t)p.n * (sl || ZM != W4A16_ZEROS_INT ? (uint32_t)sizeof(T) : 1u) : 0u;
         const uint8_t *gp =
             !gin ? (const uint8_t *)p.scales
             : sl || ZM == W4A16_ZEROS_NONE
                 ? (const uint8_t *)(p.scales + ROWS * stripe + 8 * h)
                 : (const uint8_t *)p.zeros + (ZM == W4A16_ZEROS_INT ? 1 : (int)sizeof(T)) * (ROWS * stripe + 8 * h);
         if (p.gsh != 31) gp += (int64_t)(b0 >> p.gsh) * gstride;
-        const int64_t gs_step = p.gsh == 31 ? 0 : (int64_t)(U >> p.gsh) * gstride; /* per stage */
+        const uint32_t gs_step = p.gsh == 31 ? 0u : (uint32_t)(U >> p.gsh) * gstride; /* per stage */
         const bool g64 = p.gsh == 0;
         uint32_t gdst = SL.sc + (sl ? 16 * h : 32 * NR + (ZM == W4A16_ZEROS_INT ? 8 : 16) * h);
         pin(gdst);
@@ -567,7 +565,7 @@ int gemv_slots(int nt, int nr, const w4a16_problem *p)
     const int64_t smem = (int64_t)WARPS * stages(nt, nr) * stage_layout((int)p->m, nr).bytes + /* ring */
                          (int64_t)WARPS * nr * nt * 32 * 16 + WARPS * 128 + 1024;         /* red, zrow, reserved */
     const int by_smem = (int)(233472 / smem);
-    const int regs = min_ctas(nt, nr, p->zero_mode, p->dtype == W4A16_DTYPE_BF16);
+    const int regs = min_ctas(nt, nr);
     return by_smem < regs ? by_smem : regs;
 }
 
