@@ -32,7 +32,7 @@ static double no_cost(const w4a16_problem *p, const w4a16_device_info *info)
 }
 
 /* The decode kernel (kernels/gemv.cu): one token tile of 8 or 16, no workspace, K split only
- * inside its CTAs. */
+ * inside its CTAs. N < 2^30: it steps the group constants' pointers by up to 4 N bytes in 32 bits. */
 int w4a16_launch_gemv_t8(const w4a16_gemm_args *g);
 int w4a16_launch_gemv_t16(const w4a16_gemm_args *g);
 double w4a16_gemv_cost_t8(const w4a16_problem *p, const w4a16_device_info *info);
@@ -40,12 +40,12 @@ double w4a16_gemv_cost_t16(const w4a16_problem *p, const w4a16_device_info *info
 static int gemv_t8_supports(const w4a16_problem *p, const w4a16_device_info *info)
 {
     (void)info;
-    return p->m <= 8;
+    return p->m <= 8 && p->n < ((int64_t)1 << 30);
 }
 static int gemv_t16_supports(const w4a16_problem *p, const w4a16_device_info *info)
 {
     (void)info;
-    return p->m <= 16;
+    return p->m <= 16 && p->n < ((int64_t)1 << 30);
 }
 
 #define W4A16_SM90_NAME(what, BT, BK, S, NW) w4a16_sm90_##what##_t##BT##_w##NW##_k##BK##_s##S

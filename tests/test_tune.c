@@ -165,6 +165,24 @@ static void check_configs_fit(w4a16_handle h)
     printf("configurations: all %d run M=256 (gemv_*: M=8) 8192x8192 on an H100\n", w4a16_config_count());
 }
 
+/* The decode kernel steps its group constants' pointers in 32 bits: its lines refuse N >= 2^30
+ * (configs.c) and take the largest N below. */
+static void check_gemv_n_limit(w4a16_handle h)
+{
+    for (int c = 0; c < w4a16_config_count(); c++) {
+        if (strncmp(w4a16_config_name(c), "gemv_", 5)) continue;
+        w4a16_problem q;
+        w4a16_problem_init(&q, 1, (int64_t)1 << 30, 64, W4A16_DTYPE_FP16, 64, W4A16_ZEROS_NONE);
+        q.config = c;
+        int chosen = -1;
+        CHECK(w4a16_select_config(h, &q, &chosen) != W4A16_SUCCESS, "%s takes N = 2^30", w4a16_config_name(c));
+        q.n -= 8;
+        CHECK(w4a16_select_config(h, &q, &chosen) == W4A16_SUCCESS && chosen == c, "%s refuses N = 2^30 - 8: %s",
+              w4a16_config_name(c), w4a16_last_error());
+    }
+    printf("gemv_*: the N < 2^30 limit checked\n");
+}
+
 int main(void)
 {
     char path[] = "/tmp/w4a16_tune_XXXXXX";
@@ -273,6 +291,7 @@ int main(void)
     else
         check_heuristic(hh);
     check_configs_fit(hh);
+    check_gemv_n_limit(hh);
     w4a16_destroy(hh);
     w4a16_destroy(h);
     w4a16_destroy(h2);

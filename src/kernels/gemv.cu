@@ -3,7 +3,7 @@
  * producer warp, no split-K workspace. Each warp owns a stripe of 16 weight rows (a quarter of a
  * packed 64-row tile: packed_layout.h gives warp w of a tile 512 contiguous bytes per 64-k block,
  * which is also mma.sync m16n8k16's A-fragment map), or of 32 (two such fragments: gemv_t8 from
- * M = 5 up, stripe_frags), and walks a contiguous run of K's 64-k
+ * M = 3 or 5 up, stripe_frags), and walks a contiguous run of K's 64-k
  * blocks through its own ring of cp.async stages (weights, the activations' token rows, the
  * blocks' scales and zeros); the stripe's warps of a CTA sum their fp32 partial sums through
  * shared memory, so K is split inside the CTA only. Per 64-k block: the Hopper kernel's
@@ -281,8 +281,8 @@ __global__ void __launch_bounds__(THREADS, min_ctas(NT, NR)) gemv_kernel(const G
         const bool glane = lane < (ZM == W4A16_ZEROS_NONE ? 2 : 4) * NR, gin = ROWS * stripe + 8 * h < p.n;
         const bool g8 = ZM == W4A16_ZEROS_INT && !sl; /* 8 integer zeros: 8 bytes */
         const int gbytes = gin ? (g8 ? 8 : 16) : 0;
-        /* 32-bit: N * 2 bytes < 2^32 (N < 2^31); a register fewer (bf16 with integer zeros then fits
-         * three CTAs per SM) */
+        /* 32-bit, and so the per-stage step (up to 4 N bytes): the configurations take N < 2^30
+         * (configs.c). A register fewer: bf16 with integer zeros then fits three CTAs per SM. */
         const uint32_t gstride = gin ? (uint32_t)p.n * (sl || ZM != W4A16_ZEROS_INT ? (uint32_t)sizeof(T) : 1u) : 0u;
         const uint8_t *gp =
             !gin ? (const uint8_t *)p.scales
