@@ -95,7 +95,7 @@ def stripe_warps(n, k, nt, m):
 
 
 def warps_rule(n, k, nt, m, nr):
-    """gemv.cu's warps_rule"""
+    """gemv.cu's grid_for (its kw)"""
     rows = 16 * nr
     stripes, kt, sl = (n + rows - 1) // rows, (k + 63) // 64, slots(nt, m, nr)
     kw = most_warps(kt)

@@ -105,7 +105,7 @@ const w4a16_config *w4a16_get_config(int index);
 size_t w4a16_workspace_need(w4a16_handle h, const w4a16_problem *p, const w4a16_config *cfg,
                             size_t *gather_offset);
 int w4a16_heuristic(const w4a16_problem *p, const w4a16_device_info *info);
-/* The decode kernel's warps per 16-row stripe for p on sms SMs (kernels/gemv.cu). */
+/* The decode kernel's warps per stripe for p on sms SMs (kernels/gemv.cu). */
 int w4a16_gemv_stripe_warps(const w4a16_problem *p, int sms); /* t8 for M <= 8, else t16 */
 /* Its 16-row fragments per stripe (1 or 2), the same way. */
 int w4a16_gemv_stripe_frags(const w4a16_problem *p, int sms);

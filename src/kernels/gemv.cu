@@ -594,8 +594,8 @@ double kw_cost(int64_t stripes, int64_t rows_per_stripe, int64_t k, int kw, int 
     return 24576.0 * (double)l.rounds + (double)l.per_sm * (double)rows * (double)k / 2.0;
 }
 
-/* Warps per stripe: of 8, 4, 2, 1, the most that keep each warp >= 4 blocks of 64 k, then fewer
- * where that costs >= 2% less by kw_cost; W4A16_GEMV_KW=1|2|4|8 forces it (debug).
+/* The grid for nr fragments per stripe. Warps per stripe: of 8, 4, 2, 1, the most that keep each
+ * warp >= 4 blocks of 64 k, then fewer where that costs >= 2% less by kw_cost.
  * H100, w4a16-bench, fp16, us, kw = 8 / 4 / 2 forced (session 21, one call; t8 at M=1, t16 at
  * M=16): the rule's kw = 4 where kw = 8 needs a second round of CTAs: 8192x2048 10.50 / 9.12 /
  * 9.57 and 11.89 / 10.08 / 10.82, 7168x2048 10.18 / 9.06 / 9.42 and 11.81 / 10.02 / 10.66,
@@ -604,26 +604,32 @@ double kw_cost(int64_t stripes, int64_t rows_per_stripe, int64_t k, int kw, int 
  * 13.34 / 12.59 / 14.02 and 14.05 / 14.46 / 15.87, and kw = 4 on 8960x1536 (kw = 8 there: 3
  * blocks per warp) 11.78 / 10.30 / 10.37 and 13.41 / 11.78 / 12.30. Session 20, against kw = 4
  * forced: 1536^2-class shapes want the most warps (2048x8192 M=1 10.66 vs 14.85). */
-static int warps_rule(const w4a16_problem *p, int sms, int nt, int nr)
+struct Grid {
+    int nr, kw, slots; /* 16-row fragments per stripe, warps per stripe, CTAs resident per SM */
+    int64_t stripes;
+};
+static Grid grid_for(const w4a16_problem *p, int sms, int nt, int nr)
 {
-    const int rows = 16 * nr;
-    const int64_t stripes = (p->n + rows - 1) / rows;
-    const int slots = gemv_slots(nt, nr, p);
+    Grid gr;
+    gr.nr = nr;
+    gr.stripes = (p->n + 16 * nr - 1) / (16 * nr);
+    gr.slots = gemv_slots(nt, nr, p);
     int kw = most_warps(w4a16_pack_tiles_k(p->k));
-    double best = kw_cost(stripes, rows, p->k, kw, sms, slots);
+    double best = kw_cost(gr.stripes, 16 * nr, p->k, kw, sms, gr.slots);
     for (int w = kw / 2; w >= 1; w /= 2) {
-        const double c = kw_cost(stripes, rows, p->k, w, sms, slots);
+        const double c = kw_cost(gr.stripes, 16 * nr, p->k, w, sms, gr.slots);
         if (c < 0.98 * best) {
             best = c;
             kw = w;
         }
     }
-    return kw;
+    gr.kw = kw;
+    return gr;
 }
 
 /* 16-row fragments per stripe, NR: for gemv_t8 two where the 32-row stripes give at least 5 warps
  * per SM at the most warps per stripe (of 8, each >= 4 blocks of 64 k) and M >= 5, or M = 3, 4 where
- * one fragment's stripes would take 8 warps each (warps_rule; fewer share the token rows through L1);
+ * one fragment's stripes would take 8 warps each (grid_for; fewer share the token rows through L1);
  * else one. gemv_t16 one. W4A16_GEMV_NR=1|2 forces gemv_t8's (debug).
  * A stripe reads its token rows once per 16 NR weight rows: with one fragment they are as many
  * bytes as the stripe's weights at M = 4 and twice as many at M = 8, all from L2 where the CTA's
@@ -646,7 +652,7 @@ static int warps_rule(const w4a16_problem *p, int sms, int nt, int nr)
  * 57344x8192 106.51 / 113.14, and M = 12 slower on most shapes (4096x14336 18.96 / 20.43); where it
  * gained, the Hopper tiles were about as fast (5120x4096 12.13, 28672x4096 29.52). Not kept.
  * docs/perf/h100-session23-gemv-nr.txt. */
-int stripe_frags(int nt, const w4a16_problem *p, int sms)
+static int stripe_frags(int nt, const w4a16_problem *p, int sms)
 {
     static const int forced = [] {
         const int v = env_int("W4A16_GEMV_NR");
@@ -655,19 +661,23 @@ int stripe_frags(int nt, const w4a16_problem *p, int sms)
     if (nt != 1) return 1;
     if (forced) return forced;
     if (p->m < 3 || (p->n + 31) / 32 * most_warps(w4a16_pack_tiles_k(p->k)) < 5 * (int64_t)sms) return 1;
-    return p->m > 4 || warps_rule(p, sms, nt, 1) == 8 ? 2 : 1;
+    return p->m > 4 || grid_for(p, sms, nt, 1).kw == 8 ? 2 : 1;
 }
 
-int stripe_warps(const w4a16_problem *p, int sms, int nt)
+/* The launcher's grid for p on sms SMs (nt token tiles of 8); W4A16_GEMV_KW=1|2|4|8 forces the warps
+ * per stripe (debug). */
+static Grid gemv_grid(const w4a16_problem *p, int sms, int nt)
 {
     static const int forced = [] {
         const int v = env_int("W4A16_GEMV_KW");
         return v == 1 || v == 2 || v == 4 || v == 8 ? v : 0;
     }();
-    return forced ? forced : warps_rule(p, sms, nt, stripe_frags(nt, p, sms));
+    Grid gr = grid_for(p, sms, nt, stripe_frags(nt, p, sms));
+    if (forced) gr.kw = forced;
+    return gr;
 }
 
-template <typename T, int NT, int NR, int ZM> int launch_zm(const w4a16_gemm_args *g)
+template <typename T, int NT, int NR, int ZM> int launch_zm(const w4a16_gemm_args *g, const Grid &gr)
 {
     constexpr int S = stages(NT, NR);
     const int smem = WARPS * S * (int)stage_layout((int)g->p->m, NR).bytes;
@@ -690,25 +700,29 @@ template <typename T, int NT, int NR, int ZM> int launch_zm(const w4a16_gemm_arg
     a.kt_count = (int)w4a16_pack_tiles_k(p.k);
     a.tail_ch = (int)((p.k - 64 * (int64_t)(a.kt_count - 1)) / 8);
     a.gsh = p.group_size == 64 ? 0 : p.group_size == 128 ? 1 : 31; /* else group = K (validated) */
-    a.kw = stripe_warps(g->p, g->info->sm_count, NT);
+    a.kw = gr.kw;
     a.alpha = p.alpha;
-    const int stripes = (a.n + 16 * NR - 1) / (16 * NR), per_cta = WARPS / a.kw;
-    gemv_kernel<T, NT, NR, S, ZM><<<(unsigned)((stripes + per_cta - 1) / per_cta), THREADS, smem, g->stream>>>(a);
+    const int64_t per_cta = WARPS / gr.kw;
+    gemv_kernel<T, NT, NR, S, ZM><<<(unsigned)((gr.stripes + per_cta - 1) / per_cta), THREADS, smem, g->stream>>>(a);
     return launch_status();
 }
 
-template <typename T, int NT, int NR> int launch_nr(const w4a16_gemm_args *g)
+template <typename T, int NT, int NR> int launch_nr(const w4a16_gemm_args *g, const Grid &gr)
 {
     switch (g->p->zero_mode) {
-    case W4A16_ZEROS_INT: return launch_zm<T, NT, NR, W4A16_ZEROS_INT>(g);
-    case W4A16_ZEROS_FLOAT: return launch_zm<T, NT, NR, W4A16_ZEROS_FLOAT>(g);
-    default: return launch_zm<T, NT, NR, W4A16_ZEROS_NONE>(g);
+    case W4A16_ZEROS_INT: return launch_zm<T, NT, NR, W4A16_ZEROS_INT>(g, gr);
+    case W4A16_ZEROS_FLOAT: return launch_zm<T, NT, NR, W4A16_ZEROS_FLOAT>(g, gr);
+    default: return launch_zm<T, NT, NR, W4A16_ZEROS_NONE>(g, gr);
     }
 }
 
-template <typename T> int launch_t8(const w4a16_gemm_args *g)
+/* gemv_t16 runs one fragment per stripe (stripe_frags), so only gemv_t8 dispatches on it */
+template <typename T, int NT> int launch(const w4a16_gemm_args *g)
 {
-    return stripe_frags(1, g->p, g->info->sm_count) == 1 ? launch_nr<T, 1, 1>(g) : launch_nr<T, 1, 2>(g);
+    const Grid gr = gemv_grid(g->p, g->info->sm_count, NT);
+    if constexpr (NT == 1)
+        if (gr.nr == 2) return launch_nr<T, NT, 2>(g, gr);
+    return launch_nr<T, NT, 1>(g, gr);
 }
 
 } // namespace
@@ -735,24 +749,24 @@ static double gemv_cost(const w4a16_problem *p, const w4a16_device_info *info, i
                         double lat, double c)
 {
     if (!model_env()) return -1.0;
-    const int sms = info->sm_count, kw = stripe_warps(p, sms, nt), nr = stripe_frags(nt, p, sms), rows = 16 * nr;
-    const int slots = gemv_slots(nt, nr, p);
-    const int64_t stripes = (p->n + rows - 1) / rows, kt = w4a16_pack_tiles_k(p->k);
-    const SmLoad l = sm_load(stripes, kw, sms, slots);
-    const int64_t warp_rounds = (stripes * kw + (int64_t)WARPS * slots * sms - 1) / ((int64_t)WARPS * slots * sms);
-    const double sm_mb = (double)l.per_sm * (double)l.per_cta * rows * (double)p->k / 2e6;
-    const double chain = c * (double)((kt + kw - 1) / kw) * (double)warp_rounds;
+    const int sms = info->sm_count;
+    const Grid gr = gemv_grid(p, sms, nt);
+    const int64_t kt = w4a16_pack_tiles_k(p->k), sm_warps = (int64_t)WARPS * gr.slots * sms;
+    const SmLoad l = sm_load(gr.stripes, gr.kw, sms, gr.slots);
+    const int64_t warp_rounds = (gr.stripes * gr.kw + sm_warps - 1) / sm_warps;
+    const double sm_mb = (double)l.per_sm * (double)l.per_cta * 16.0 * gr.nr * (double)p->k / 2e6;
+    const double chain = c * (double)((kt + gr.kw - 1) / gr.kw) * (double)warp_rounds;
     return o + fmax(sm_mb / r_mbus + lat * (double)l.rounds, chain);
 }
 
 extern "C" int w4a16_gemv_stripe_warps(const w4a16_problem *p, int sms)
 {
-    return stripe_warps(p, sms, p->m <= 8 ? 1 : 2);
+    return gemv_grid(p, sms, p->m <= 8 ? 1 : 2).kw;
 }
 
 extern "C" int w4a16_gemv_stripe_frags(const w4a16_problem *p, int sms)
 {
-    return stripe_frags(p->m <= 8 ? 1 : 2, p, sms);
+    return gemv_grid(p, sms, p->m <= 8 ? 1 : 2).nr;
 }
 
 extern "C" double w4a16_gemv_cost_t8(const w4a16_problem *p, const w4a16_device_info *info)
@@ -767,10 +781,10 @@ extern "C" double w4a16_gemv_cost_t16(const w4a16_problem *p, const w4a16_device
 
 extern "C" int w4a16_launch_gemv_t8(const w4a16_gemm_args *g)
 {
-    return g->p->dtype == W4A16_DTYPE_FP16 ? launch_t8<__half>(g) : launch_t8<__nv_bfloat16>(g);
+    return g->p->dtype == W4A16_DTYPE_FP16 ? launch<__half, 1>(g) : launch<__nv_bfloat16, 1>(g);
 }
 
 extern "C" int w4a16_launch_gemv_t16(const w4a16_gemm_args *g)
 {
-    return g->p->dtype == W4A16_DTYPE_FP16 ? launch_nr<__half, 2, 1>(g) : launch_nr<__nv_bfloat16, 2, 1>(g);
+    return g->p->dtype == W4A16_DTYPE_FP16 ? launch<__half, 2>(g) : launch<__nv_bfloat16, 2>(g);
 }
