@@ -7,9 +7,9 @@ choice between it and the Hopper tiles.
 RUN.txt: w4a16-bench --config all output (every configuration's time per problem, M <= 16 rows are
 used), or a table in the format of docs/perf/h100-session22-gemv-model.txt ("M N K MB kw gemv_tX us
 model fastest-tile us"; only that kernel's time and the fastest Hopper tile's are known there). The
-decode kernel's times are kept only from files whose first line says "gemv kernel: session 22" or
-"session 23" (earlier runs timed a slower kernel); of session 22's, gemv_t8 at M > 4 only where the
-tree still runs one fragment per stripe, and of session 23's gemv_t8 only (its gemv_t16 ran two).
+decode kernel's times are kept only from files whose first line says "gemv kernel: session 22", "23"
+or "24" (earlier runs timed a slower kernel); of session 22's, only where the tree still runs one
+fragment per stripe, and of session 23's gemv_t8 only (its gemv_t16 ran two, with spills).
 BUILD/dev/plan_dump --costs gives the tree's modelled times
 of the Hopper tiles. Three forms of the model, each fitted per kernel (t8 over its rows at M <= 8,
 t16 over all of its rows) by least squares on relative error (o closed form, the rest by grid
@@ -17,7 +17,8 @@ search):
   flat  o + max(MB / B, chain)                               (session 20)
   waves o + max(full waves' MB / B + last wave, chain), last wave = max(its MB / B, one CTA's MB / r)
   sm    o + max(the busiest SM's MB / r + L x its rounds of CTAs, chain)
-        (kw_cost's terms; the tree's form since session 22)
+        (kw_cost's terms; the tree's form since session 22); for t16 r with one fragment per stripe
+        and, fitted alone on its rows, r with two (M = 16), as gemv_cost
 chain = c x 64-k blocks per warp x rounds of warps, as gemv.cu; CTAs per SM as gemv_slots (zeros none),
 fragments per stripe as stripe_frags.
 Prints the coefficients, the rms error, and the heuristic's choice against the fastest measured
@@ -34,19 +35,21 @@ SMS = 132
 
 def parse(path):
     """[(M, N, K, {config: us})] at M <= 16; the decode kernel's times are kept only from runs of
-    session 22's or 23's kernel (the file's first line says "gemv kernel: session 22" / "23"): the
-    earlier ones ran a kernel ~10-15% slower. Session 22 ran one fragment per stripe everywhere, so
-    its gemv_t8 times at M > 4 count only where the tree still does; session 23's gemv_t16 ran two
-    (not kept), so only its gemv_t8 times count."""
+    session 22's, 23's or 24's kernel (the file's first line says "gemv kernel: session 22" / "23" /
+    "24"): the earlier ones ran a kernel ~10-15% slower. Session 22 ran one fragment per stripe
+    everywhere, so its times count only where the tree still does; session 23's gemv_t16 ran two
+    with spills (not kept), so only its gemv_t8 times count."""
     lines = open(path).read().split("\n")
-    s22, s23 = "gemv kernel: session 22" in lines[0], "gemv kernel: session 23" in lines[0]
+    s22, s23, s24 = ("gemv kernel: session %d" % s in lines[0] for s in (22, 23, 24))
 
     def keep(nm, m, n, k):
         if not nm.startswith("gemv_"):
             return True
+        if s24:
+            return True
         if s23:
             return nm == "gemv_t8"
-        return s22 and not (nm == "gemv_t8" and frags(1, m, n, k) == 2)
+        return s22 and frags(tokens(nm) // 8, m, n, k) == 1
     out = []
     for m, n, k, t in parse_bench(path, r"\s+((?:sm90|gemv)_\S+)\s+([0-9.]+) us$"):
         out.append((m, n, k, {nm: us for nm, us in t.items() if keep(nm, m, n, k)}))
@@ -69,17 +72,24 @@ def most_warps(kt):
 
 def frags(nt, m, n, k):
     """gemv.cu's stripe_frags: 16-row fragments per stripe"""
-    if nt != 1 or m < 3 or (n + 31) // 32 * most_warps((k + 63) // 64) < 5 * SMS:
+    if m < 3 or (n + 31) // 32 * most_warps((k + 63) // 64) < 5 * SMS:
         return 1
+    if nt == 2:
+        return 2 if smem_slots(nt, m, 2) == 1 else 1
     return 2 if m > 4 or warps_rule(n, k, nt, m, 1) == 8 else 1
 
 
-def slots(nt, m, nr):
-    """gemv.cu's gemv_slots (zeros none): CTAs per SM by the ring sized by M and the registers"""
+def smem_slots(nt, m, nr):
+    """gemv.cu's smem_slots: CTAs per SM by the shared memory (the ring sized by M)"""
     stage = 2 * 512 * nr + 2 * 128 * m + 128 * nr
     stages = (4 if nr == 1 else 3) if nt == 1 else 2
     smem = 8 * stages * stage + 8 * nr * nt * 512 + 8 * 128 + 1024
-    return min(233472 // smem, 3 if nt == 1 and nr == 1 else 2)
+    return 233472 // smem
+
+
+def slots(nt, m, nr):
+    """gemv.cu's gemv_slots (zeros none): CTAs per SM by the shared memory and the registers (min_ctas)"""
+    return min(smem_slots(nt, m, nr), 3 if nt == 1 and nr == 1 else 1 if nt == 2 and nr == 2 else 2)
 
 
 def kw_cost(stripes, rows, k, kw, sl):
@@ -109,7 +119,8 @@ def warps_rule(n, k, nt, m, nr):
 
 
 def terms(m, n, k, nt):
-    """(MB, full waves' MB, last wave's MB, one CTA's MB, chain blocks, busiest SM's MB, its rounds)"""
+    """(MB, full waves' MB, last wave's MB, one CTA's MB, chain blocks, busiest SM's MB, its rounds,
+    fragments per stripe)"""
     nr = frags(nt, m, n, k)
     kw, sl, rows = stripe_warps(n, k, nt, m), slots(nt, m, nr), 16 * nr
     stripes, kt = (n + rows - 1) // rows, (k + 63) // 64
@@ -120,7 +131,7 @@ def terms(m, n, k, nt):
     rounds = (stripes * kw + 8 * sl * SMS - 1) // (8 * sl * SMS)
     per_sm = -(-ctas // SMS)
     return (n * k / 2e6, full * sl * SMS * cta_mb, rem * cta_mb, cta_mb, ((kt + kw - 1) // kw) * rounds,
-            per_sm * cta_mb, -(-per_sm // sl))
+            per_sm * cta_mb, -(-per_sm // sl), nr)
 
 
 def model(form, c, t):
@@ -129,8 +140,10 @@ def model(form, c, t):
     if form == "flat":
         o, b, ch = c
         return o + np.maximum(t[0] / b, ch * t[4])
-    if form == "sm":
-        o, r, lat, ch = c
+    if form == "sm":  # (o, r, lat, c), or (o, r one fragment, r two fragments, lat, c) as gemv_cost
+        o, r, lat, ch = c[0], c[1], c[-2], c[-1]
+        if len(c) == 5:
+            r = np.where(t[7] == 2, c[2], c[1])
         return o + np.maximum(t[5] / r + lat * t[6], ch * t[4])
     o, b, r, ch = c
     last = np.where(t[2] > 0, np.maximum(t[2] / b, t[3] / r), 0.0)
@@ -158,6 +171,24 @@ def fit(form, rows):
                 if best is None or rms < best[1]:
                     best = ((o, *c[1:]), rms, float(np.max(np.abs(err))))
     return best
+
+
+def fit_two(rows):
+    """the sm form for gemv_t16, as gemv_cost: (o, r, L, c) fitted on the rows with one fragment per
+    stripe, then the rate with two fragments (M = 16, one CTA per SM) alone on theirs, the rest kept
+    -> ((o, r1, r2, L, c), rms, max relative error) over all rows"""
+    one, two = [r for r in rows if r[0][7] == 1], [r for r in rows if r[0][7] == 2]
+    c = fit("sm", one)[0]
+    best = None
+    for r2 in GRID["sm"][0] if two else [c[1]]:
+        c5 = (c[0], c[1], r2, c[2], c[3])
+        err = np.array([(float(model("sm", c5, [t])[0]) - us) / us for t, us in two or one])
+        rms = float(np.sqrt(np.mean(err ** 2)))
+        if best is None or rms < best[1]:
+            best = (c5, rms)
+    y = np.array([us for _, us in rows])
+    err = (model("sm", best[0], [t for t, _ in rows]) - y) / y
+    return best[0], float(np.sqrt(np.mean(err ** 2))), float(np.max(np.abs(err)))
 
 
 def hopper_costs(build, probs):
@@ -219,7 +250,7 @@ def main():
     hc = hopper_costs(build, list(dict.fromkeys(r[:3] for r in runs)))
     src = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "kernels", "gemv.cu")).read()
     t8, t16 = [tuple(map(float, c)) for c in
-               re.findall(r"gemv_cost\(p, info, \d, ([0-9.]+), ([0-9.]+), ([0-9.]+), ([0-9.]+)\)", src)]
+               re.findall(r"gemv_cost\(p, info, \d, ([0-9.]+), ([0-9.]+), ([0-9.]+), ([0-9.]+), ([0-9.]+)\)", src)]
     results = [("the tree's model (sm)", score(runs, hc, "sm", {"gemv_t8": t8, "gemv_t16": t16}))]
     if only_score:
         report(results)
@@ -232,14 +263,16 @@ def main():
     shapes = sorted(set((n, k) for _, n, k, _ in runs))
     for form in ("flat", "waves", "sm"):
         coef = {}
+        def fit_g(g, skip=None):
+            return fit_two(rows(g, skip)) if form == "sm" and g == "gemv_t16" else fit(form, rows(g, skip))
         for g in ("gemv_t8", "gemv_t16"):
-            c, rms, mx = fit(form, rows(g))
+            c, rms, mx = fit_g(g)
             coef[g] = c
             print(f"{form} {g}: " + ", ".join(f"{x:.4g}" for x in c) + f"  rms {rms:.3f}, max {mx:.3f}, {len(rows(g))} rows")
         results.append((f"{form}, fitted on all shapes", score(runs, hc, form, coef)))
         loso = {}
         for sh in shapes:
-            loso.update(score(runs, hc, form, {g: fit(form, rows(g, sh))[0] for g in coef}, sh))
+            loso.update(score(runs, hc, form, {g: fit_g(g, sh)[0] for g in coef}, sh))
         results.append((f"{form}, each shape left out of the fit", loso))
     report(results)
 

@@ -343,7 +343,8 @@ static void test_gemv_warps()
 }
 
 /* The decode kernel's 16-row fragments per stripe (gemv.cu, stripe_frags) on a 132-SM H100, against
- * gemv_t8 forced with one / two (W4A16_GEMV_NR; session 23, docs/perf/h100-session23-gemv-nr.txt, us). */
+ * gemv_t8 / gemv_t16 forced with one / two (W4A16_GEMV_NR; sessions 23 and 24,
+ * docs/perf/h100-session23-gemv-nr.txt, h100-session24-t16-nr.txt, us). */
 static void test_gemv_frags()
 {
     unsetenv("W4A16_GEMV_NR"); /* the debug switch, read at the first call, would override the rule */
@@ -362,7 +363,13 @@ static void test_gemv_frags()
         {3, 4096, 14336, 2},  /* 33.78 / 32.86 */
         {3, 8960, 1536, 1},   /* 18.56 / 19.52 (4 warps per stripe with one) */
         {2, 4096, 4096, 1},   /* 18.48 / 18.32, but 1.002x over the six shapes at M = 2 */
-        {16, 4096, 4096, 1},  /* gemv_t16: two fragments spill */
+        /* gemv_t16: two fragments at M = 16 (one CTA per SM by shared memory anyway) */
+        {16, 4096, 4096, 2},  /* 10.15 / 9.89 */
+        {16, 28672, 4096, 2}, /* 38.20 / 31.60 */
+        {16, 8960, 1536, 2},  /* 11.83 / 10.81 */
+        {16, 2048, 8192, 1},  /* 10.35 / 12.12: 64 stripes of 32 rows, 3.9 warps per SM */
+        {16, 1536, 8960, 1},  /* 10.41 / 12.69 */
+        {12, 4096, 14336, 1}, /* session 23 (two fragments with spills): 18.96 / 20.43 */
     };
     for (const auto &c : cases) {
         w4a16_problem p;

@@ -87,7 +87,6 @@ static void check_token_rule(w4a16_handle h)
 static void check_heuristic(w4a16_handle h)
 {
     static const heuristic_case cases[] = {
-        {16, 8192, 8192, "sm90_t16_w3_k256_s6"},
         {16, 8192, 28672, "sm90_t16_w3_k256_s6"},   {9, 57344, 8192, "sm90_t16_w3_k256_s6"},
         {1, 57344, 8192, "sm90_t8_w3_k256_s7"},     {4, 8192, 28672, "sm90_t8_w3_k256_s7"},
         /* session 22's decode kernel, H100 us (docs/perf/h100-session22-gemv-model.txt) */
@@ -98,12 +97,18 @@ static void check_heuristic(w4a16_handle h)
         {1, 4096, 4096, "gemv_t8"},                 /* 9.31 vs sm90_t8_w2_k256 10.43 (session 20) */
         {16, 4096, 4096, "gemv_t16"},               /* 10.24 vs sm90_t16_w2_k256 10.66 */
         {1, 14336, 4096, "gemv_t8"},                /* session 22: 16.86 vs t8_w2_k256 19.62 */
-        {16, 14336, 4096, "sm90_t16_w2_k256_s8"},   /* 20.53 vs t16_w3_k256 22.13 */
+        /* session 24: gemv_t16 with two fragments at M = 16 (docs/perf/h100-session24-t16-nr.txt) */
+        {16, 14336, 4096, "gemv_t16"},              /* 18.75 vs t16_w2_k256 20.51 */
+        {16, 5120, 4096, "gemv_t16"},               /* 12.37 (t16_w2_k256 11.97; the choice
+                                                       before, t16_w3_k128, 13.92) */
+        {16, 8192, 8192, "gemv_t16"},               /* 19.46, against t16_w3_k256 19.17: the Hopper
+                                                       decode model has 20.25 */
+        {16, 6144, 4096, "gemv_t16"},               /* 12.53, against t16_w3_k256 12.13 (modelled
+                                                       13.01) */
         {1, 1280, 8192, "gemv_t8"},                 /* 9.76, a tie with t16_w3_k128 9.71 */
         {16, 5120, 5120, "sm90_t16_w2_k256_s8"},    /* 12.94 vs t16_w3_k128 15.31 */
         {16, 1024, 4096, "gemv_t16"},               /* 7.81 vs t32_w2_k128 13.30 */
         {1, 8192, 4096, "gemv_t8"},                 /* session 22: 12.19 vs t8_w2_k256 14.27 (s18) */
-        {16, 6144, 4096, "sm90_t16_w3_k128_s10"},   /* the same as the rule */
         {32, 6144, 4096, "sm90_t32_w3_k256_s5"},    /* 13.06 vs t32_w2_k128 15.34 */
         {64, 5120, 5120, "sm90_t64_w2_k256_s4"},    /* 15.23 vs t64_w2_k128 15.98 */
         {32, 14336, 4096, "sm90_t32_w2_k128_s10"},  /* 22.93 vs t32_w3_k256 24.18 */

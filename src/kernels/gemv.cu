@@ -55,11 +55,12 @@ __host__ __device__ inline StageLayout stage_layout(int m, int nr)
 }
 
 /* CTAs per SM the registers allow (__launch_bounds__): three for t8 with one fragment per stripe
- * (<= 80 registers), else two. Integer zeros fit 80 since session 23 (88 registers before, with
+ * (<= 80 registers), one for t16 with two (134-146 registers; stripe_frags takes it only where its
+ * ring leaves one CTA per SM anyway), else two. Integer zeros fit 80 since session 23 (88 registers before, with
  * 64-bit strides for the constants' copies; fp16, H100, w4a16-bench, gemv_t8 forced, A/B in one
  * call, M = 1 / 4, us: 6144x4096 13.93 / 14.08 -> 12.04 / 12.29, 12288x2048 13.89 / 14.10 -> 12.10 /
  * 12.19; 4096^2, 4096x14336, 14336x4096, 8192^2 1.002-1.012x the time). */
-__host__ __device__ constexpr int min_ctas(int nt, int nr) { return nt == 1 && nr == 1 ? 3 : 2; }
+__host__ __device__ constexpr int min_ctas(int nt, int nr) { return nt == 1 && nr == 1 ? 3 : nt == 2 && nr == 2 ? 1 : 2; }
 
 __device__ __forceinline__ uint32_t smem_addr(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
 
@@ -558,14 +559,19 @@ static int most_warps(int64_t kt)
     return kw;
 }
 
-/* CTAs of the kernel resident per SM for p: the shared memory (228 KB per SM, 1 KB of it
- * reserved per CTA; the ring is sized by M) and the registers (min_ctas) allow. */
-int gemv_slots(int nt, int nr, const w4a16_problem *p)
+/* CTAs of the kernel resident per SM for p by the shared memory (228 KB per SM, 1 KB of it
+ * reserved per CTA; the ring is sized by M) */
+static int smem_slots(int nt, int nr, const w4a16_problem *p)
 {
     const int64_t smem = (int64_t)WARPS * stages(nt, nr) * stage_layout((int)p->m, nr).bytes + /* ring */
                          (int64_t)WARPS * nr * nt * 32 * 16 + WARPS * 128 + 1024;         /* red, zrow, reserved */
-    const int by_smem = (int)(233472 / smem);
-    const int regs = min_ctas(nt, nr);
+    return (int)(233472 / smem);
+}
+
+/* CTAs of the kernel resident per SM for p: what the shared memory and the registers (min_ctas) allow */
+int gemv_slots(int nt, int nr, const w4a16_problem *p)
+{
+    const int by_smem = smem_slots(nt, nr, p), regs = min_ctas(nt, nr);
     return by_smem < regs ? by_smem : regs;
 }
 
@@ -630,7 +636,8 @@ static Grid grid_for(const w4a16_problem *p, int sms, int nt, int nr)
 /* 16-row fragments per stripe, NR: for gemv_t8 two where the 32-row stripes give at least 5 warps
  * per SM at the most warps per stripe (of 8, each >= 4 blocks of 64 k) and M >= 5, or M = 3, 4 where
  * one fragment's stripes would take 8 warps each (grid_for; fewer share the token rows through L1);
- * else one. gemv_t16 one. W4A16_GEMV_NR=1|2 forces gemv_t8's (debug).
+ * for gemv_t16 two where the same 5 warps per SM hold and two fragments' ring leaves one CTA per SM
+ * by shared memory anyway (M = 16); else one. W4A16_GEMV_NR=1|2 forces it (debug).
  * A stripe reads its token rows once per 16 NR weight rows: with one fragment they are as many
  * bytes as the stripe's weights at M = 4 and twice as many at M = 8, all from L2 where the CTA's
  * warps walk different K (kw = 8). H100, w4a16-bench, fp16, group 128, gemv_t8 with one / two
@@ -646,21 +653,28 @@ static Grid grid_for(const w4a16_problem *p, int sms, int nt, int nr)
  *   3584^2 to 4096x14336; 5120^2 0.975 / 0.970 / 0.953, 6144x4096 1.030 / 1.002 / 0.974), with
  *   integer zeros (three CTAs per SM with one) 0.975 / 0.971 / 0.964; elsewhere 12288x2048 and
  *   8960x1536 1.025-1.105 at each M, 14336x4096 and 8192^2 0.95-1.02.
- * gemv_t16 with two fragments needs 138-146 registers (4-12 bytes of spills at two CTAs' 128, even
- * with half of the activation fragments live at a time); measured with the spills (another call):
- * M = 16 5120x4096 13.62 / 12.67, 4096x14336 19.76 / 18.13, 28672x4096 38.03 / 32.16, but
- * 57344x8192 106.51 / 113.14, and M = 12 slower on most shapes (4096x14336 18.96 / 20.43); where it
- * gained, the Hopper tiles were about as fast (5120x4096 12.13, 28672x4096 29.52). Not kept.
- * docs/perf/h100-session23-gemv-nr.txt. */
+ * gemv_t16 with two fragments needs 134-144 registers, so one CTA per SM (min_ctas); at M = 16 one
+ * fragment runs two, two fragments' ring (55296 + 4096 M bytes) fits one. H100, w4a16-bench, group
+ * 128, gemv_t16 forced with one / two fragments at M = 16, two rounds each (session 24), us:
+ * - fp16 zeros none: 4096^2 10.15 / 9.89, 6144x4096 14.80 / 12.60, 4096x14336 19.84 / 18.06,
+ *   14336x4096 19.76 / 18.83, 8192^2 20.33 / 19.71, 8192x28672 56.17 / 53.58, 28672x4096 38.20 /
+ *   31.60, 12288x2048 13.75 / 12.61, 8960x1536 11.83 / 10.81, 8192x2048 9.95 / 9.90, but 57344x8192
+ *   106.38 / 109.81 (the Hopper tile takes it: 88.34); few stripes: 2048x8192 10.35 / 12.12,
+ *   1536x8960 10.41 / 12.69 (2.9-3.9 warps per SM);
+ * - bf16 and integer zeros on six of those shapes: 0.85-0.98 of the time (fp16 int 28672x4096 39.11
+ *   / 34.36, bf16 int 4096^2 10.54 / 10.33).
+ * Session 23 built it with two CTAs' 128 registers (4-12 bytes of spills) and found M = 12 slower on
+ * most shapes (4096x14336 18.96 / 20.43), where one fragment fits two CTAs.
+ * docs/perf/h100-session23-gemv-nr.txt, h100-session24-t16-nr.txt. */
 static int stripe_frags(int nt, const w4a16_problem *p, int sms)
 {
     static const int forced = [] {
         const int v = env_int("W4A16_GEMV_NR");
         return v == 1 || v == 2 ? v : 0;
     }();
-    if (nt != 1) return 1;
     if (forced) return forced;
     if (p->m < 3 || (p->n + 31) / 32 * most_warps(w4a16_pack_tiles_k(p->k)) < 5 * (int64_t)sms) return 1;
+    if (nt == 2) return smem_slots(2, 2, p) == 1 ? 2 : 1;
     return p->m > 4 || grid_for(p, sms, nt, 1).kw == 8 ? 2 : 1;
 }
 
@@ -716,13 +730,10 @@ template <typename T, int NT, int NR> int launch_nr(const w4a16_gemm_args *g, co
     }
 }
 
-/* gemv_t16 runs one fragment per stripe (stripe_frags), so only gemv_t8 dispatches on it */
 template <typename T, int NT> int launch(const w4a16_gemm_args *g)
 {
     const Grid gr = gemv_grid(g->p, g->info->sm_count, NT);
-    if constexpr (NT == 1)
-        if (gr.nr == 2) return launch_nr<T, NT, 2>(g, gr);
-    return launch_nr<T, NT, 1>(g, gr);
+    return gr.nr == 2 ? launch_nr<T, NT, 2>(g, gr) : launch_nr<T, NT, 1>(g, gr);
 }
 
 } // namespace
@@ -744,9 +755,15 @@ template <typename T, int NT> int launch(const w4a16_gemm_args *g)
  * (6-8% high on 14336x4096, 8960x1536 and 57344x8192; call 1 of h100-session23-gemv-nr.txt), and the
  * choice took 1.0013x the fastest on 86 problems (dev/fit_gemv_model.py --score, session 22's table
  * and docs/perf/h100-session23-decode-all.txt); refits took 1.0021x (each shape left out 1.0035x).
+ * gemv_t16 with two fragments (M = 16, session 24) streams faster than one: the same coefficients
+ * but r (r2) 0.0205 MB/us, fitted alone on its 14 rows (rms 2.9%, max 4.5%; with 0.0175 they were
+ * modelled 1-17% high and the choice went to a Hopper tile 9-16% slower on 5120x4096 and
+ * 14336x4096). Over 89 problems (the files above and docs/perf/h100-session24-t16-nr.txt) the
+ * choice took 1.0022x the fastest; refits of all four t16 coefficients 1.0030x (each shape left
+ * out 1.0043x).
  * Off with the other models (W4A16_SM90_MODEL=0). */
-static double gemv_cost(const w4a16_problem *p, const w4a16_device_info *info, int nt, double o, double r_mbus,
-                        double lat, double c)
+static double gemv_cost(const w4a16_problem *p, const w4a16_device_info *info, int nt, double o, double r1,
+                        double r2, double lat, double c)
 {
     if (!model_env()) return -1.0;
     const int sms = info->sm_count;
@@ -756,6 +773,7 @@ static double gemv_cost(const w4a16_problem *p, const w4a16_device_info *info, i
     const int64_t warp_rounds = (gr.stripes * gr.kw + sm_warps - 1) / sm_warps;
     const double sm_mb = (double)l.per_sm * (double)l.per_cta * 16.0 * gr.nr * (double)p->k / 2e6;
     const double chain = c * (double)((kt + gr.kw - 1) / gr.kw) * (double)warp_rounds;
+    const double r_mbus = gr.nr == 2 ? r2 : r1;
     return o + fmax(sm_mb / r_mbus + lat * (double)l.rounds, chain);
 }
 
@@ -771,12 +789,12 @@ extern "C" int w4a16_gemv_stripe_frags(const w4a16_problem *p, int sms)
 
 extern "C" double w4a16_gemv_cost_t8(const w4a16_problem *p, const w4a16_device_info *info)
 {
-    return gemv_cost(p, info, 1, 3.94, 0.021, 1.9, 0.33);
+    return gemv_cost(p, info, 1, 3.94, 0.021, 0.021, 1.9, 0.33);
 }
 
 extern "C" double w4a16_gemv_cost_t16(const w4a16_problem *p, const w4a16_device_info *info)
 {
-    return gemv_cost(p, info, 2, 4.488, 0.0175, 1.7, 0.35);
+    return gemv_cost(p, info, 2, 4.488, 0.0175, 0.0205, 1.7, 0.35);
 }
 
 extern "C" int w4a16_launch_gemv_t8(const w4a16_gemm_args *g)
