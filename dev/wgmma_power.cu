@@ -111,9 +111,10 @@ static double now_s()
 /* Operand data kinds: rand uniform in [-1, 1) (activations), const 0.75 everywhere, and two kinds
  * of dequantized weights (q - 8) s with uniform nibbles q and one scale s per 64-k row (a group):
  * wq4 s = 2^-4 (1 + 4 random low mantissa bits), dev/pipe_probe's scales; wqf s uniform in
- * [0.004, 0.04) with a full mantissa, as real checkpoints' scales. */
-enum { D_RAND, D_CONST, D_WQ4, D_WQF, D_COUNT };
-static const char *const kind_names[D_COUNT] = {"rand", "const", "wq4", "wqf"};
+ * [0.004, 0.04) with a full mantissa, as real checkpoints' scales; int: the integers q - 8 alone
+ * (what a kernel applying the scales to its fp32 sums per group would multiply). */
+enum { D_RAND, D_CONST, D_WQ4, D_WQF, D_INT, D_COUNT };
+static const char *const kind_names[D_COUNT] = {"rand", "const", "wq4", "wqf", "int"};
 
 int main(int argc, char **argv)
 {
@@ -144,6 +145,7 @@ int main(int argc, char **argv)
             }
             if (kind == D_RAND) v = (float)(rnd() & 0xffffff) * (2.0f / 16777216.0f) - 1.0f;
             else if (kind == D_CONST) v = 0.75f;
+            else if (kind == D_INT) v = (float)((int)(rnd() & 15) - 8);
             else v = (float)((int)(rnd() & 15) - 8) * __half2float(__float2half(s));
             const __half hv = __float2half(v);
             memcpy(&h[i], &hv, 2);
