@@ -21,6 +21,11 @@
  *   against 1674. Swapping the roles buys nothing with real data.
  * - fp16 sums: RH 1672 against RS 1790 (weights as A), but restarting them per 64-k block into
  *   fp32 sums (RHP, the precision a GEMM needs) 1861: no gain either.
+ * - Integer weights (session 24, same method; the integers q - 8, as a kernel scaling its fp32 sums
+ *   per group would multiply): as B 1616 (RS) / 1574 (SS) against random B 1752, as A 1659 against
+ *   the dequantized weights' 1747 (RS, random activations as the other operand). So 5-10% of the
+ *   tensor work's energy, before the per-group folds and (for B) the shared-memory writes such a
+ *   kernel would add; docs/perf/h100-session24-t16-nr.txt.
  * Built by dev/CMakeLists.txt (target wgmma_power). */
 #include <cstdio>
 #include <cstdlib>
