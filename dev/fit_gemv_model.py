@@ -18,7 +18,7 @@ search):
   waves o + max(full waves' MB / B + last wave, chain), last wave = max(its MB / B, one CTA's MB / r)
   sm    o + max(the busiest SM's MB / r + L x its rounds of CTAs, chain)
         (kw_cost's terms; the tree's form since session 22); for t16 r with one fragment per stripe
-        and, fitted alone on its rows, r with two (M = 16), as gemv_cost
+        and, fitted alone on its rows, r with two, as gemv_cost
 chain = c x 64-k blocks per warp x rounds of warps, as gemv.cu; CTAs per SM as gemv_slots (zeros none),
 fragments per stripe as stripe_frags.
 Prints the coefficients, the rms error, and the heuristic's choice against the fastest measured
@@ -75,21 +75,16 @@ def frags(nt, m, n, k):
     if m < 3 or (n + 31) // 32 * most_warps((k + 63) // 64) < 5 * SMS:
         return 1
     if nt == 2:
-        return 2 if smem_slots(nt, m, 2) == 1 else 1
+        return 2
     return 2 if m > 4 or warps_rule(n, k, nt, m, 1) == 8 else 1
 
 
-def smem_slots(nt, m, nr):
-    """gemv.cu's smem_slots: CTAs per SM by the shared memory (the ring sized by M)"""
+def slots(nt, m, nr):
+    """gemv.cu's gemv_slots (zeros none): CTAs per SM by the ring sized by M and the registers"""
     stage = 2 * 512 * nr + 2 * 128 * m + 128 * nr
     stages = (4 if nr == 1 else 3) if nt == 1 else 2
     smem = 8 * stages * stage + 8 * nr * nt * 512 + 8 * 128 + 1024
-    return 233472 // smem
-
-
-def slots(nt, m, nr):
-    """gemv.cu's gemv_slots (zeros none): CTAs per SM by the shared memory and the registers (min_ctas)"""
-    return min(smem_slots(nt, m, nr), 3 if nt == 1 and nr == 1 else 1 if nt == 2 and nr == 2 else 2)
+    return min(233472 // smem, 3 if nt == 1 and nr == 1 else 1 if nt == 2 and nr == 2 else 2)
 
 
 def kw_cost(stripes, rows, k, kw, sl):
@@ -175,7 +170,7 @@ def fit(form, rows):
 
 def fit_two(rows):
     """the sm form for gemv_t16, as gemv_cost: (o, r, L, c) fitted on the rows with one fragment per
-    stripe, then the rate with two fragments (M = 16, one CTA per SM) alone on theirs, the rest kept
+    stripe, then the rate with two fragments (one CTA per SM) alone on theirs, the rest kept
     -> ((o, r1, r2, L, c), rms, max relative error) over all rows"""
     one, two = [r for r in rows if r[0][7] == 1], [r for r in rows if r[0][7] == 2]
     c = fit("sm", one)[0]

@@ -363,13 +363,18 @@ static void test_gemv_frags()
         {3, 4096, 14336, 2},  /* 33.78 / 32.86 */
         {3, 8960, 1536, 1},   /* 18.56 / 19.52 (4 warps per stripe with one) */
         {2, 4096, 4096, 1},   /* 18.48 / 18.32, but 1.002x over the six shapes at M = 2 */
-        /* gemv_t16: two fragments at M = 16 (one CTA per SM by shared memory anyway) */
+        /* gemv_t16: two fragments (one CTA per SM), as gemv_t8 where the stripes give >= 5 warps per SM */
         {16, 4096, 4096, 2},  /* 10.15 / 9.89 */
         {16, 28672, 4096, 2}, /* 38.20 / 31.60 */
         {16, 8960, 1536, 2},  /* 11.83 / 10.81 */
         {16, 2048, 8192, 1},  /* 10.35 / 12.12: 64 stripes of 32 rows, 3.9 warps per SM */
         {16, 1536, 8960, 1},  /* 10.41 / 12.69 */
-        {12, 4096, 14336, 1}, /* session 23 (two fragments with spills): 18.96 / 20.43 */
+        {12, 4096, 14336, 2}, /* 19.01 / 18.08 (session 23, two fragments with spills in two CTAs
+                                 per SM: 18.96 / 20.43) */
+        {12, 28672, 4096, 2}, /* 38.61 / 31.33 */
+        {9, 12288, 2048, 2},  /* 14.16 / 12.35 */
+        {10, 4096, 14336, 2}, /* 18.56 / 17.98 */
+        {9, 2048, 8192, 1},   /* few stripes, as at M = 16 */
     };
     for (const auto &c : cases) {
         w4a16_problem p;

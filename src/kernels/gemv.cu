@@ -55,8 +55,8 @@ __host__ __device__ inline StageLayout stage_layout(int m, int nr)
 }
 
 /* CTAs per SM the registers allow (__launch_bounds__): three for t8 with one fragment per stripe
- * (<= 80 registers), one for t16 with two (134-146 registers; stripe_frags takes it only where its
- * ring leaves one CTA per SM anyway), else two. Integer zeros fit 80 since session 23 (88 registers before, with
+ * (<= 80 registers), one for t16 with two (134-144 registers, no spills; at two CTAs' 128 it
+ * spilled and ran slower, stripe_frags), else two. Integer zeros fit 80 since session 23 (88 registers before, with
  * 64-bit strides for the constants' copies; fp16, H100, w4a16-bench, gemv_t8 forced, A/B in one
  * call, M = 1 / 4, us: 6144x4096 13.93 / 14.08 -> 12.04 / 12.29, 12288x2048 13.89 / 14.10 -> 12.10 /
  * 12.19; 4096^2, 4096x14336, 14336x4096, 8192^2 1.002-1.012x the time). */
@@ -559,19 +559,14 @@ static int most_warps(int64_t kt)
     return kw;
 }
 
-/* CTAs of the kernel resident per SM for p by the shared memory (228 KB per SM, 1 KB of it
- * reserved per CTA; the ring is sized by M) */
-static int smem_slots(int nt, int nr, const w4a16_problem *p)
+/* CTAs of the kernel resident per SM for p: the shared memory (228 KB per SM, 1 KB of it
+ * reserved per CTA; the ring is sized by M) and the registers (min_ctas) allow. */
+int gemv_slots(int nt, int nr, const w4a16_problem *p)
 {
     const int64_t smem = (int64_t)WARPS * stages(nt, nr) * stage_layout((int)p->m, nr).bytes + /* ring */
                          (int64_t)WARPS * nr * nt * 32 * 16 + WARPS * 128 + 1024;         /* red, zrow, reserved */
-    return (int)(233472 / smem);
-}
-
-/* CTAs of the kernel resident per SM for p: what the shared memory and the registers (min_ctas) allow */
-int gemv_slots(int nt, int nr, const w4a16_problem *p)
-{
-    const int by_smem = smem_slots(nt, nr, p), regs = min_ctas(nt, nr);
+    const int by_smem = (int)(233472 / smem);
+    const int regs = min_ctas(nt, nr);
     return by_smem < regs ? by_smem : regs;
 }
 
@@ -636,8 +631,7 @@ static Grid grid_for(const w4a16_problem *p, int sms, int nt, int nr)
 /* 16-row fragments per stripe, NR: for gemv_t8 two where the 32-row stripes give at least 5 warps
  * per SM at the most warps per stripe (of 8, each >= 4 blocks of 64 k) and M >= 5, or M = 3, 4 where
  * one fragment's stripes would take 8 warps each (grid_for; fewer share the token rows through L1);
- * for gemv_t16 two where the same 5 warps per SM hold and two fragments' ring leaves one CTA per SM
- * by shared memory anyway (M = 16); else one. W4A16_GEMV_NR=1|2 forces it (debug).
+ * for gemv_t16 two where the same 5 warps per SM hold; else one. W4A16_GEMV_NR=1|2 forces it (debug).
  * A stripe reads its token rows once per 16 NR weight rows: with one fragment they are as many
  * bytes as the stripe's weights at M = 4 and twice as many at M = 8, all from L2 where the CTA's
  * warps walk different K (kw = 8). H100, w4a16-bench, fp16, group 128, gemv_t8 with one / two
@@ -653,18 +647,23 @@ static Grid grid_for(const w4a16_problem *p, int sms, int nt, int nr)
  *   3584^2 to 4096x14336; 5120^2 0.975 / 0.970 / 0.953, 6144x4096 1.030 / 1.002 / 0.974), with
  *   integer zeros (three CTAs per SM with one) 0.975 / 0.971 / 0.964; elsewhere 12288x2048 and
  *   8960x1536 1.025-1.105 at each M, 14336x4096 and 8192^2 0.95-1.02.
- * gemv_t16 with two fragments needs 134-144 registers, so one CTA per SM (min_ctas); at M = 16 one
- * fragment runs two, two fragments' ring (55296 + 4096 M bytes) fits one. H100, w4a16-bench, group
- * 128, gemv_t16 forced with one / two fragments at M = 16, two rounds each (session 24), us:
- * - fp16 zeros none: 4096^2 10.15 / 9.89, 6144x4096 14.80 / 12.60, 4096x14336 19.84 / 18.06,
+ * gemv_t16 with two fragments needs 134-144 registers, so one CTA per SM (min_ctas), where one
+ * fragment runs two; the stripe's token rows are read once per 32 weight rows instead of 16. H100,
+ * w4a16-bench, group 128, gemv_t16 forced with one / two fragments (session 24), us:
+ * - M = 9 / 10 / 11 / 12 / 14 / 15, fp16 zeros none, 14 shapes, two calls of one round: 0.78-0.99 of
+ *   the time (28672x4096 35.49 / 30.83 at M = 9, 38.61 / 31.33 at 12, 40.86 / 31.73 at 15; 6144x4096
+ *   M=15 15.15 / 12.72), but for 3584^2 1.005 / 1.011 / 0.975 / 1.002 / 0.976 / 0.965 and 57344x8192
+ *   1.033 / 1.034 / 1.025 / 1.013 / 0.991 / 0.972 (the Hopper tile takes it);
+ * - M = 16, two rounds each:
+ *   fp16 zeros none: 4096^2 10.15 / 9.89, 6144x4096 14.80 / 12.60, 4096x14336 19.84 / 18.06,
  *   14336x4096 19.76 / 18.83, 8192^2 20.33 / 19.71, 8192x28672 56.17 / 53.58, 28672x4096 38.20 /
  *   31.60, 12288x2048 13.75 / 12.61, 8960x1536 11.83 / 10.81, 8192x2048 9.95 / 9.90, but 57344x8192
  *   106.38 / 109.81 (the Hopper tile takes it: 88.34); few stripes: 2048x8192 10.35 / 12.12,
  *   1536x8960 10.41 / 12.69 (2.9-3.9 warps per SM);
- * - bf16 and integer zeros on six of those shapes: 0.85-0.98 of the time (fp16 int 28672x4096 39.11
+ *   bf16 and integer zeros on six of those shapes: 0.85-0.98 of the time (fp16 int 28672x4096 39.11
  *   / 34.36, bf16 int 4096^2 10.54 / 10.33).
  * Session 23 built it with two CTAs' 128 registers (4-12 bytes of spills) and found M = 12 slower on
- * most shapes (4096x14336 18.96 / 20.43), where one fragment fits two CTAs.
+ * most shapes (4096x14336 18.96 / 20.43); without the spills, in one CTA per SM, it is faster there.
  * docs/perf/h100-session23-gemv-nr.txt, h100-session24-t16-nr.txt. */
 static int stripe_frags(int nt, const w4a16_problem *p, int sms)
 {
@@ -674,7 +673,7 @@ static int stripe_frags(int nt, const w4a16_problem *p, int sms)
     }();
     if (forced) return forced;
     if (p->m < 3 || (p->n + 31) / 32 * most_warps(w4a16_pack_tiles_k(p->k)) < 5 * (int64_t)sms) return 1;
-    if (nt == 2) return smem_slots(2, 2, p) == 1 ? 2 : 1;
+    if (nt == 2) return 2;
     return p->m > 4 || grid_for(p, sms, nt, 1).kw == 8 ? 2 : 1;
 }
 
@@ -755,12 +754,14 @@ template <typename T, int NT> int launch(const w4a16_gemm_args *g)
  * (6-8% high on 14336x4096, 8960x1536 and 57344x8192; call 1 of h100-session23-gemv-nr.txt), and the
  * choice took 1.0013x the fastest on 86 problems (dev/fit_gemv_model.py --score, session 22's table
  * and docs/perf/h100-session23-decode-all.txt); refits took 1.0021x (each shape left out 1.0035x).
- * gemv_t16 with two fragments (M = 16, session 24) streams faster than one: the same coefficients
- * but r (r2) 0.0205 MB/us, fitted alone on its 14 rows (rms 2.9%, max 4.5%; with 0.0175 they were
- * modelled 1-17% high and the choice went to a Hopper tile 9-16% slower on 5120x4096 and
- * 14336x4096). Over 89 problems (the files above and docs/perf/h100-session24-t16-nr.txt) the
- * choice took 1.0022x the fastest; refits of all four t16 coefficients 1.0030x (each shape left
- * out 1.0043x).
+ * gemv_t16 with two fragments (session 24) streams faster than one: the same coefficients but r
+ * (r2) 0.0205 MB/us, fitted alone on its 14 rows at M = 16 (rms 2.9%, max 4.5%; with 0.0175 they
+ * were modelled 1-17% high and the choice went to a Hopper tile 9-16% slower on 5120x4096 and
+ * 14336x4096). On 112 rows of it at M = 9-16 (forced and --config all) rms 3.2%, 1.5% low on
+ * average; all four refitted there: rms 2.5%, not kept. Over 103 problems (the files above and
+ * docs/perf/h100-session24-decode-m{12,16}.txt) the choice took 1.0028x the fastest, worst 1.041x
+ * (M=12 5120x4096 and 6144x4096: the Hopper decode model has their fastest tile 7-8% high); refits of
+ * all four t16 coefficients 1.0035x (each shape left out 1.0046x).
  * Off with the other models (W4A16_SM90_MODEL=0). */
 static double gemv_cost(const w4a16_problem *p, const w4a16_device_info *info, int nt, double o, double r1,
                         double r2, double lat, double c)
