@@ -3,8 +3,8 @@
 # racecheck / synccheck on test_gpu_gemm --small with only the decode kernel forced (and memcheck /
 # racecheck with two fragments per stripe forced at every M, W4A16_GEMV_NR=2), memcheck and
 # racecheck on problems where its warps rule takes 4 warps per stripe (and gemv_t16 two fragments),
-# and test_gpu_gemm's long tier for it in four parts. Prints one line per step; the logs go to $OUT (at most 8 files
-# come back from the device tool, so they are packed into $OUT/gemv-check.tgz).
+# and test_gpu_gemm's long tier for it in four parts. Prints one line per step; the logs go to $OUT
+# (at most 8 files come back from the device tool, so they are packed into $OUT/gemv-check.tgz).
 set -uo pipefail
 out=${OUT:-./out}/gemv-check; mkdir -p "$out"
 B=build-gpu

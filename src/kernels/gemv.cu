@@ -3,12 +3,12 @@
  * producer warp, no split-K workspace. Each warp owns a stripe of 16 weight rows (a quarter of a
  * packed 64-row tile: packed_layout.h gives warp w of a tile 512 contiguous bytes per 64-k block,
  * which is also mma.sync m16n8k16's A-fragment map), or of 32 (two such fragments: gemv_t8 from
- * M = 3 or 5 up, stripe_frags), and walks a contiguous run of K's 64-k
- * blocks through its own ring of cp.async stages (weights, the activations' token rows, the
- * blocks' scales and zeros); the stripe's warps of a CTA sum their fp32 partial sums through
- * shared memory, so K is split inside the CTA only. Per 64-k block: the Hopper kernel's
- * dequantization (fragment_dequant.cuh; scales on the fp32 sums per group, "GS", except with
- * float zeros), ldmatrix for the activations, four mma.sync m16n8k16 per 8 tokens.
+ * M = 3 or 5 up, gemv_t16 at every M, where enough stripes remain; stripe_frags), and walks a
+ * contiguous run of K's 64-k blocks through its own ring of cp.async stages (weights, the
+ * activations' token rows, the blocks' scales and zeros); the stripe's warps of a CTA sum their
+ * fp32 partial sums through shared memory, so K is split inside the CTA only. Per 64-k block: the
+ * Hopper kernel's dequantization (fragment_dequant.cuh; scales on the fp32 sums per group, "GS",
+ * except with float zeros), ldmatrix for the activations, four mma.sync m16n8k16 per 8 tokens.
  *
  * Why (H100, w4a16-bench, fp16, docs/perf/h100-session20-gemv*.txt): on small weights the Hopper
  * kernel's tiles are few (1536^2: 12 of 128 rows), so it splits K across CTAs and pays the TMA
@@ -56,10 +56,11 @@ __host__ __device__ inline StageLayout stage_layout(int m, int nr)
 
 /* CTAs per SM the registers allow (__launch_bounds__): three for t8 with one fragment per stripe
  * (<= 80 registers), one for t16 with two (134-144 registers, no spills; at two CTAs' 128 it
- * spilled and ran slower, stripe_frags), else two. Integer zeros fit 80 since session 23 (88 registers before, with
- * 64-bit strides for the constants' copies; fp16, H100, w4a16-bench, gemv_t8 forced, A/B in one
- * call, M = 1 / 4, us: 6144x4096 13.93 / 14.08 -> 12.04 / 12.29, 12288x2048 13.89 / 14.10 -> 12.10 /
- * 12.19; 4096^2, 4096x14336, 14336x4096, 8192^2 1.002-1.012x the time). */
+ * spilled and ran slower, see stripe_frags), else two. Integer zeros fit 80 since session 23 (88
+ * registers before, with 64-bit strides for the constants' copies; fp16, H100, w4a16-bench,
+ * gemv_t8 forced, A/B in one call, M = 1 / 4, us: 6144x4096 13.93 / 14.08 -> 12.04 / 12.29,
+ * 12288x2048 13.89 / 14.10 -> 12.10 / 12.19; 4096^2, 4096x14336, 14336x4096, 8192^2 1.002-1.012x
+ * the time). */
 __host__ __device__ constexpr int min_ctas(int nt, int nr) { return nt == 1 && nr == 1 ? 3 : nt == 2 && nr == 2 ? 1 : 2; }
 
 __device__ __forceinline__ uint32_t smem_addr(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
