@@ -7,6 +7,8 @@ choice between it and the Hopper tiles.
 RUN.txt: w4a16-bench --config all output (every configuration's time per problem, M <= 16 rows are
 used), or a table in the format of docs/perf/h100-session22-gemv-model.txt ("M N K MB kw gemv_tX us
 model fastest-tile us"; only that kernel's time and the fastest Hopper tile's are known there). The
+A file whose problems all have integer zeros (zeros=int) is scored with gemv_cost's factor for them
+and left out of the fits (the model is fitted without zeros). The
 decode kernel's times are kept only from files whose first line says "gemv kernel: session 22", "23"
 or "24" (earlier runs timed a slower kernel); of session 22's, only where the tree still runs one
 fragment per stripe, and of session 23's gemv_t8 only (its gemv_t16 ran two, with spills).
@@ -31,6 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fit_tile_model import parse as parse_bench  # noqa: E402  (the bench's --config all lines)
 
 SMS = 132
+zint2 = {}  # gemv_cost's factor with integer zeros at two fragments per stripe, per kernel (the tree's)
 
 
 def parse(path):
@@ -41,6 +44,8 @@ def parse(path):
     with spills (not kept), so only its gemv_t8 times count."""
     lines = open(path).read().split("\n")
     s22, s23, s24 = ("gemv kernel: session %d" % s in lines[0] for s in (22, 23, 24))
+    heads = [line for line in lines if re.search(r"\[\s*\d+/\d+\] M=", line)]
+    zint = bool(heads) and all("zeros=int" in line for line in heads)  # the file's rows: integer zeros
 
     def keep(nm, m, n, k):
         if not nm.startswith("gemv_"):
@@ -52,14 +57,14 @@ def parse(path):
         return s22 and frags(tokens(nm) // 8, m, n, k) == 1
     out = []
     for m, n, k, t in parse_bench(path, r"\s+((?:sm90|gemv)_\S+)\s+([0-9.]+) us$"):
-        out.append((m, n, k, {nm: us for nm, us in t.items() if keep(nm, m, n, k)}))
+        out.append((m, n, k, {nm: us for nm, us in t.items() if keep(nm, m, n, k)}, zint))
     for v in (line.split() for line in lines):
         if len(v) == 10 and v[5].startswith("gemv_") and v[0].isdigit():
             m, n, k = int(v[0]), int(v[1]), int(v[2])
             t = {v[5]: float(v[6])} if keep(v[5], m, n, k) else {}
             if v[8] != "-":
                 t["sm90_" + v[8]] = float(v[9])
-            out.append((m, n, k, t))
+            out.append((m, n, k, t, False))
     return [r for r in out if r[0] <= 16]
 
 
@@ -203,23 +208,26 @@ def tokens(name):
 
 
 def score(runs, hc, form, coef, only=None):
-    """{(M, N, K): (chosen / fastest, chosen)}: the least modelled time, a tie within 1% to fewer
-    tokens; None where the run has no time for the choice"""
+    """{(M, N, K, integer zeros?): (chosen / fastest, chosen)}: the least modelled time (the decode
+    kernel's times zint2 with integer zeros at two fragments, as gemv_cost), a tie within 1% to
+    fewer tokens; None where the run has no time for the choice"""
     got = {}
-    for m, n, k, times in runs:
+    for m, n, k, times, zint in runs:
         if only and (n, k) != only:
             continue
         c = {nm: us for nm, us in hc[(m, n, k)].items() if m <= tokens(nm) * 2}
         for g in ("gemv_t8", "gemv_t16"):
             if m <= tokens(g) and g in coef:
                 c[g] = float(model(form, coef[g], terms(m, n, k, tokens(g) // 8)))
+                if zint and g in zint2 and frags(tokens(g) // 8, m, n, k) == 2:
+                    c[g] *= zint2[g]
         near = [nm for nm in c if c[nm] <= 1.01 * min(c.values())]
         pick = min(near, key=lambda nm: (tokens(nm), c[nm]))
         # a Hopper tile the run did not time (the session-20 table keeps only the fastest): its
         # time is taken as the fastest Hopper tile's, which favours the Hopper side
         hop = [us for nm, us in times.items() if nm.startswith("sm90_")]
         t = times.get(pick, min(hop) if pick.startswith("sm90_") and hop else None)
-        got[(m, n, k)] = None if t is None else (t / min(times.values()), pick)
+        got[(m, n, k, zint)] = None if t is None else (t / min(times.values()), pick)
     return got
 
 
@@ -231,7 +239,8 @@ def report(results):
         got = sorted(((r[p][0], p, r[p][1]) for p in common), reverse=True)
         gm = math.exp(sum(math.log(g[0]) for g in got) / len(got))
         print(f"  {label}: chosen / fastest, geometric mean {gm:.4f}; worst " +
-              ", ".join(f"{g[0]:.3f} M={g[1][0]} {g[1][1]}x{g[1][2]} {g[2]}" for g in got[:3]))
+              ", ".join(f"{g[0]:.3f} M={g[1][0]} {g[1][1]}x{g[1][2]}{' int' if g[1][3] else ''} {g[2]}"
+                        for g in got[:3]))
 
 
 def main():
@@ -243,19 +252,22 @@ def main():
     build, files = args[0], args[1:]
     runs = [r for f in files for r in parse(f)]
     hc = hopper_costs(build, list(dict.fromkeys(r[:3] for r in runs)))
+    global zint2
     src = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "kernels", "gemv.cu")).read()
-    t8, t16 = [tuple(map(float, c)) for c in
-               re.findall(r"gemv_cost\(p, info, \d, ([0-9.]+), ([0-9.]+), ([0-9.]+), ([0-9.]+), ([0-9.]+)\)", src)]
+    t8, t16 = [tuple(map(float, c)) for c in re.findall(
+        r"gemv_cost\(p, info, \d, ([0-9.]+), ([0-9.]+), ([0-9.]+), ([0-9.]+), ([0-9.]+), ([0-9.]+)\)", src)]
+    zint2 = {"gemv_t8": t8[5], "gemv_t16": t16[5]}
+    t8, t16 = t8[:5], t16[:5]
     results = [("the tree's model (sm)", score(runs, hc, "sm", {"gemv_t8": t8, "gemv_t16": t16}))]
     if only_score:
         report(results)
         return
 
     def rows(g, skip=None):
-        return [(terms(m, n, k, tokens(g) // 8), t[g]) for m, n, k, t in runs
-                if g in t and (g == "gemv_t16" or m <= 8) and (n, k) != skip]
+        return [(terms(m, n, k, tokens(g) // 8), t[g]) for m, n, k, t, zint in runs
+                if g in t and not zint and (g == "gemv_t16" or m <= 8) and (n, k) != skip]
 
-    shapes = sorted(set((n, k) for _, n, k, _ in runs))
+    shapes = sorted(set((n, k) for _, n, k, _, _ in runs))
     for form in ("flat", "waves", "sm"):
         coef = {}
         def fit_g(g, skip=None):

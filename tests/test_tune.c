@@ -47,7 +47,8 @@ typedef struct {
     const char *want;
 } heuristic_case;
 
-static void check_cases(w4a16_handle h, const heuristic_case *cases, int count, const char *what)
+static void check_cases_dz(w4a16_handle h, const heuristic_case *cases, int count, const char *what,
+                           w4a16_dtype dtype, w4a16_zero_mode zero)
 {
     /* the t64 fallback and the thin-split rule depend on both t64 lines being compiled */
     const bool both_t64 = config_index("sm90_t64_w2_k128_s8") >= 0 && config_index("sm90_t64_w2_k256_s4") >= 0;
@@ -56,7 +57,7 @@ static void check_cases(w4a16_handle h, const heuristic_case *cases, int count, 
         const int want = config_index(cases[i].want);
         if (want < 0 || !both_t64) continue;
         w4a16_problem p;
-        w4a16_problem_init(&p, cases[i].m, cases[i].n, cases[i].k, W4A16_DTYPE_FP16, 128, W4A16_ZEROS_NONE);
+        w4a16_problem_init(&p, cases[i].m, cases[i].n, cases[i].k, dtype, 128, zero);
         int chosen = -1;
         CHECK(w4a16_select_config(h, &p, &chosen) == W4A16_SUCCESS && chosen == want,
               "%s, M=%lld N=%lld K=%lld: chose %s, want %s", what, (long long)p.m, (long long)p.n, (long long)p.k,
@@ -64,6 +65,12 @@ static void check_cases(w4a16_handle h, const heuristic_case *cases, int count, 
         checked++;
     }
     printf("%s: %d of %d cases checked\n", what, checked, count);
+}
+
+/* fp16 without zeros, as the models were fitted */
+static void check_cases(w4a16_handle h, const heuristic_case *cases, int count, const char *what)
+{
+    check_cases_dz(h, cases, count, what, W4A16_DTYPE_FP16, W4A16_ZEROS_NONE);
 }
 
 /* With W4A16_SM90_MODEL=0 (ctest cpu_tune_token_rule) both models are off: the token rule alone,
@@ -105,6 +112,8 @@ static void check_heuristic(w4a16_handle h)
                                                        decode model has 20.25 */
         {16, 6144, 4096, "gemv_t16"},               /* 12.53, against t16_w3_k256 12.13 (modelled
                                                        13.01) */
+        {16, 4608, 3584, "gemv_t16"},               /* 11.66, against t16_w3_k128 11.17 (held out,
+                                                       docs/perf/h100-session24-decode-val-fp16.txt) */
         {1, 1280, 8192, "gemv_t8"},                 /* 9.76, a tie with t16_w3_k128 9.71 */
         {16, 5120, 5120, "sm90_t16_w2_k256_s8"},    /* 12.94 vs t16_w3_k128 15.31 */
         {16, 1024, 4096, "gemv_t16"},               /* 7.81 vs t32_w2_k128 13.30 */
@@ -149,6 +158,16 @@ static void check_heuristic(w4a16_handle h)
         {160, 4096, 14336, "sm90_t192_w2_k64_s7"},
     };
     check_cases(h, cases, (int)(sizeof cases / sizeof cases[0]), "heuristic");
+    /* bf16 with integer zeros: gemv_t16's modelled time x 1.03 (gemv.cu, gemv_cost), held-out shapes
+     * (docs/perf/h100-session24-decode-val-bf16int.txt, H100 us) */
+    static const heuristic_case bf16_int[] = {
+        {16, 4608, 3584, "sm90_t16_w3_k128_s10"}, /* 11.31 against gemv_t16 12.51 (zeros none: gemv_t16) */
+        {16, 13824, 5120, "sm90_t16_w2_k256_s8"}, /* 24.03, against gemv_t16 24.35 (t16_w3_k256 23.44) */
+        {16, 7392, 8192, "gemv_t16"},             /* 21.01 against t16_w3_k256 21.60 */
+        {16, 4096, 11008, "gemv_t16"},            /* 16.35 against t16_w3_k256 16.91 */
+    };
+    check_cases_dz(h, bf16_int, (int)(sizeof bf16_int / sizeof bf16_int[0]), "heuristic, bf16 integer zeros",
+                   W4A16_DTYPE_BF16, W4A16_ZEROS_INT);
 }
 
 /* Every compiled configuration runs a plain problem on a 132-SM H100 with its 232,448 B of
