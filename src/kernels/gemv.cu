@@ -770,7 +770,8 @@ template <typename T, int NT> int launch(const w4a16_gemm_args *g)
  * the fastest Hopper tile 1.052 (docs/perf/h100-session24-decode-val-{fp16,bf16int}.txt). On those
  * 12 bf16 int problems the choice took 1.0226x the fastest without the factor, 1.0129x with it
  * (4608x3584 1.106x -> the fastest; 13824x5120 1.039x -> 1.025x); on the 24 fp16 ones (zeros
- * none, unchanged) 1.0086x, worst 1.054x.
+ * none, unchanged) 1.0086x, worst 1.054x. gemv_t8 keeps 1.0 (at M = 1 it paid about what the Hopper
+ * t8 tiles pay for integer zeros: 4096^2 1.06, 8192^2 1.04 against 1.04-1.05, session 23).
  * Off with the other models (W4A16_SM90_MODEL=0). */
 static double gemv_cost(const w4a16_problem *p, const w4a16_device_info *info, int nt, double o, double r1,
                         double r2, double lat, double c, double zint2)
