@@ -549,8 +549,15 @@ __global__ void __launch_bounds__(THREADS, min_ctas(NT, NR)) gemv_kernel(const G
 }
 
 /* Stages per warp: 8 (t8) or 4 (t16) blocks of 16 rows' weights in flight per warp; t8 with 32-row
- * stripes 6 (three stages, so that two CTAs fit at M = 8). */
+ * stripes 6 (three stages, so that two CTAs fit at M = 8); t16 two stages either way (three with
+ * two fragments: 1.0028x the time over 28 rows, session 24, dev/NOTES.md). */
 constexpr int stages(int nt, int nr) { return nt == 1 ? (nr == 1 ? 4 : 3) : 2; }
+
+/* The dynamic shared memory of a CTA: its 8 warps' rings, sized by M */
+static int ring_bytes(int nt, int nr, int64_t m)
+{
+    return WARPS * stages(nt, nr) * (int)stage_layout((int)m, nr).bytes;
+}
 
 /* The most warps per stripe (of 8, 4, 2, 1) that keep each warp >= 4 blocks of 64 k, of kt. */
 static int most_warps(int64_t kt)
@@ -564,8 +571,8 @@ static int most_warps(int64_t kt)
  * reserved per CTA; the ring is sized by M) and the registers (min_ctas) allow. */
 int gemv_slots(int nt, int nr, const w4a16_problem *p)
 {
-    const int64_t smem = (int64_t)WARPS * stages(nt, nr) * stage_layout((int)p->m, nr).bytes + /* ring */
-                         (int64_t)WARPS * nr * nt * 32 * 16 + WARPS * 128 + 1024;         /* red, zrow, reserved */
+    const int64_t smem = (int64_t)ring_bytes(nt, nr, p->m) +                      /* ring */
+                         (int64_t)WARPS * nr * nt * 32 * 16 + WARPS * 128 + 1024; /* red, zrow, reserved */
     const int by_smem = (int)(233472 / smem);
     const int regs = min_ctas(nt, nr);
     return by_smem < regs ? by_smem : regs;
@@ -694,7 +701,7 @@ static Grid gemv_grid(const w4a16_problem *p, int sms, int nt)
 template <typename T, int NT, int NR, int ZM> int launch_zm(const w4a16_gemm_args *g, const Grid &gr)
 {
     constexpr int S = stages(NT, NR);
-    const int smem = WARPS * S * (int)stage_layout((int)g->p->m, NR).bytes;
+    const int smem = ring_bytes(NT, NR, g->p->m);
     /* every call, as the Hopper launcher does: the attribute belongs to the current device */
     const cudaError_t e =
         cudaFuncSetAttribute(gemv_kernel<T, NT, NR, S, ZM>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
