@@ -361,11 +361,20 @@ __device__ __forceinline__ void dequant_stage(const Smem<T, BT, BK, STAGES, NW> 
  * w4a16-bench, two rounds, medians before / after, us: bf16 57344x8192 M=16 93.6 / 91.0, zeros
  * int M=1 98.0 / 96.3; fp16 zeros int M=32 106.2 / 102.9; fp16 without zeros 0.98-1.03 of the
  * time, within its rows' noise). 128-k stages (t16_w3_k128, t32_w2_k128: 4096^2) keep a full
- * read per block: with the reuse they were 1-2% slower there (11.51 / 11.78 us at M=32, fp16). */
+ * read per block: with the reuse they were 1-2% slower there (11.51 / 11.78 us at M=32, fp16).
+ * With 256-k stages the odd block 1 also reads the second group's constants (into gcn) for block
+ * 2, a block before they are needed: off that block's dependent chain (shared-memory loads, then
+ * the constants, then the dequantization). H100, w4a16-bench, three rounds, two runs (session 25):
+ * fp16 t16_w3_k256 M=16 on 57344x8192 and 8192x28672, zeros none and int, 0.970-0.985 of the time
+ * (57344x8192 none 89.5 -> 86.8 us); t8 (M = 1, 4), t32 and bf16 0.983-1.013, geometric mean of
+ * 24 rows 0.996 / 0.995. Reading the next stage's first group's constants in block 2 as well
+ * (its full barrier waited for a block earlier) made those rows 1.0075x slower (1.011-1.023 with
+ * integer zeros); not kept. */
 template <typename T, int BT, int BK, int STAGES, int NW, int DQ, int KB>
 __device__ __forceinline__ void dequant_block_gs(const Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, int i,
                                                  int it, uint32_t (&F)[4][4], int c_wg, int t, int row0,
-                                                 bool wg_valid, int n0, float (&sf)[2], GroupConsts<T> &gc)
+                                                 bool wg_valid, int n0, float (&sf)[2], GroupConsts<T> &gc,
+                                                 GroupConsts<T> &gcn)
 {
     constexpr bool REUSE = BK == 256;
     const int s = i % STAGES;
@@ -374,6 +383,11 @@ __device__ __forceinline__ void dequant_block_gs(const Smem<T, BT, BK, STAGES, N
                               * serialize this variant's wgmmas, C7513) */
         block_words<T, BT, BK, STAGES, NW, DQ>(sm, s, KB, c_wg, t, words);
         if constexpr (KB % 2 == 0) sf[0] = sf[1] = 0.0f;
+    } else if constexpr (REUSE && KB == 2) { /* the stage's second group: constants from block 1 */
+        block_words<T, BT, BK, STAGES, NW, DQ>(sm, s, KB, c_wg, t, words);
+        gc = gcn;
+        sf[0] = __low2float(gc.s[0]);
+        sf[1] = __low2float(gc.s[1]);
     } else if constexpr (KB % 2 == 0 || !REUSE) {
         gc = load_block_dev<T, BT, BK, STAGES, NW, DQ, REUSE ? ZM_NONE_OR_INT : -1>(sm, p, s, KB, it * BK, c_wg, t,
                                                                                    row0, wg_valid, n0, words);
@@ -383,6 +397,11 @@ __device__ __forceinline__ void dequant_block_gs(const Smem<T, BT, BK, STAGES, N
         }
     } else {
         block_words<T, BT, BK, STAGES, NW, DQ>(sm, s, KB, c_wg, t, words);
+        if constexpr (KB == 1) { /* the next group's constants, a block before they are needed */
+            const int k0 = it * BK;
+            gcn = group_consts<T, BT, BK, STAGES, NW, ZM_NONE_OR_INT>(sm, p, s, 2, k0, k0 >> p.gshift, row0,
+                                                                     wg_valid && k0 + 128 < p.k, n0);
+        }
     }
 #pragma unroll
     for (int j = 0; j < 4; j++) fragment_words<T, DQ, true>(words[j], gc, F[j]);
@@ -914,10 +933,10 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
             auto gs_loop = [&]() {
                 uint32_t B0[4][4], B1[4][4];
                 float G[BT / 2], sfc[2], sfn[2];
-                GroupConsts<T> gcg; /* the constants of the group being dequantized */
+                GroupConsts<T> gcg, gcn; /* the constants of the group being dequantized, and of the next */
                 mbar_wait(&sm.full[i0 % STAGES], (i0 / STAGES) & 1);
                 dequant_block_gs<T, BT, BK, STAGES, NW, DQ, 0>(sm, p, i0, it_begin, B0, c_wg, t, row0, wg_valid, n0,
-                                                               sfn, gcg);
+                                                               sfn, gcg, gcn);
                 for (int i = i0; i < i0 + n_it; i++) {
                     const int it = it_begin + i - i0;
                     auto step = [&](auto kb_c) {
@@ -931,11 +950,11 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                         issue_stage<T, BT, BK, STAGES, NW, kb, 1, kb % 2 == 0>(sm, i, G, cur);
                         if constexpr (kb + 1 < KB) {
                             dequant_block_gs<T, BT, BK, STAGES, NW, DQ, kb + 1>(sm, p, i, it, nxt, c_wg, t, row0,
-                                                                                wg_valid, n0, sfn, gcg);
+                                                                                wg_valid, n0, sfn, gcg, gcn);
                         } else if (i + 1 < i0 + n_it) {
                             mbar_wait(&sm.full[(i + 1) % STAGES], ((i + 1) / STAGES) & 1);
                             dequant_block_gs<T, BT, BK, STAGES, NW, DQ, 0>(sm, p, i + 1, it + 1, nxt, c_wg, t, row0,
-                                                                           wg_valid, n0, sfn, gcg);
+                                                                           wg_valid, n0, sfn, gcg, gcn);
                         }
                         wgmma_wait<0>();
                         if constexpr (kb % 2 == 1) fold_group<BT>(acc, G, sfc); /* the group's two blocks */
