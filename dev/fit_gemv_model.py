@@ -9,8 +9,8 @@ used), or a table in the format of docs/perf/h100-session22-gemv-model.txt ("M N
 model fastest-tile us"; only that kernel's time and the fastest Hopper tile's are known there). The
 A file whose problems all have integer zeros (zeros=int) is scored with gemv_cost's factor for them
 and left out of the fits (the model is fitted without zeros). The
-decode kernel's times are kept only from files whose first line says "gemv kernel: session 22", "23"
-or "24" (earlier runs timed a slower kernel); of session 22's, only where the tree still runs one
+decode kernel's times are kept only from files whose first line says "gemv kernel: session 22", "23",
+"24" or "25" (earlier runs timed a slower kernel); of session 22's, only where the tree still runs one
 fragment per stripe, and of session 23's gemv_t8 only (its gemv_t16 ran two, with spills).
 BUILD/dev/plan_dump --costs gives the tree's modelled times
 of the Hopper tiles. Three forms of the model, each fitted per kernel (t8 over its rows at M <= 8,
@@ -38,19 +38,19 @@ zint2 = {}  # gemv_cost's factor with integer zeros at two fragments per stripe,
 
 def parse(path):
     """[(M, N, K, {config: us})] at M <= 16; the decode kernel's times are kept only from runs of
-    session 22's, 23's or 24's kernel (the file's first line says "gemv kernel: session 22" / "23" /
-    "24"): the earlier ones ran a kernel ~10-15% slower. Session 22 ran one fragment per stripe
+    session 22's to 25's kernel (the file's first line says "gemv kernel: session 22" / "23" / "24" /
+    "25"; 25 runs 24's decode kernel): the earlier ones ran a kernel ~10-15% slower. Session 22 ran one fragment per stripe
     everywhere, so its times count only where the tree still does; session 23's gemv_t16 ran two
     with spills (not kept), so only its gemv_t8 times count."""
     lines = open(path).read().split("\n")
-    s22, s23, s24 = ("gemv kernel: session %d" % s in lines[0] for s in (22, 23, 24))
+    s22, s23, s24, s25 = ("gemv kernel: session %d" % s in lines[0] for s in (22, 23, 24, 25))
     heads = [line for line in lines if re.search(r"\[\s*\d+/\d+\] M=", line)]
     zint = bool(heads) and all("zeros=int" in line for line in heads)  # the file's rows: integer zeros
 
     def keep(nm, m, n, k):
         if not nm.startswith("gemv_"):
             return True
-        if s24:
+        if s24 or s25:
             return True
         if s23:
             return nm == "gemv_t8"
