@@ -39,9 +39,9 @@ zint2 = {}  # gemv_cost's factor with integer zeros at two fragments per stripe,
 def parse(path):
     """[(M, N, K, {config: us})] at M <= 16; the decode kernel's times are kept only from runs of
     session 22's to 25's kernel (the file's first line says "gemv kernel: session 22" / "23" / "24" /
-    "25"; 25 runs 24's decode kernel): the earlier ones ran a kernel ~10-15% slower. Session 22 ran one fragment per stripe
-    everywhere, so its times count only where the tree still does; session 23's gemv_t16 ran two
-    with spills (not kept), so only its gemv_t8 times count."""
+    "25"; 25 runs 24's decode kernel): the earlier ones ran a kernel ~10-15% slower. Session 22 ran
+    one fragment per stripe everywhere, so its times count only where the tree still does; session
+    23's gemv_t16 ran two with spills (not kept), so only its gemv_t8 times count."""
     lines = open(path).read().split("\n")
     s22, s23, s24, s25 = ("gemv kernel: session %d" % s in lines[0] for s in (22, 23, 24, 25))
     heads = [line for line in lines if re.search(r"\[\s*\d+/\d+\] M=", line)]

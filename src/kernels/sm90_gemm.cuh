@@ -386,15 +386,9 @@ __device__ __forceinline__ void dequant_block_gs(const Smem<T, BT, BK, STAGES, N
     } else if constexpr (REUSE && KB == 2) { /* the stage's second group: constants from block 1 */
         block_words<T, BT, BK, STAGES, NW, DQ>(sm, s, KB, c_wg, t, words);
         gc = gcn;
-        sf[0] = __low2float(gc.s[0]);
-        sf[1] = __low2float(gc.s[1]);
     } else if constexpr (KB % 2 == 0 || !REUSE) {
         gc = load_block_dev<T, BT, BK, STAGES, NW, DQ, REUSE ? ZM_NONE_OR_INT : -1>(sm, p, s, KB, it * BK, c_wg, t,
                                                                                    row0, wg_valid, n0, words);
-        if constexpr (KB % 2 == 0) {
-            sf[0] = __low2float(gc.s[0]);
-            sf[1] = __low2float(gc.s[1]);
-        }
     } else {
         block_words<T, BT, BK, STAGES, NW, DQ>(sm, s, KB, c_wg, t, words);
         if constexpr (KB == 1) { /* the next group's constants, a block before they are needed */
@@ -402,6 +396,10 @@ __device__ __forceinline__ void dequant_block_gs(const Smem<T, BT, BK, STAGES, N
             gcn = group_consts<T, BT, BK, STAGES, NW, ZM_NONE_OR_INT>(sm, p, s, 2, k0, k0 >> p.gshift, row0,
                                                                      wg_valid && k0 + 128 < p.k, n0);
         }
+    }
+    if constexpr (DQ < 2 && KB % 2 == 0) { /* a group's first block: its scales for the fold */
+        sf[0] = __low2float(gc.s[0]);
+        sf[1] = __low2float(gc.s[1]);
     }
 #pragma unroll
     for (int j = 0; j < 4; j++) fragment_words<T, DQ, true>(words[j], gc, F[j]);
