@@ -14,7 +14,8 @@
  *     stream-K plans without slots split no tile;
  *   - past M = 64 the cost model only turns the wave rule's stream-K down, where it prices the
  *     split-K grid lower, and leaves every other plan as the rule makes it;
- *   - a cluster split's CTAs store disjoint token ranges that cover the tile (csplit_range);
+ *   - a cluster split's CTAs store disjoint token ranges that cover the tile (csplit_range), and
+ *     the cluster split is the default only for tiles of >= 64 tokens (use_csplit);
  *   - the ping-pong kernel's tiles each go to one CTA and warpgroup, as the producer fills them.
  */
 #include <stdio.h>
@@ -314,6 +315,24 @@ static void test_csplit_ranges()
     printf("cluster split ranges: %d (BT, cluster size) cases\n", cases);
 }
 
+/* The cluster split's default (use_csplit): tiles of 64 tokens and more whose clusters are all
+ * resident at once; never the 8- to 32-token tiles, which ran 0.935-0.977 of the time through the
+ * workspace (session 25); forcing it takes any fit. */
+static void test_csplit_default()
+{
+    static const struct { int force, bt; int64_t fit, tiles; bool want; } cases[] = {
+        {-1, 64, 66, 64, true},   {-1, 256, 66, 64, true},  {-1, 128, 64, 64, true},
+        {-1, 64, 32, 64, false},  {-1, 256, 0, 43, false},  {-1, 8, 66, 64, false},
+        {-1, 16, 66, 64, false},  {-1, 32, 66, 64, false},  {1, 16, 1, 64, true},
+        {1, 256, 0, 64, false},
+    };
+    for (const auto &c : cases)
+        CHECK(sm90::use_csplit(c.force, c.bt, c.fit, c.tiles) == c.want,
+              "force %d BT %d, %lld clusters fit, %lld tiles: want %d", c.force, c.bt, (long long)c.fit,
+              (long long)c.tiles, (int)c.want);
+    printf("cluster split's default: %d cases\n", (int)(sizeof cases / sizeof cases[0]));
+}
+
 /* The decode kernel's warps per stripe (gemv.cu, kw_cost) on a 132-SM H100, against the width
  * measured fastest with it forced (W4A16_GEMV_KW; session 21, docs/perf/h100-session21-gemv-kw.txt,
  * t8 at M = 1 and t16 at M = 16 agreeing except where said). Session 20's rule took 8 on the first
@@ -389,6 +408,7 @@ static void test_gemv_frags()
 int main(void)
 {
     test_csplit_ranges();
+    test_csplit_default();
     test_stream_partitions();
     test_plans();
     test_model_plans();

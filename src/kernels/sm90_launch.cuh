@@ -386,6 +386,22 @@ template <typename K> inline int max_clusters(K kernel, int csz, size_t smem, in
     return cache[csz] > 0 ? cache[csz] : 0;
 }
 
+/* Whether a split-K grid of `tiles` tiles adds their partial sums through clusters
+ * (Params::csplit) rather than the workspace, given `fit`, how many clusters (one tile's split
+ * CTAs each) can be resident at once. force 1: wherever one fits (force 0 never gets here); -1, the default: only
+ * when every tile's cluster is resident at once (one wave), and only for tiles of 64 tokens and
+ * more (bt: the tile's tokens). H100, w4a16-bench, fp16, two rounds, us, cluster split /
+ * workspace (two-way splits in all; session 25, docs/perf/h100-session25-csplit.txt):
+ * t64_w2_k128 M=64 8192x2048 12.61 12.58 / 13.34 13.31, t256 M=256 8192^2 51.15 51.06 /
+ * 59.54 59.74 and 8192x28672 160.43 158.14 / 166.69 164.70; but the GS loop's tiles are
+ * faster without it: t8_w3_k256 M=1 12288x2048 12.83 12.75 / 12.22 12.08, 8192x2048 12.00
+ * 11.89 / 11.22 11.12; t16_w3_k256 M=16 12288x2048 12.99 12.85 / 12.35 12.48 (bf16 0.965);
+ * t32_w3_k256 and t32_w2_k128 at M = 24, 32 0.969-1.001 (the heuristic's rows). */
+inline bool use_csplit(int force, int bt, int64_t fit, int64_t tiles)
+{
+    return force == 1 ? fit > 0 : bt >= 64 && fit >= tiles;
+}
+
 /* force_csplit: -1 lets the launch choose (W4A16_SM90_CSPLIT), 0 / 1 forces the workspace /
  * the cluster reduction for split-K grids (1 still needs splits <= 8, all clusters resident). */
 /* The kernel of a configuration: the cooperative gemm_kernel, or with PP the ping-pong one. */
@@ -465,15 +481,7 @@ int launch_typed(const w4a16_gemm_args *g, int force_stream = -1, int force_cspl
     if (!PP && (VARIANT <= 2 || VARIANT >= 7) && !pl.stream && pl.splits > 1 && force_csplit != 0) {
         static int cache[9]; /* per kernel (this instantiation) */
         const int64_t fit = max_clusters(kernel, pl.splits, smem, Shape<NW>::THREADS, cache);
-        /* By default only when every tile's cluster is resident at once (one wave), and only for
-         * tiles of 64 tokens and more. H100, w4a16-bench, fp16, two rounds, us, cluster split /
-         * workspace (two-way splits in all; session 25, docs/perf/h100-session25-csplit.txt):
-         * t64_w2_k128 M=64 8192x2048 12.61 12.58 / 13.34 13.31, t256 M=256 8192^2 51.15 51.06 /
-         * 59.54 59.74 and 8192x28672 160.43 158.14 / 166.69 164.70; but the GS loop's tiles are
-         * faster without it: t8_w3_k256 M=1 12288x2048 12.83 12.75 / 12.22 12.08, 8192x2048 12.00
-         * 11.89 / 11.22 11.12; t16_w3_k256 M=16 12288x2048 12.99 12.85 / 12.35 12.48 (bf16 0.965);
-         * t32_w3_k256 and t32_w2_k128 at M = 24, 32 0.969-1.001 (the heuristic's rows). */
-        p.csplit = force_csplit == 1 ? fit > 0 : BT >= 64 && fit >= (int64_t)pl.tiles_n * pl.tiles_m;
+        p.csplit = use_csplit(force_csplit, BT, fit, (int64_t)pl.tiles_n * pl.tiles_m);
     }
     /* D through TMA stores (store_tile_tma) where its rows are 16-byte aligned; stream-K keeps the
      * direct stores (its ring is busy with the next tile), and so do cluster splits whose CTAs'
