@@ -388,9 +388,9 @@ template <typename K> inline int max_clusters(K kernel, int csz, size_t smem, in
 
 /* Whether a split-K grid of `tiles` tiles adds their partial sums through clusters
  * (Params::csplit) rather than the workspace, given `fit`, how many clusters (one tile's split
- * CTAs each) can be resident at once. force 1: wherever one fits (force 0 never gets here); -1, the default: only
- * when every tile's cluster is resident at once (one wave), and only for tiles of 64 tokens and
- * more (bt: the tile's tokens). H100, w4a16-bench, fp16, two rounds, us, cluster split /
+ * CTAs each) can be resident at once. force 1: wherever one fits (force 0 never gets here);
+ * -1, the default: only when every tile's cluster is resident at once (one wave), and only for
+ * tiles of 64 tokens and more (bt: the tile's tokens). H100, w4a16-bench, fp16, two rounds, us, cluster split /
  * workspace (two-way splits in all; session 25, docs/perf/h100-session25-csplit.txt):
  * t64_w2_k128 M=64 8192x2048 12.61 12.58 / 13.34 13.31, t256 M=256 8192^2 51.15 51.06 /
  * 59.54 59.74 and 8192x28672 160.43 158.14 / 166.69 164.70; but the GS loop's tiles are
@@ -402,8 +402,9 @@ inline bool use_csplit(int force, int bt, int64_t fit, int64_t tiles)
     return force == 1 ? fit > 0 : bt >= 64 && fit >= tiles;
 }
 
-/* force_csplit: -1 lets the launch choose (W4A16_SM90_CSPLIT), 0 / 1 forces the workspace /
- * the cluster reduction for split-K grids (1 still needs splits <= 8, all clusters resident). */
+/* force_csplit: -1 lets the launch choose (W4A16_SM90_CSPLIT; use_csplit), 0 / 1 forces the
+ * workspace / the cluster reduction for split-K grids (1 still needs splits <= 8 and a cluster
+ * that fits, max_clusters). */
 /* The kernel of a configuration: the cooperative gemm_kernel, or with PP the ping-pong one. */
 using KernelFn = void (*)(const CUtensorMap, const CUtensorMap, const CUtensorMap, const CUtensorMap, const Params);
 template <typename T, int BT, int BK, int STAGES, int NW, int VARIANT, bool PP> constexpr KernelFn kernel_fn()
