@@ -61,7 +61,10 @@ __host__ __device__ inline StageLayout stage_layout(int m, int nr)
  * gemv_t8 forced, A/B in one call, M = 1 / 4, us: 6144x4096 13.93 / 14.08 -> 12.04 / 12.29,
  * 12288x2048 13.89 / 14.10 -> 12.10 / 12.19; 4096^2, 4096x14336, 14336x4096, 8192^2 1.002-1.012x
  * the time). */
-__host__ __device__ constexpr int min_ctas(int nt, int nr) { return nt == 1 && nr == 1 ? 3 : nt == 2 && nr == 2 ? 1 : 2; }
+__host__ __device__ constexpr int min_ctas(int nt, int nr)
+{
+    return nt == 1 && nr == 1 ? 3 : nt == 2 && nr == 2 ? 1 : 2;
+}
 
 __device__ __forceinline__ uint32_t smem_addr(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
 
@@ -749,9 +752,9 @@ template <typename T, int NT> int launch(const w4a16_gemm_args *g)
  *   o + max(the busiest SM's weight MB / r + L x its rounds of CTAs,
  *           c x blocks per warp x rounds of warps),
  * the launcher's grid (8 / kw stripes per CTA of 16 NR rows, CTAs spread evenly over the SMs,
- * gemv_slots of them resident per SM). The second term is the warps' serial chain where the stripes are few (1280x8192:
- * 80 stripes of 8 warps, each 16 blocks). Least squares on relative error (dev/fit_gemv_model.py,
- * form "sm") over w4a16-bench, H100, session 22's kernel, fp16, group 128, zeros none, 35 shapes of
+ * gemv_slots of them resident per SM). The second term is the warps' serial chain where the
+ * stripes are few (1280x8192: 80 stripes of 8 warps, each 16 blocks). Least squares on relative
+ * error (dev/fit_gemv_model.py, form "sm") over w4a16-bench, H100, session 22's kernel, fp16, group 128, zeros none, 35 shapes of
  * 0.4 to 235 MB, M = 1, 8 (t8) and 16 (t16), docs/perf/h100-session22-gemv-model.txt: t8 o 3.94 us,
  * r 0.021 MB/us (2.8 TB/s over 132 SMs), L 1.9 us, c 0.33 us (rms 5.8%); t16 4.488, 0.0175, 1.7, 0.35
  * (rms 2.9%). With the Hopper tiles' decode model, the heuristic's choice took 1.0059x the fastest
