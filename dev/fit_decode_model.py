@@ -2,7 +2,7 @@
 """Fits the heuristic's decode model (src/kernels/sm90_launch.cuh, decode_cost) and scores it.
 
   dev/fit_decode_model.py BUILD RUN.txt [RUN.txt ...]
-  dev/fit_decode_model.py --score BUILD RUN.txt [RUN.txt ...]
+  dev/fit_decode_model.py --score [--table FILE] BUILD RUN.txt [RUN.txt ...]
 
 RUN.txt: w4a16-bench --config all output at M <= 64 (e.g. docs/perf/h100-session18-decode-fp16.txt).
 BUILD/dev/plan_dump --decode gives the plans (the wave rule's, as the product runs them). Per tile:
@@ -12,8 +12,16 @@ fits one token tile. Prints the table rows for decode_cost, then how the model's
 least modelled time among the tiles of 8 to 64 tokens covering M in one or two token tiles, as
 decode_cost has them since session 19; a tie within 1% to fewer tokens, as configs.c since session
 20) compares with the fastest of those measured tiles, fitted on all shapes and leaving each shape
-out of the fit in turn. --score fits nothing: it scores the
-tree's table on the runs (e.g. another dtype or zero mode). Needs numpy."""
+out of the fit in turn (one table at every M). --score fits nothing: it scores the tree's tables
+(table at M > 8, table_upto8 at M <= 8, as decode_cost takes them) or FILE's rows in the same form
+(e.g. a fit's output; one table at every M) on the runs (e.g. another dtype or zero mode). Session
+26's fit (sessions 18-25's fp16 runs without zeros and docs/perf/h100-session26-decode-fit.txt) gave
+the tree's table for M > 8 but its t64 lines, which stay session 18's. Needs numpy.
+
+Until session 26 (52feac1) the tiles of fewer than 64 tokens split K in clusters of the split's
+CTAs wherever all of them fit (up to 14% slower than the workspace they take now: 5120x4096 M=16
+t16_w3_k256 13.6 -> 11.65 us): a file whose first line does not name session 26 or later ("gemv
+kernel: session 26 ...") gives no time of such a tile where its plan did that (CLUSTERS)."""
 import math, os, re, subprocess, sys
 import numpy as np
 
@@ -28,6 +36,8 @@ TILES = {  # configs.def names of the decode model's tiles -> (bw, bt, bk)
 
 
 TIE = 0.01  # configs.c: modelled costs within 1% of the least count as a tie
+# cudaOccupancyMaxActiveClusters on the H100, clusters of 2 ... 8 CTAs of one SM each (session 26)
+CLUSTERS = {2: 66, 3: 39, 4: 30, 5: 22, 6: 17, 7: 15, 8: 15}
 
 
 def plans(build, probs):
@@ -70,21 +80,49 @@ def fit(rows):
     return best
 
 
-def table(text):
-    """{name: (r, B, o, s, sk)} from sm90_launch.cuh's decode_cost table."""
+def table(text, upto8=False):
+    """{name: (r, B, o, s, sk)} from sm90_launch.cuh's decode_cost table (upto8: its table for M <= 8,
+    table_upto8), or from the rows of a fit's output."""
+    if "table_upto8[]" in text:
+        text = text.split("table_upto8[]")[1 if upto8 else 0]
     rows = re.findall(r"\{(\d+), (\d+), (\d+), ([0-9.]+), ([0-9.]+), ([0-9.]+), ([0-9.]+), ([0-9.]+)\}", text)
     by = {tuple(map(int, r[:3])): tuple(map(float, r[3:])) for r in rows}
     return {name: by[t] for name, t in TILES.items() if t in by}
 
 
-def choices(runs, pl, coef, only=None):
-    """[(chosen us / fastest us, M, N, K, chosen)] over the problems (of shape `only`)."""
+def session(path):
+    """The session number the file's first line names ("... session 26 ..."), or 0."""
+    m = re.search(r"session (\d+)", open(path).readline())
+    return int(m.group(1)) if m else 0
+
+
+def clustered(tile, plan):
+    """Whether a plan of this tile split K in clusters before session 26 (every cluster resident)."""
+    tn, tm, _, splits, _, stream, _ = plan
+    return tile[1] < 64 and not stream and splits in CLUSTERS and tn * tm <= CLUSTERS[splits]
+
+
+def drop_stale(runs, pl, old):
+    """runs without the times of clustered() plans in old files' runs"""
+    out = []
+    for (m, n, k, times), stale in zip(runs, old):
+        if stale:
+            times = {nm: us for nm, us in times.items()
+                     if not (nm in TILES and clustered(TILES[nm], pl[(m, n, k, *TILES[nm])]))}
+        out.append((m, n, k, times))
+    return out
+
+
+def choices(runs, pl, coef, only=None, coef8=None):
+    """[(chosen us / fastest us, M, N, K, chosen)] over the problems (of shape `only`); coef8: the
+    table at M <= 8 if another"""
     out = []
     for m, n, k, times in runs:
         if m > 64 or (only and (n, k) != only):
             continue
-        cand = [nm for nm, t in TILES.items() if nm in times and nm in coef and m <= 2 * t[1]]
-        c = {nm: cost(coef[nm], terms((m, n, k), TILES[nm], pl[(m, n, k, *TILES[nm])])) for nm in cand}
+        tab = coef8 if coef8 and m <= 8 else coef
+        cand = [nm for nm, t in TILES.items() if nm in times and nm in tab and m <= 2 * t[1]]
+        c = {nm: cost(tab[nm], terms((m, n, k), TILES[nm], pl[(m, n, k, *TILES[nm])])) for nm in cand}
         # as w4a16_heuristic (configs.c, session 20): a modelled tie within TIE goes to fewer tokens
         near = [nm for nm in cand if c[nm] <= (1 + TIE) * min(c.values())]
         pick = min(near, key=lambda nm: (TILES[nm][1], c[nm]))
@@ -104,10 +142,15 @@ def main():
     if not args or args[0] in ("-h", "--help"):
         sys.exit(__doc__)
     score = args[0] == "--score"
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "kernels", "sm90_launch.cuh")
+    if score and args[1] == "--table":
+        here, args = args[2], args[:1] + args[3:]
     build, files = (args[1], args[2:]) if score else (args[0], args[1:])
     runs = [p for f in files for p in parse(f)]
+    old = [session(f) < 26 for f in files for _ in parse(f)]
     probs = list(dict.fromkeys(p[:3] for p in runs))
     pl = plans(build, probs)
+    runs = drop_stale(runs, pl, old)
 
     def rows(name, skip=None):
         t = TILES[name]
@@ -115,8 +158,8 @@ def main():
                 if name in times and m <= t[1] and (n, k) != skip]
 
     if score:
-        here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "kernels", "sm90_launch.cuh")
-        report("the tree's table", choices(runs, pl, table(open(here).read())))
+        text = open(here).read()
+        report("the table of " + os.path.basename(here), choices(runs, pl, table(text), coef8=table(text, True)))
         return
     coef = {}
     for name, (bw, bt, bk) in TILES.items():

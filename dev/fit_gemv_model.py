@@ -10,8 +10,10 @@ model fastest-tile us"; only that kernel's time and the fastest Hopper tile's ar
 A file whose problems all have integer zeros (zeros=int) is scored with gemv_cost's factor for them
 and left out of the fits (the model is fitted without zeros). The
 decode kernel's times are kept only from files whose first line says "gemv kernel: session 22", "23",
-"24" or "25" (earlier runs timed a slower kernel); of session 22's, only where the tree still runs one
-fragment per stripe, and of session 23's gemv_t8 only (its gemv_t16 ran two, with spills).
+"24", "25" or "26" (earlier runs timed a slower kernel); of session 22's, only where the tree still runs
+one fragment per stripe, and of session 23's gemv_t8 only (its gemv_t16 ran two, with spills). The
+Hopper tiles' times of plans that split K in clusters before session 26 are not used (they ran slower:
+dev/fit_decode_model.py, CLUSTERS); where such a tile is the choice, the problem is not scored.
 BUILD/dev/plan_dump --costs gives the tree's modelled times
 of the Hopper tiles. Three forms of the model, each fitted per kernel (t8 over its rows at M <= 8,
 t16 over all of its rows) by least squares on relative error (o closed form, the rest by grid
@@ -31,6 +33,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fit_tile_model import parse as parse_bench  # noqa: E402  (the bench's --config all lines)
+import fit_decode_model  # noqa: E402  (its plans and the runs' stale cluster-split times)
 
 SMS = 132
 zint2 = {}  # gemv_cost's factor with integer zeros at two fragments per stripe, per kernel (the tree's)
@@ -38,12 +41,13 @@ zint2 = {}  # gemv_cost's factor with integer zeros at two fragments per stripe,
 
 def parse(path):
     """[(M, N, K, {config: us})] at M <= 16; the decode kernel's times are kept only from runs of
-    session 22's to 25's kernel (the file's first line says "gemv kernel: session 22" / "23" / "24" /
-    "25"; 25 runs 24's decode kernel): the earlier ones ran a kernel ~10-15% slower. Session 22 ran
-    one fragment per stripe everywhere, so its times count only where the tree still does; session
-    23's gemv_t16 ran two with spills (not kept), so only its gemv_t8 times count."""
+    session 22's to 26's kernel (the file's first line says "gemv kernel: session 22" / "23" / "24" /
+    "25" / "26"; 25 and 26 run 24's decode kernel): the earlier ones ran a kernel ~10-15% slower.
+    Session 22 ran one fragment per stripe everywhere, so its times count only where the tree still
+    does; session 23's gemv_t16 ran two with spills (not kept), so only its gemv_t8 times count."""
     lines = open(path).read().split("\n")
     s22, s23, s24, s25 = ("gemv kernel: session %d" % s in lines[0] for s in (22, 23, 24, 25))
+    s25 = s25 or "gemv kernel: session 26" in lines[0]  # session 24's decode kernel too
     heads = [line for line in lines if re.search(r"\[\s*\d+/\d+\] M=", line)]
     zint = bool(heads) and all("zeros=int" in line for line in heads)  # the file's rows: integer zeros
 
@@ -210,7 +214,7 @@ def tokens(name):
 def score(runs, hc, form, coef, only=None):
     """{(M, N, K, integer zeros?): (chosen / fastest, chosen)}: the least modelled time (the decode
     kernel's times zint2 with integer zeros at two fragments, as gemv_cost), a tie within 1% to
-    fewer tokens; None where the run has no time for the choice"""
+    fewer tokens; None where the run has no time for the choice, or a stale one (main)"""
     got = {}
     for m, n, k, times, zint in runs:
         if only and (n, k) != only:
@@ -223,6 +227,10 @@ def score(runs, hc, form, coef, only=None):
                     c[g] *= zint2[g]
         near = [nm for nm in c if c[nm] <= 1.01 * min(c.values())]
         pick = min(near, key=lambda nm: (tokens(nm), c[nm]))
+        if "stale " + pick in times:
+            got[(m, n, k, zint)] = None
+            continue
+        times = {nm: us for nm, us in times.items() if not nm.startswith("stale ")}
         # a Hopper tile the run did not time (the session-20 table keeps only the fastest): its
         # time is taken as the fastest Hopper tile's, which favours the Hopper side
         hop = [us for nm, us in times.items() if nm.startswith("sm90_")]
@@ -251,6 +259,15 @@ def main():
         sys.exit(__doc__)
     build, files = args[0], args[1:]
     runs = [r for f in files for r in parse(f)]
+    # the Hopper tiles' times of plans that split K in clusters before session 26 (fit_decode_model.py)
+    old = [fit_decode_model.session(f) < 26 for f in files for _ in parse(f)]
+    pl = fit_decode_model.plans(build, list(dict.fromkeys(r[:3] for r in runs)))
+
+    def stale(m, n, k, g):
+        tile = fit_decode_model.TILES.get(g[5:])
+        return tile is not None and fit_decode_model.clustered(tile, pl[(m, n, k, *tile)])
+    runs = [(m, n, k, {("stale " if o and stale(m, n, k, g) else "") + g: us for g, us in t.items()}, zint)
+            for (m, n, k, t, zint), o in zip(runs, old)]
     hc = hopper_costs(build, list(dict.fromkeys(r[:3] for r in runs)))
     global zint2
     src = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "kernels", "gemv.cu")).read()
