@@ -231,29 +231,54 @@ inline const TileCost *model_for(const w4a16_problem *p, int bw, int bt, int bk)
  * 1024x4096 M=48 / 64 9.50 / 9.47 us, 12288x4096 M=40 22.38. The heuristic (configs.c) gives a
  * modelled tie within 1% to the tile with fewer tokens, which fixed 2560^2 M=40 (t64_w2_k128
  * 11.15 modelled against t32_w2_k128 11.22; measured 12.77 / 10.64) and 6 of 48 choices on 12 small
- * shapes (h100-session20-small-shapes.txt, 1.034x -> 1.015x the fastest configuration). */
+ * shapes (h100-session20-small-shapes.txt, 1.034x -> 1.015x the fastest configuration).
+ * Refitted in session 26 for M > 8 (the same form; t64's lines kept): until 52feac1 the tiles of < 64
+ * tokens split K in clusters wherever all of the split's clusters fit (cudaOccupancyMaxActiveClusters
+ * on the H100: 66 / 39 / 30 / 22 / 17 / 15 / 15 clusters of 2 ... 8 CTAs), up to 14% slower than the
+ * workspace they take since (5120x4096 M=16 t16_w3_k256 13.6 -> 11.65 us), and the table had been
+ * fitted on those times. The refit leaves them out of sessions 18-25's runs and adds 132 problems of
+ * the current kernels (docs/perf/h100-session26-decode-fit.txt: 22 shapes, M = 1 ... 32, fp16, zeros
+ * none): rms error 1.4-2.9% per tile (was 5-10%). w4a16-bench A/B against the old table, three or two
+ * rounds, 12 shapes where the choice changed, fp16 and bf16, zeros none and int
+ * (h100-session26-decode-ab.txt): at M = 12 and 16 0.9745x the time over 56 rows (0.899-1.005;
+ * 6144x4096 M=12 gemv_t16 12.80 -> t16_w3_k256 12.19 us, with integer zeros 13.60 -> 12.27), but at
+ * M <= 8 1.0067x over 80 (0.974-1.093): there the choice is mostly between gemv_t8 and the 8-token
+ * tiles, and gemv_t8's model is 5-8% high on 7392x8192, 10240x8192 and 6144x4096 (10240x8192 M=1
+ * gemv_t8 22.1 -> t8_w3_k256 23.5 us), which the old table's equally high tiles balanced. So M <= 8
+ * keeps the old table (table_upto8). With gemv.cu's model, the heuristic's choice took 1.0032x the
+ * fastest configuration's time on the fitted runs (the old table 1.0076x, the refit at every M
+ * 1.0062x) and 1.0071x on 30 held-out problems (h100-session26-decode-val.txt; 1.0121x, 1.0011x). */
 struct DecodeCost {
     int bw, bt, bk;
     double r, b, o, s, sk;
 };
-/* The tiles the decode model knows (dev/plan_dump --decode lists their plans for the fit). */
-inline const DecodeCost *decode_table(int *count)
+/* The tiles the decode model knows (dev/plan_dump --decode lists their plans for the fit), fitted in
+ * session 26; with upto8 = true, session 18's table (see above), which stays at M <= 8. */
+inline const DecodeCost *decode_table(int *count, bool upto8 = false)
 {
     static const DecodeCost table[] = {
+        {192, 8, 256, 32.75, 3.04, 7.11, 0.90, 3.88}, {128, 8, 256, 20.75, 2.74, 5.67, 1.32, 3.48},
+        {192, 16, 256, 23.50, 3.12, 5.97, 1.51, 5.91}, {192, 16, 128, 20.00, 2.64, 5.57, 1.65, 3.92},
+        {128, 16, 256, 20.00, 2.64, 5.82, 1.38, 3.80}, {192, 32, 256, 38.50, 2.94, 7.81, 1.42, 5.70},
+        {128, 32, 128, 17.00, 2.26, 6.15, 1.29, 4.06}, {128, 64, 256, 17.25, 2.08, 8.42, 0.96, 6.43},
+        {128, 64, 128, 16.00, 1.96, 7.65, 1.45, 7.02},
+    };
+    static const DecodeCost table_upto8[] = {
         {192, 8, 256, 25.50, 3.26, 7.10, 2.03, 5.08},  {128, 8, 256, 21.50, 2.76, 7.06, 1.14, 1.90},
         {192, 16, 256, 25.00, 3.20, 7.29, 2.15, 5.14}, {192, 16, 128, 20.75, 2.66, 5.96, 2.31, 3.65},
         {128, 16, 256, 20.75, 2.66, 7.34, 1.05, 2.04}, {192, 32, 256, 25.00, 3.08, 8.14, 1.83, 6.32},
         {128, 32, 128, 17.25, 2.26, 6.63, 1.27, 3.44}, {128, 64, 256, 17.25, 2.08, 8.42, 0.96, 6.43},
         {128, 64, 128, 16.00, 1.96, 7.65, 1.45, 7.02},
     };
+    static_assert(sizeof table == sizeof table_upto8, "the same tiles in both tables");
     *count = (int)(sizeof table / sizeof table[0]);
-    return table;
+    return upto8 ? table_upto8 : table;
 }
 inline const DecodeCost *decode_cost(const w4a16_problem *p, int bw, int bt, int bk)
 {
     if (p->m > 64 || p->m > 2 * bt || !model_env()) return nullptr;
     int count;
-    const DecodeCost *table = decode_table(&count);
+    const DecodeCost *table = decode_table(&count, p->m <= 8);
     for (int i = 0; i < count; i++)
         if (table[i].bw == bw && table[i].bt == bt && table[i].bk == bk) return &table[i];
     return nullptr;
