@@ -92,7 +92,7 @@ def table(text, upto8=False):
 
 def session(path):
     """The session number the file's first line names ("... session 26 ..."), or 0."""
-    m = re.search(r"session (\d+)", open(path).readline())
+    m = re.search(r"session (\d+)", open(path).readline(), re.IGNORECASE)
     return int(m.group(1)) if m else 0
 
 
@@ -146,8 +146,9 @@ def main():
     if score and args[1] == "--table":
         here, args = args[2], args[:1] + args[3:]
     build, files = (args[1], args[2:]) if score else (args[0], args[1:])
-    runs = [p for f in files for p in parse(f)]
-    old = [session(f) < 26 for f in files for _ in parse(f)]
+    per_file = [(f, parse(f)) for f in files]
+    runs = [p for _, ps in per_file for p in ps]
+    old = [session(f) < 26 for f, ps in per_file for _ in ps]
     probs = list(dict.fromkeys(p[:3] for p in runs))
     pl = plans(build, probs)
     runs = drop_stale(runs, pl, old)

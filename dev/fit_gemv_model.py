@@ -46,15 +46,15 @@ def parse(path):
     Session 22 ran one fragment per stripe everywhere, so its times count only where the tree still
     does; session 23's gemv_t16 ran two with spills (not kept), so only its gemv_t8 times count."""
     lines = open(path).read().split("\n")
-    s22, s23, s24, s25 = ("gemv kernel: session %d" % s in lines[0] for s in (22, 23, 24, 25))
-    s25 = s25 or "gemv kernel: session 26" in lines[0]  # session 24's decode kernel too
+    s22, s23 = ("gemv kernel: session %d" % s in lines[0] for s in (22, 23))
+    s24on = any("gemv kernel: session %d" % s in lines[0] for s in (24, 25, 26))  # session 24's kernel
     heads = [line for line in lines if re.search(r"\[\s*\d+/\d+\] M=", line)]
     zint = bool(heads) and all("zeros=int" in line for line in heads)  # the file's rows: integer zeros
 
     def keep(nm, m, n, k):
         if not nm.startswith("gemv_"):
             return True
-        if s24 or s25:
+        if s24on:
             return True
         if s23:
             return nm == "gemv_t8"
@@ -258,9 +258,10 @@ def main():
     if len(args) < 2:
         sys.exit(__doc__)
     build, files = args[0], args[1:]
-    runs = [r for f in files for r in parse(f)]
+    per_file = [(f, parse(f)) for f in files]
+    runs = [r for _, rs in per_file for r in rs]
     # the Hopper tiles' times of plans that split K in clusters before session 26 (fit_decode_model.py)
-    old = [fit_decode_model.session(f) < 26 for f in files for _ in parse(f)]
+    old = [fit_decode_model.session(f) < 26 for f, rs in per_file for _ in rs]
     pl = fit_decode_model.plans(build, list(dict.fromkeys(r[:3] for r in runs)))
 
     def stale(m, n, k, g):
