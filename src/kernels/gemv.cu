@@ -754,10 +754,11 @@ template <typename T, int NT> int launch(const w4a16_gemm_args *g)
  * the launcher's grid (8 / kw stripes per CTA of 16 NR rows, CTAs spread evenly over the SMs,
  * gemv_slots of them resident per SM). The second term is the warps' serial chain where the
  * stripes are few (1280x8192: 80 stripes of 8 warps, each 16 blocks). Least squares on relative
- * error (dev/fit_gemv_model.py, form "sm") over w4a16-bench, H100, session 22's kernel, fp16, group 128, zeros none, 35 shapes of
- * 0.4 to 235 MB, M = 1, 8 (t8) and 16 (t16), docs/perf/h100-session22-gemv-model.txt: t8 o 3.94 us,
- * r 0.021 MB/us (2.8 TB/s over 132 SMs), L 1.9 us, c 0.33 us (rms 5.8%); t16 4.488, 0.0175, 1.7, 0.35
- * (rms 2.9%). With the Hopper tiles' decode model, the heuristic's choice took 1.0059x the fastest
+ * error (dev/fit_gemv_model.py, form "sm") over w4a16-bench, H100, session 22's kernel, fp16, group
+ * 128, zeros none, 35 shapes of 0.4 to 235 MB, M = 1, 8 (t8) and 16 (t16),
+ * docs/perf/h100-session22-gemv-model.txt: t8 o 3.94 us, r 0.021 MB/us (2.8 TB/s over 132 SMs), L 1.9
+ * us, c 0.33 us (rms 5.8%); t16 4.488, 0.0175, 1.7, 0.35 (rms 2.9%). With the Hopper tiles' decode
+ * model, the heuristic's choice took 1.0059x the fastest
  * configuration's time on those 105 problems (each shape left out of the fit: 1.0068x), where the
  * session-20 form (o + max(MB / B, chain)) took 1.0196x with its coefficients and 1.0186x refitted.
  * Session 23's 32-row stripes at M = 5-8 (gemv_t8) kept these coefficients: with the grid in 32-row
