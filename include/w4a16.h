@@ -105,6 +105,7 @@ typedef struct w4a16_problem {
     const int32_t *k_perm;      /* NULL (default), or act-order (GPTQ desc_act): device [k], the
                                  * weights' K order as a permutation of A's columns; w4a16_gemm
                                  * then multiplies A[:, k_perm] (gathered into the workspace) */
+    int pdl;                    /* 0 (default) or 1: programmatic dependent launch, see w4a16_gemm */
 } w4a16_problem;
 
 /* ---- Library and errors ---------------------------------------------------------------- */
@@ -140,13 +141,13 @@ w4a16_status w4a16_get_device_info(w4a16_handle handle, w4a16_device_info *info)
 
 /* ---- Problems, configurations and workspace --------------------------------------------- */
 
-/* Sets every field: the given ones, lda = k, ldd = n, alpha = 1, config = -1.
- * Returns W4A16_ERROR_NULL_POINTER only; shapes are checked by w4a16_check_problem. */
+/* Sets every field: the given ones, lda = k, ldd = n, alpha = 1, config = -1, k_perm = NULL,
+ * pdl = 0. Returns W4A16_ERROR_NULL_POINTER only; shapes are checked by w4a16_check_problem. */
 w4a16_status w4a16_problem_init(w4a16_problem *p, int64_t m, int64_t n, int64_t k,
                                 w4a16_dtype dtype, int64_t group_size, w4a16_zero_mode zero_mode);
 
 /* Checks a problem without any device: shapes, group size, dtype, zero mode, leading dims,
- * config index. Returns W4A16_SUCCESS, W4A16_ERROR_NULL_POINTER, W4A16_ERROR_INVALID_VALUE,
+ * config index, pdl. Returns W4A16_SUCCESS, W4A16_ERROR_NULL_POINTER, W4A16_ERROR_INVALID_VALUE,
  * W4A16_ERROR_INVALID_SHAPE or W4A16_ERROR_MISALIGNED (lda/ldd not multiples of 8). */
 w4a16_status w4a16_check_problem(const w4a16_problem *p);
 
@@ -187,6 +188,17 @@ w4a16_status w4a16_workspace_init(w4a16_handle handle, void *workspace, size_t b
  * were permuted along K at conversion (tools/ write <layer>.w4a16_perm). Every k_perm[j] must
  * lie in [0, k); an index outside makes every output of the call NaN (never a silent wrong
  * result; k_perm is not read on the host).
+ * With p->pdl = 1 the Hopper and decode configurations are launched with CUDA's programmatic
+ * stream serialization: the kernel may start while the stream's preceding kernel is finishing.
+ * Before that kernel has completed it only asks L2 to prefetch the first stages of its weights
+ * (a hint; L2 serves every later read coherently); every read of its inputs and every write
+ * waits for the preceding kernel and its writes (griddepcontrol.wait), so any input or the
+ * workspace may come from that kernel as usual. In a chain of calls with pdl = 1 each call's
+ * start thus overlaps the previous one's end (the kernels do not trigger their successors
+ * early with griddepcontrol.launch_dependents: the next call starts once their CTAs have all
+ * exited). The portable reference configuration (config 0) and k_perm's gather kernel launch
+ * without the attribute. dev/pdl_chain measures chains of calls with and without it
+ * (docs/PERFORMANCE.md).
  * L2 use on sm90: where D takes at most 8 MB, D and the workspace are written with the L2
  * evict_last priority (the weight stream would otherwise evict their lines mid-call), so they
  * stay in L2 for the next kernel ahead of other data; configurations of at most 32 tokens per

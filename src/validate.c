@@ -121,6 +121,7 @@ w4a16_status w4a16_check_problem(const w4a16_problem *p)
                           p->ldd);
     if (p->alpha != p->alpha || p->alpha - p->alpha != 0.0f)
         return w4a16_fail(W4A16_ERROR_INVALID_VALUE, "alpha is not finite");
+    if (p->pdl != 0 && p->pdl != 1) return w4a16_fail(W4A16_ERROR_INVALID_VALUE, "pdl=%d is not 0 or 1", p->pdl);
     if (p->config < -1 || p->config >= w4a16_config_count())
         return w4a16_fail(W4A16_ERROR_INVALID_VALUE, "config=%d is not -1 or in [0, %d)", p->config,
                           w4a16_config_count());

@@ -126,7 +126,7 @@ static void test_library_and_handles(void)
 
 /* ---- problems: check_problem, select_config, workspace_size, gemm ----------------------- */
 
-enum pfield { P_NONE, P_M, P_N, P_K, P_DTYPE, P_GROUP, P_ZEROS, P_LDA, P_LDD, P_ALPHA, P_CONFIG, P_NK };
+enum pfield { P_NONE, P_M, P_N, P_K, P_DTYPE, P_GROUP, P_ZEROS, P_LDA, P_LDD, P_ALPHA, P_CONFIG, P_NK, P_PDL };
 
 typedef struct {
     const char *what;
@@ -180,6 +180,9 @@ static const problem_row problem_rows[] = {
     {"config -2", P_CONFIG, -2, W4A16_ERROR_INVALID_VALUE, "config=-2"},
     {"config = count", P_CONFIG, -100, W4A16_ERROR_INVALID_VALUE, "config="}, /* -100: replaced by count */
     {"config = 1000", P_CONFIG, 1000, W4A16_ERROR_INVALID_VALUE, "config=1000"},
+    {"pdl=1", P_PDL, 1, W4A16_SUCCESS, NULL},
+    {"pdl=2", P_PDL, 2, W4A16_ERROR_INVALID_VALUE, "pdl=2 is not 0 or 1"},
+    {"pdl=-1", P_PDL, -1, W4A16_ERROR_INVALID_VALUE, "pdl=-1"},
 };
 
 static w4a16_problem base_problem(void)
@@ -206,6 +209,7 @@ static w4a16_problem apply_problem_row(const problem_row *r)
     case P_LDD: p.ldd = v; break;
     case P_ALPHA: p.alpha = (float)r->value; break;
     case P_CONFIG: p.config = v == -100 ? w4a16_config_count() : (int)v; break;
+    case P_PDL: p.pdl = (int)v; break;
     }
     return p;
 }
@@ -376,7 +380,7 @@ static void test_problems(void)
     for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++) {
         w4a16_problem q = base_problem();
         q.m = ms[mi];
-        CHECK(q.k_perm == NULL, "problem_init: k_perm not NULL");
+        CHECK(q.k_perm == NULL && q.pdl == 0, "problem_init: k_perm not NULL or pdl not 0");
         size_t plain = 0, with_perm = 0;
         CHECK(w4a16_workspace_size(offline, &q, &plain) == W4A16_SUCCESS, "workspace_size(M=%lld)", (long long)q.m);
         q.k_perm = (const int32_t *)FAKE;

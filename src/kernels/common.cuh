@@ -42,6 +42,16 @@ __device__ __forceinline__ void store_any(w4a16_dtype t, void *p, int64_t i, flo
     else ((float *)p)[i] = f;
 }
 
+/* w4a16_problem::pdl = 1: the launch attribute that lets the kernel start while the stream's
+ * preceding kernel finishes (the kernel then waits for it in grid_dep_wait, ptx.cuh). Returns
+ * the number of attributes written (1). */
+static inline unsigned pdl_attribute(cudaLaunchAttribute *a)
+{
+    a->id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    a->val.programmaticStreamSerializationAllowed = 1;
+    return 1;
+}
+
 /* Launch result: the launch error if any (never synchronizes). */
 static inline int launch_status(void) { return (int)cudaGetLastError(); }
 
@@ -59,6 +69,7 @@ inline int env_int(const char *name)
     const char *e = getenv(name);
     return e ? atoi(e) : 0;
 }
+
 
 /* Debug switch W4A16_SM90_MODEL=0: the time models off (the Hopper tiles', sm90_launch.cuh, and
  * the decode kernel's, gemv.cu): the wave rule (plan_rule) and configs.c's token rule instead

@@ -21,6 +21,7 @@
  */
 #include "common.cuh"
 #include "fragment_dequant.cuh"
+#include "ptx.cuh"
 
 #include <stdlib.h>
 
@@ -179,6 +180,7 @@ template <typename T> struct GemvArgs {
     int tail_ch;   /* 16-byte chunks of the last block inside K (1 ... 8) */
     int gsh;       /* group of block kt: kt >> gsh (groups of 64 or 128); 31: one group (per-channel) */
     int kw;        /* warps per stripe */
+    int pdl;       /* w4a16_problem::pdl: the first blocks' weights into L2 before grid_dep_wait */
     float alpha;
 };
 
@@ -371,6 +373,19 @@ __global__ void __launch_bounds__(THREADS, min_ctas(NT, NR)) gemv_kernel(const G
             }
             step();
         };
+        /* w4a16_problem::pdl: until the preceding grid has completed, only L2 prefetches of the
+         * warp's first blocks (lane v: block v, NR x 512 bytes); then every read and write.
+         * No griddepcontrol.launch_dependents here or in the Hopper kernel (H100, fp16): the
+         * instruction's presence alone, not executed (pdl = 0), made w4a16-bench's M = 1 rows
+         * 1.4-7% slower (A/B in one call, us: 8192x28672 t8_w3_k256 46.4 -> 49.0, 57344x8192
+         * 86.9 -> 88.1, 4096^2 gemv_t8 9.26 -> 9.45; without it 0.995-1.008x), and chains of
+         * calls with pdl = 1 gained about as much without it (dev/pdl_chain, pdl = 1 over 0: 4096^2
+         * M=1 0.919, 8192^2 M=16 0.905, 8192x28672 M=1 0.957; with it, executed once the loads
+         * were issued, 0.914 / 0.907 / 0.918; at the kernel's start, 8192^2 M=1 lost, 1.037:
+         * docs/perf/h100-session27-pdl.txt). */
+        if (p.pdl && lane < (S - 1) * U && lane < n_i)
+            bulk_prefetch_l2(wp - 16 * lane + (int64_t)lane * W4A16_PACK_TILE_BYTES, (uint32_t)WB);
+        grid_dep_wait();
         __syncwarp();
 #pragma unroll
         for (int i = 0; i < S - 1; i++) issue(i);
@@ -725,9 +740,24 @@ template <typename T, int NT, int NR, int ZM> int launch_zm(const w4a16_gemm_arg
     a.tail_ch = (int)((p.k - 64 * (int64_t)(a.kt_count - 1)) / 8);
     a.gsh = p.group_size == 64 ? 0 : p.group_size == 128 ? 1 : 31; /* else group = K (validated) */
     a.kw = gr.kw;
+    a.pdl = p.pdl;
     a.alpha = p.alpha;
     const int64_t per_cta = WARPS / gr.kw;
-    gemv_kernel<T, NT, NR, S, ZM><<<(unsigned)((gr.stripes + per_cta - 1) / per_cta), THREADS, smem, g->stream>>>(a);
+    const dim3 grid((unsigned)((gr.stripes + per_cta - 1) / per_cta));
+    if (a.pdl) {
+        cudaLaunchAttribute attr[1];
+        cudaLaunchConfig_t cfg = {};
+        cfg.gridDim = grid;
+        cfg.blockDim = dim3(THREADS);
+        cfg.dynamicSmemBytes = (size_t)smem;
+        cfg.stream = g->stream;
+        cfg.attrs = attr;
+        cfg.numAttrs = pdl_attribute(&attr[0]);
+        const cudaError_t le = cudaLaunchKernelEx(&cfg, gemv_kernel<T, NT, NR, S, ZM>, a);
+        if (le != cudaSuccess) return (int)le;
+    } else {
+        gemv_kernel<T, NT, NR, S, ZM><<<grid, THREADS, smem, g->stream>>>(a);
+    }
     return launch_status();
 }
 

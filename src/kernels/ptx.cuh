@@ -32,6 +32,19 @@ template <int R> __device__ __forceinline__ void setmaxnreg_inc()
     asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(R));
 }
 
+/* Programmatic dependent launch (PTX ISA "griddepcontrol"; w4a16_problem::pdl): griddepcontrol.wait,
+ * until the stream's preceding grids have completed and their writes are visible (a no-op in a
+ * grid launched without the attribute). The kernels do not use griddepcontrol.launch_dependents
+ * (the next grid then starts as this one's CTAs exit), see gemv_kernel's grid_dep_wait. */
+__device__ __forceinline__ void grid_dep_wait() { asm volatile("griddepcontrol.wait;\n" ::: "memory"); }
+/* cp.async.bulk.prefetch.L2 (PTX ISA "cp.async.bulk.prefetch", sm_90): bytes (a multiple of 16) at
+ * a 16-byte aligned global address into L2, default policy (the lines are to stay until the
+ * preceding grid has completed; the weights' loads' evict_first was not tried here). */
+__device__ __forceinline__ void bulk_prefetch_l2(const void *src, uint32_t bytes)
+{
+    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(src), "r"(bytes) : "memory");
+}
+
 /* prefetch.tensormap: pull a __grid_constant__ tensor map into the descriptor cache. */
 __device__ __forceinline__ void prefetch_tensormap(const void *tm)
 {

@@ -68,6 +68,12 @@ struct Params {
      * one TMA store (tm_d); only for the split-K grid (stream-K's ring is still in use by the
      * next tile then) and a 16-byte aligned D. */
     int tma_d;
+    /* pdl = 1 (w4a16_problem::pdl, launched with programmatic stream serialization): one thread
+     * asks L2 for the first stages' weights before the producer waits for the preceding grid
+     * (prefetch_first_stages). In the padding before ldd: as the last field it grew Params to
+     * 136 bytes, and ptxas compiled the consumers differently (t16_w3_k128: 3904 -> 3136 SASS
+     * instructions, fewer HFMA2 and LOP3; not measured) where here it adds only the prologue. */
+    int pdl;
     int64_t ldd;
     float alpha;
     const uint8_t *w;   /* packed data (after the header) */
@@ -648,6 +654,27 @@ __device__ __forceinline__ bool producer_begin(const CUtensorMap *a, const CUten
     return true;
 }
 
+/* w4a16_problem::pdl: while the stream's preceding grid finishes, one thread of the CTA asks L2
+ * for the weights of its first stages, units [u0, u0 + STAGES) of its work that lie in u0's tile
+ * (that needs nothing the preceding grid writes); the loading thread waits for that grid
+ * (grid_dep_wait) before its first load. At the kernel's start, outside the producer: there its
+ * registers (40 after setmaxnreg) made ptxas spill in t16_w3_k256 and t16_w3_k128. */
+template <int BK, int STAGES, int NW>
+__device__ __forceinline__ void prefetch_first_stages(const Params &p, int64_t u0, int64_t u1)
+{
+    if (u0 >= u1 || u1 > INT32_MAX) return; /* a hint: 32-bit divisions (64-bit ones spilled t16_w3_k128) */
+    const uint32_t tile = (uint32_t)u0 / (uint32_t)p.k_iters;
+    const int it = (int)((uint32_t)u0 - tile * (uint32_t)p.k_iters), nt = (int)(tile % (uint32_t)p.tiles_n);
+    const int units = min(min(STAGES, p.k_iters - it), (int)(u1 - u0));
+    const int kt0 = it * (BK / 64), blocks = min(units * (BK / 64), p.tiles_k - kt0);
+    for (int c = 0; c < NW; c++) {
+        const int rb = nt * NW + c; /* the 64-row block */
+        if (rb < (p.n + 63) / 64)
+            bulk_prefetch_l2(p.w + ((int64_t)rb * p.tiles_k + kt0) * W4A16_PACK_TILE_BYTES,
+                             (uint32_t)(blocks * W4A16_PACK_TILE_BYTES));
+    }
+}
+
 /* The producer's work for one stage: stage s receives k iteration `it` (k0 = it BK) of the tile
  * whose first weight row is n0 and first token m0: its activation boxes, the NW 64-row blocks
  * of packed weights (those within N) and the scales (and zeros) of the groups it touches, all
@@ -811,6 +838,11 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
         }
         ptx::fence_mbarrier_init(ptx::sem_release, ptx::scope_cluster);
     }
+    if (threadIdx.x == 32 && p.pdl) { /* beside thread 0's barrier set-up */
+        int64_t u0, u1;
+        work_range(u0, u1);
+        prefetch_first_stages<BK, STAGES, NW>(p, u0, u1);
+    }
     /* The peers' barriers exist before anything arrives on them. Without a cluster launch the
      * cluster is this CTA alone and this is a CTA barrier (the same speed as __syncthreads in
      * the A/B of the commit that introduced it, H100). */
@@ -828,6 +860,7 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
             bool second = false;
             int64_t u0, u1;
             work_range(u0, u1);
+            grid_dep_wait(); /* w4a16_problem::pdl: nothing read before (prefetch_first_stages) */
             for (int64_t ua = u0, ub0 = u0, ub1 = u1;;) { /* once, or per range (HYB) */
                 next_range(ua, ub0, ub1, second);
                 if (ua == ub1) break;
@@ -860,6 +893,7 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
 #ifndef W4A16_SM90_NO_SETMAXNREG
     setmaxnreg_inc<Shape<NW>::CONSUMER_REGS>();
 #endif
+    grid_dep_wait(); /* w4a16_problem::pdl: before the bias, the workspace and D */
     int64_t u0, u1;
     work_range(u0, u1);
     const int c_wg = wg - 1, t = threadIdx.x % 128, warp = t / 32, lane = t % 32;

@@ -492,6 +492,7 @@ int launch_typed(const w4a16_gemm_args *g, int force_stream = -1, int force_cspl
     p.d = g->d;
     p.partials = (float *)g->workspace;
     p.stamps = VARIANT == 9 ? dev_stamps() : nullptr;
+    p.pdl = pr.pdl;
     p.counters = pl.slots ? (int *)((char *)g->workspace + (size_t)pl.slots * BW * BT * sizeof(float)) : nullptr;
 
     const KernelFn kernel = kernel_fn<T, BT, BK, STAGES, NW, VARIANT, PP>();
@@ -526,19 +527,24 @@ int launch_typed(const w4a16_gemm_args *g, int force_stream = -1, int force_cspl
                 BT, PP ? 'p' : 'w', NW, BK, STAGES, VARIANT, pl.tiles_n, pl.tiles_m, pl.k_iters,
                 pl.stream || PP ? "persistent ctas" : "splits", pl.stream || PP ? pl.ctas : pl.splits, p.csplit,
                 p.tma_d);
-    if (CL2 || p.csplit) {
-        cudaLaunchAttribute attr[1];
-        attr[0].id = cudaLaunchAttributeClusterDimension;
-        attr[0].val.clusterDim.x = CL2 ? 2 : 1;
-        attr[0].val.clusterDim.y = 1;
-        attr[0].val.clusterDim.z = CL2 ? 1 : (unsigned)pl.splits;
+    if (CL2 || p.csplit || p.pdl) {
+        cudaLaunchAttribute attr[2];
+        unsigned na = 0;
+        if (CL2 || p.csplit) {
+            attr[na].id = cudaLaunchAttributeClusterDimension;
+            attr[na].val.clusterDim.x = CL2 ? 2 : 1;
+            attr[na].val.clusterDim.y = 1;
+            attr[na].val.clusterDim.z = CL2 ? 1 : (unsigned)pl.splits;
+            na++;
+        }
+        if (p.pdl) na += pdl_attribute(&attr[na]);
         cudaLaunchConfig_t cfg = {};
         cfg.gridDim = grid;
         cfg.blockDim = dim3(Shape<NW>::THREADS);
         cfg.dynamicSmemBytes = smem;
         cfg.stream = g->stream;
         cfg.attrs = attr;
-        cfg.numAttrs = 1;
+        cfg.numAttrs = na;
         const cudaError_t le = cudaLaunchKernelEx(&cfg, kernel, tm_a, tm_s, tm_z, tm_d, p);
         if (le != cudaSuccess) return (int)le;
     } else {

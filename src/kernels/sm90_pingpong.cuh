@@ -84,12 +84,17 @@ __global__ void __launch_bounds__(Shape<2>::THREADS, 1)
         }
         ptx::fence_mbarrier_init(ptx::sem_release, ptx::scope_cluster);
     }
+    if (threadIdx.x == 32 && p.pdl) { /* the CTA's first tile, as gemm_kernel */
+        const int64_t u0 = (int64_t)blockIdx.x * k_iters;
+        prefetch_first_stages<BK, STAGES, 2>(p, u0, blockIdx.x < tiles ? u0 + k_iters : u0);
+    }
     __syncthreads();
 
     const int wg = threadIdx.x / 128;
     if (wg == 0) {
         /* ---------------- producer: the CTA's tiles in order, every k iteration ---------------- */
         if (producer_begin(&tm_a, &tm_s, &tm_z)) {
+            grid_dep_wait(); /* as gemm_kernel */
             int s = 0, ph = 0, owner = 0; /* owner: the consumer warpgroup of this tile */
             for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x, owner ^= 1) {
                 const int n0 = (int)(tile % p.tiles_n) * BW, m0 = (int)(tile / p.tiles_n) * BT;
@@ -108,6 +113,7 @@ __global__ void __launch_bounds__(Shape<2>::THREADS, 1)
 #ifndef W4A16_SM90_NO_SETMAXNREG
     setmaxnreg_inc<Shape<2>::CONSUMER_REGS>();
 #endif
+    grid_dep_wait(); /* as gemm_kernel */
     const int c_wg = wg - 1, t = threadIdx.x % 128, warp = t / 32, lane = t % 32;
     const int r0 = 16 * warp + lane / 4; /* this thread's rows r0, r0 + 8 of each 64-row block */
     int jj = c_wg;                       /* the tile's place in the CTA's sequence */
