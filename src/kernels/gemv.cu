@@ -377,8 +377,8 @@ __global__ void __launch_bounds__(THREADS, min_ctas(NT, NR)) gemv_kernel(const G
          * warp's first blocks (lane v: block v, NR x 512 bytes); then every read and write.
          * No griddepcontrol.launch_dependents here or in the Hopper kernel (H100, fp16): the
          * instruction's presence alone, not executed (pdl = 0), made w4a16-bench's M = 1 rows
-         * 1.4-7% slower (A/B in one call, us: 8192x28672 t8_w3_k256 46.4 -> 49.0, 57344x8192
-         * 86.9 -> 88.1, 4096^2 gemv_t8 9.26 -> 9.45; without it 0.995-1.008x), and chains of
+         * 1.4-7% slower (A/B in one call, us: 8192x28672 t8_w3_k256 46.5 -> 49.0, 57344x8192
+         * 86.9 -> 88.1; executed, 4096^2 gemv_t8 9.26 -> 9.45; without it 0.995-1.008x), and chains of
          * calls with pdl = 1 gained about as much without it (dev/pdl_chain, pdl = 1 over 0: 4096^2
          * M=1 0.919, 8192^2 M=16 0.905, 8192x28672 M=1 0.957; with it, executed once the loads
          * were issued, 0.914 / 0.907 / 0.918; at the kernel's start, 8192^2 M=1 lost, 1.037:
