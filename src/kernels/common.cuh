@@ -70,7 +70,6 @@ inline int env_int(const char *name)
     return e ? atoi(e) : 0;
 }
 
-
 /* Debug switch W4A16_SM90_MODEL=0: the time models off (the Hopper tiles', sm90_launch.cuh, and
  * the decode kernel's, gemv.cu): the wave rule (plan_rule) and configs.c's token rule instead
  * (the A/B of the commit that brought the model). */
