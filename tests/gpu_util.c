@@ -46,6 +46,20 @@ int gpu_long_tier(void)
     return v && v[0] && strcmp(v, "0") != 0;
 }
 
+int gpu_select_config(w4a16_handle h, w4a16_problem *p, int cfg, int *chosen)
+{
+    p->config = cfg;
+    if (w4a16_select_config(h, p, chosen) == W4A16_SUCCESS) return 1;
+    if (cfg < 0) {
+        fprintf(stderr, "the heuristic refused M=%lld N=%lld K=%lld: %s\n", (long long)p->m, (long long)p->n,
+                (long long)p->k, w4a16_last_error());
+        return -1;
+    }
+    printf("note: config %d (%s) refused M=%lld N=%lld K=%lld: skipped\n", cfg, w4a16_config_name(cfg),
+           (long long)p->m, (long long)p->n, (long long)p->k);
+    return 0;
+}
+
 void *dev_alloc(size_t bytes)
 {
     void *p = NULL;

@@ -26,6 +26,11 @@ int gpu_have_sm90(const char *test);
 /* W4A16_TEST_LONG=1 in the environment: the longer sweep. */
 int gpu_long_tier(void);
 
+/* For the loops over every configuration: sets p->config = cfg (-1: the heuristic) and returns 1,
+ * with the index that runs in *chosen, if it can run p; 0 if configuration cfg refused p (a note
+ * is printed: skipped); -1 if the heuristic refused p (printed; the caller counts a failure). */
+int gpu_select_config(w4a16_handle h, w4a16_problem *p, int cfg, int *chosen);
+
 void *dev_alloc(size_t bytes);
 void *dev_upload(const void *host, size_t bytes);
 void dev_download(void *host, const void *dev, size_t bytes);

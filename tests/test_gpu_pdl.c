@@ -89,11 +89,9 @@ int main(void)
         for (int cfg = -1; cfg < w4a16_config_count(); cfg++) {
             char label[200];
             int chosen = -1;
-            p.config = cfg;
-            if (w4a16_select_config(h, &p, &chosen) != W4A16_SUCCESS) {
-                CHECK(cfg >= 0, "heuristic refused: %s", w4a16_last_error());
-                continue;
-            }
+            const int usable = gpu_select_config(h, &p, cfg, &chosen);
+            CHECK(usable >= 0, "heuristic refused");
+            if (usable <= 0) continue;
             snprintf(label, sizeof label, "pdl M=%lld N=K=%lld config %d (%s)", (long long)p.m, (long long)p.n, cfg,
                      w4a16_config_name(chosen));
             size_t need = 0;
