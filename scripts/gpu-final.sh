@@ -44,6 +44,10 @@ for tool in racecheck synccheck; do
   timeout 120 compute-sanitizer --tool $tool --error-exitcode 9 ./$B/dev/quick_check --one sm90_t128_p2_k128_s5 520 8256 640 > "$out/san-$tool-pp.txt" 2>&1
   echo "compute-sanitizer $tool, ping-pong, 520x8256x640: rc=$? $(grep -E 'one case|ERROR SUMMARY|RACECHECK SUMMARY' "$out/san-$tool-pp.txt" | tr '\n' ' ')"
 done
+# pdl = 1 (test_gpu_pdl, its control off: the sanitizer serializes the kernels, so the GEMMs start after
+# the late writer; what this checks is the pdl path's accesses)
+W4A16_TEST_PDL_CONTROL=0 timeout 150 compute-sanitizer --tool memcheck --error-exitcode 9 ./$B/tests/test_gpu_pdl > "$out/san-memcheck-pdl.txt" 2>&1
+echo "compute-sanitizer memcheck, test_gpu_pdl: rc=$? $(grep -E 'GEMM calls|ERROR SUMMARY' "$out/san-memcheck-pdl.txt" | tr '\n' ' ')"
 for mode in W4A16_SM90_STREAM=1 W4A16_SM90_CSPLIT=1; do
   for tool in memcheck racecheck; do
     env $mode timeout 90 compute-sanitizer --tool $tool --error-exitcode 9 ./$B/tests/test_gpu_gemm --small > "$out/san-$tool-$mode.txt" 2>&1
