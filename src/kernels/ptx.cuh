@@ -77,6 +77,14 @@ __device__ __forceinline__ void cluster_wait_aligned()
     asm volatile("barrier.cluster.wait.acquire.aligned;\n" ::: "memory");
 }
 
+/* elect.sync (PTX ISA 9.7.13.x): true in one lane of the (converged) warp. */
+__device__ __forceinline__ bool elect_one_sync()
+{
+    uint32_t e;
+    asm volatile("{\n .reg .pred p;\n elect.sync _|p, 0xffffffff;\n selp.u32 %0, 1, 0, p;\n}\n" : "=r"(e));
+    return e != 0;
+}
+
 /* Spin on an mbarrier phase (try_wait suspends in hardware for a while, so this is cheap). */
 __device__ __forceinline__ void mbar_wait(uint64_t *bar, uint32_t parity)
 {

@@ -640,19 +640,43 @@ __device__ __forceinline__ void store_tile_direct(const Params &p, const float (
 }
 
 /* The producer warpgroup's entry: it gives up registers to the consumers (setmaxnreg), and its
- * thread 0, the one that issues every load, pulls the activation, scale and zero tensor maps into
- * the descriptor cache. True in that thread. */
+ * thread 0 pulls the activation, scale and zero tensor maps into the descriptor cache. True in
+ * the threads that run the producer's loop: thread 0 alone, or with WARP the whole of warp 0,
+ * whose elected lane issues the loads (see WarpProducer). */
+template <bool WARP>
 __device__ __forceinline__ bool producer_begin(const CUtensorMap *a, const CUtensorMap *s, const CUtensorMap *z)
 {
 #ifndef W4A16_SM90_NO_SETMAXNREG
     setmaxnreg_dec<40>();
 #endif
-    if (threadIdx.x != 0) return false;
-    prefetch_tensormap(a);
-    prefetch_tensormap(s);
-    prefetch_tensormap(z);
+    if (threadIdx.x >= (WARP ? 32u : 1u)) return false;
+    if (threadIdx.x == 0) {
+        prefetch_tensormap(a);
+        prefetch_tensormap(s);
+        prefetch_tensormap(z);
+    }
     return true;
 }
+
+/* Who runs the producer's loop. With one thread (the loop in divergent code) ptxas computes the
+ * copies' coordinates and addresses in vector registers and wraps each TMA instruction in a
+ * uniform-register loop (R2UR, ELECT, BRA.U.ANY): t8_w3_k256's stage took ~556 SASS
+ * instructions. Run by the whole warp, with the copies issued by an elected lane (`leader`), it
+ * is uniform code (~219 instructions; t16_w3_k256 ~232), the consumer loops unchanged. The
+ * producer shares its SM sub-partition with consumer warps, so the leaner loop helps where the
+ * consumers are busy. w4a16-bench A/B (H100, two or three rounds, summed time, warp form over
+ * one thread, the elected lane alone waiting): M = 16 t16_w3_k256 with integer zeros or bf16
+ * 0.926-0.987 (57344x8192 bf16 int 95.7 -> 89.5 us, 8192x28672 52.1 -> 48.2), fp16 without
+ * zeros 1.009-1.023; M = 64 t64_w2_k256 0.914-1.013. Where the stream alone sets the pace it lost:
+ * t8_w3_k256 at M = 1 and 4 1.012-1.082 (8192x28672 fp16 46.1 -> 48.7 us; not understood: with
+ * the one-thread form's YIELD in the wait loop it lost as much), and t256 at M = 256 on 8192^2
+ * 1.003-1.028. So: tiles of 16 to 64 tokens. Their waits: with t16 the elected lane alone waiting
+ * (a YIELD in its spin loop) beat all lanes waiting (0.930-0.984 against 0.939-1.001 over the
+ * same ten rows), with t64 all lanes did better (0.936-1.010 against 0.957-1.014, 12 rows). */
+template <int BT> struct WarpProducer {
+    static constexpr bool value = BT >= 16 && BT <= 64;
+    static constexpr bool all_wait = BT > 32; /* every lane spins on the empty barrier */
+};
 
 /* w4a16_problem::pdl: while the stream's preceding grid finishes, one thread of the CTA asks L2
  * for the weights of its first stages, units [u0, u0 + STAGES) of its work that lie in u0's tile
@@ -681,11 +705,12 @@ __device__ __forceinline__ void prefetch_first_stages(const Params &p, int64_t u
  * completing on the mbarrier `full` (the stage's full barrier, or in the ping-pong kernel the
  * owning warpgroup's) with the byte count announced first. MC (dev VARIANT 5): 2x1 clusters,
  * each CTA loading half of each activation box and multicasting it to both. Shared by the
- * cooperative and the ping-pong kernel. */
+ * cooperative and the ping-pong kernel. Called by every thread of the producer's loop; only
+ * `leader` issues anything (WarpProducer). */
 template <typename T, int BT, int BK, int STAGES, int NW, bool MC = false>
 __device__ __forceinline__ void fill_stage(Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, const CUtensorMap *tm_a,
                                            const CUtensorMap *tm_s, const CUtensorMap *tm_z, uint64_t *full, int s,
-                                           int it, int n0, int m0, uint32_t crank)
+                                           int it, int n0, int m0, uint32_t crank, bool leader)
 {
     constexpr int KB = BK / 64, BW = Shape<NW>::BW, ZBOX_INT = Shape<NW>::ZBOX_INT;
     const int k0 = it * BK, kend = min(k0 + BK, p.k);
@@ -697,15 +722,19 @@ __device__ __forceinline__ void fill_stage(Smem<T, BT, BK, STAGES, NW> &sm, cons
     bytes += (g1 - g0 + 1) * (BW * sizeof(T) + (p.zmode == W4A16_ZEROS_FLOAT   ? BW * sizeof(T)
                                                 : p.zmode == W4A16_ZEROS_INT ? ZBOX_INT
                                                                              : 0));
-    ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, full, bytes);
+    /* each instruction under `leader`, not one early return: the copies' arithmetic then stays in
+     * the warp's uniform code (with a return, t16_w3_k256's stage took 361 instructions, not 232) */
+    if (leader) ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, full, bytes);
     for (int kb = 0; kb < KB; kb++) {
         if constexpr (MC) { /* rows [crank BT/2, (crank + 1) BT/2) of the box, to both CTAs */
             const int32_t c[2] = {k0 + 64 * kb, m0 + (int)crank * (BT / 2)};
-            ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.a[s][kb][crank * (BT / 2) * 64],
-                                      tm_a, c, full, (uint16_t)0x3);
+            if (leader)
+                ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.a[s][kb][crank * (BT / 2) * 64],
+                                          tm_a, c, full, (uint16_t)0x3);
         } else {
             const int32_t c[2] = {k0 + 64 * kb, m0};
-            ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.a[s][kb][0], tm_a, c, full);
+            if (leader)
+                ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.a[s][kb][0], tm_a, c, full);
         }
     }
     for (int c = 0; c < NW; c++) {
@@ -721,13 +750,14 @@ __device__ __forceinline__ void fill_stage(Smem<T, BT, BK, STAGES, NW> &sm, cons
          * of 12 rows slower (0.992-1.025 of the time; a noisy machine), so it keeps the default
          * policy. Making it at run time (Params) changed ptxas's consumer loops and cost 6-18%
          * (dev/NOTES.md, session 12). */
+        if (!leader) continue;
         if constexpr (BT <= 32)
             bulk_load_evict_first(&sm.w[s][c][0], src, (uint32_t)(wblocks * W4A16_PACK_TILE_BYTES), full);
         else
             ptx::cp_async_bulk(ptx::space_cluster, ptx::space_global, &sm.w[s][c][0], src,
                                (uint32_t)(wblocks * W4A16_PACK_TILE_BYTES), full);
     }
-    for (int g = g0; g <= g1; g++) {
+    for (int g = g0; g <= g1 && leader; g++) {
         const int32_t c[1] = {g * p.n + n0};
         ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, &sm.scales[s][g - g0][0], tm_s, c, full);
         if (p.zmode == W4A16_ZEROS_FLOAT)
@@ -852,10 +882,12 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
     const int wg = threadIdx.x / 128;
     if (wg == 0) {
         /* ---------------- producer ---------------- */
-        if (producer_begin(&tm_a, &tm_s, &tm_z)) {
+        constexpr bool WARP = WarpProducer<BT>::value;
+        if (producer_begin<WARP>(&tm_a, &tm_s, &tm_z)) {
             /* Walk the units incrementally: 64-bit divisions per stage (three of them) cost the
              * producer thread more than a stage's worth of time at t128 (M=256 went from 61 to
              * 90 us on the H100 when they were in this loop). */
+            const bool leader = WARP ? elect_one_sync() : true;
             int s = 0, ph = 0;
             bool second = false;
             int64_t u0, u1;
@@ -870,9 +902,10 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                 ua = ub1;
                 for (int i = 0; i < n_units; i++) {
                     const int n0 = nt * BW, m0 = mt * BT;
-                    mbar_wait(&sm.empty[s], ph ^ 1);
+                    if (leader || WarpProducer<BT>::all_wait) mbar_wait(&sm.empty[s], ph ^ 1);
+                    if constexpr (WARP) __syncwarp();
                     fill_stage<T, BT, BK, STAGES, NW, MC>(sm, p, &tm_a, &tm_s, &tm_z, &sm.full[s], s, it, n0, m0,
-                                                          crank);
+                                                          crank, leader);
                     if (++s == STAGES) s = 0, ph ^= 1;
                     if (++it == p.k_iters) {
                         it = 0;

@@ -93,7 +93,7 @@ __global__ void __launch_bounds__(Shape<2>::THREADS, 1)
     const int wg = threadIdx.x / 128;
     if (wg == 0) {
         /* ---------------- producer: the CTA's tiles in order, every k iteration ---------------- */
-        if (producer_begin(&tm_a, &tm_s, &tm_z)) {
+        if (producer_begin<false>(&tm_a, &tm_s, &tm_z)) { /* thread 0 (WarpProducer: BT > 64) */
             grid_dep_wait(); /* as gemm_kernel */
             int s = 0, ph = 0, owner = 0; /* owner: the consumer warpgroup of this tile */
             for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x, owner ^= 1) {
@@ -101,7 +101,7 @@ __global__ void __launch_bounds__(Shape<2>::THREADS, 1)
                 for (int it = 0; it < k_iters; it++) {
                     mbar_wait(&sm.empty[s], ph ^ 1);
                     fill_stage<T, BT, BK, STAGES, 2>(sm, p, &tm_a, &tm_s, &tm_z, &pp.full_wg[owner][s], s, it, n0,
-                                                     m0, 0u);
+                                                     m0, 0u, true);
                     if (++s == STAGES) s = 0, ph ^= 1;
                 }
             }
