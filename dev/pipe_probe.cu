@@ -450,7 +450,6 @@ int main(int argc, char **argv)
     if (M <= 64) {
         dev_only("nodequant t16_w3_k256_s6", sm90::launch_typed<__half, 16, 256, 6, 3, 7>);
         dev_only("nodequant t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 7>);
-        dev_only("noloads t16_w3_k128_s10", sm90::launch_typed<__half, 16, 128, 10, 3, 8>);
         dev_only("nodequant t64_w2_k128_s8", sm90::launch_typed<__half, 64, 128, 8, 2, 7>);
     } else {
         dev_only("nodequant t256_w2_k64_s6", sm90::launch_typed<__half, 256, 64, 6, 2, 7>);
