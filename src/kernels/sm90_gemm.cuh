@@ -666,13 +666,13 @@ __device__ __forceinline__ bool producer_begin(const CUtensorMap *a, const CUten
  * producer shares its SM sub-partition with consumer warps, so the leaner loop helps where the
  * consumers are busy. w4a16-bench A/B (H100, two or three rounds, summed time, warp form over
  * one thread, the elected lane alone waiting): M = 16 t16_w3_k256 with integer zeros or bf16
- * 0.926-0.987 (57344x8192 bf16 int 95.7 -> 89.5 us, 8192x28672 52.1 -> 48.2), fp16 without
- * zeros 1.009-1.023; M = 64 t64_w2_k256 0.914-1.013. Where the stream alone sets the pace it lost:
- * t8_w3_k256 at M = 1 and 4 1.012-1.082 (8192x28672 fp16 46.1 -> 48.7 us; not understood: with
+ * 0.926-0.993 (57344x8192 bf16 int 95.7 -> 89.5 us, 8192x28672 52.1 -> 48.2), fp16 without
+ * zeros 1.023; M = 64 t64_w2_k256 0.914-1.013. Where the stream alone sets the pace it lost:
+ * t8_w3_k256 at M = 1 and 4 0.986-1.082 (8192x28672 fp16 46.1 -> 48.7 us; not understood: with
  * the one-thread form's YIELD in the wait loop it lost as much), and t256 at M = 256 on 8192^2
  * 1.003-1.028. So: tiles of 16 to 64 tokens. Their waits: with t16 the elected lane alone waiting
  * (a YIELD in its spin loop) beat all lanes waiting (0.930-0.984 against 0.939-1.001 over the
- * same ten rows), with t64 all lanes did better (0.936-1.010 against 0.957-1.014, 12 rows). */
+ * same eight rows), with t64 all lanes did better (0.936-1.010 against 0.957-1.014, 12 rows). */
 template <int BT> struct WarpProducer {
     static constexpr bool value = BT >= 16 && BT <= 64;
     static constexpr bool all_wait = BT > 32; /* every lane spins on the empty barrier */
