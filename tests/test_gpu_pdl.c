@@ -45,13 +45,33 @@ static void control(cudaStream_t s)
     free(host);
 }
 
+/* The programmatic edges of a captured graph (cudaGraphDependencyTypeProgrammatic). */
+static int programmatic_edges(cudaGraph_t graph)
+{
+    size_t n = 0;
+    CUDA_OK(cudaGraphGetEdges(graph, NULL, NULL, NULL, &n));
+    cudaGraphNode_t *from = calloc(n + 1, sizeof *from), *to = calloc(n + 1, sizeof *to);
+    cudaGraphEdgeData *data = calloc(n + 1, sizeof *data);
+    if (!from || !to || !data) exit(1);
+    CUDA_OK(cudaGraphGetEdges(graph, from, to, data, &n));
+    int prog = 0;
+    for (size_t i = 0; i < n; i++) prog += data[i].type == cudaGraphDependencyTypeProgrammatic;
+    free(from);
+    free(to);
+    free(data);
+    return prog;
+}
+
 /* The late writer and two GEMMs (the second on the first's D) captured in a graph, replayed twice
  * with poisoned outputs: the first D must match ref, the second ref2 (the reference of the second
- * GEMM on the eager run's first D, d1; recomputed into ref2 when the replay's first D differs). */
+ * GEMM on the eager run's first D, d1; recomputed into ref2 when the replay's first D differs).
+ * Each GEMM is one kernel launch (no k_perm here); all but the reference configuration launch
+ * with the pdl attribute, so the graph must hold two programmatic edges (writer -> first GEMM ->
+ * second), and none for the reference. */
 static int graph_chain(const char *label, w4a16_handle h, const w4a16_problem *p, const gpu_weights *w,
                        const uint16_t *hb, const void *db, const void *d_true, void *d_a, gpu_output *out,
                        gpu_output *out2, const gpu_workspace *ws, cudaStream_t s, const double *ref, uint16_t *d1,
-                       double *ref2)
+                       double *ref2, int reference)
 {
     const size_t a_bytes = 2 * (size_t)(p->m * p->lda), mn = (size_t)(p->m * p->n);
     cudaGraph_t graph = NULL;
@@ -71,6 +91,9 @@ static int graph_chain(const char *label, w4a16_handle h, const w4a16_problem *p
         if (graph) cudaGraphDestroy(graph);
         return 0;
     }
+    const int prog = programmatic_edges(graph);
+    CHECK(prog == (reference ? 0 : 2), "%s: %d programmatic edges in the graph, not %d", label, prog,
+          reference ? 0 : 2);
     CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
     for (int r = 0; r < 2; r++) {
         char what[260];
@@ -189,7 +212,8 @@ int main(void)
             CHECK(workspace_check_zero(label2, &ws) == 0, "%s: workspace not zeroed", label2);
             runs += 3;
             /* 3: the same in a graph */
-            runs += graph_chain(label, h, &p, &w, hb, db, d_true, d_a, &out, &out2, &ws, s, ref, d1, ref2);
+            runs += graph_chain(label, h, &p, &w, hb, db, d_true, d_a, &out, &out2, &ws, s, ref, d1, ref2,
+                                strcmp(w4a16_config_name(chosen), "simt_ref") == 0);
         }
         printf("pdl M=%lld N=K=%lld %s zeros=%d: %s\n", (long long)p.m, (long long)p.n, p.dtype ? "bf16" : "fp16",
                (int)p.zero_mode, check_failures ? "FAILED so far" : "ok");
