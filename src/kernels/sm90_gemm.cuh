@@ -680,7 +680,7 @@ template <int BT> struct WarpProducer {
 
 /* w4a16_problem::pdl: while the stream's preceding grid finishes, one thread of the CTA asks L2
  * for the weights of its first stages, units [u0, u0 + STAGES) of its work that lie in u0's tile
- * (that needs nothing the preceding grid writes); the loading thread waits for that grid
+ * (that needs nothing the preceding grid writes); the producer's loop waits for that grid
  * (grid_dep_wait) before its first load. At the kernel's start, outside the producer: there its
  * registers (40 after setmaxnreg) made ptxas spill in t16_w3_k256 and t16_w3_k128. */
 template <int BK, int STAGES, int NW>
