@@ -359,6 +359,34 @@ __device__ __forceinline__ void dequant_stage(const Smem<T, BT, BK, STAGES, NW> 
     }
 }
 
+/* The GS loop of 16-token tiles loads a block's packed words a block ahead, in the previous
+ * block's dequant_block_gs before that block's dequantization, so that the shared-memory load
+ * leaves the block's dependent chain (load, dequantization, wgmma); within a stage only (block
+ * 0 of the next stage waits on its full barrier as before). H100, w4a16-bench, against the
+ * tree without it (session 29): M = 12 and 16, t16_w3_k256 on five shapes, fp16 / bf16, zeros
+ * none / int, two rounds, against the mean of two unchanged trees run before and after it:
+ * 0.994 of the time over 35 rows (8192x28672 0.987, 7 rows; 57344x8192 0.995; 28672x4096 0.996;
+ * 6144x4096 0.998); an earlier run, three rounds, M = 16: 0.979-0.996 (10 rows). With t8
+ * (t8_w3_k256, M = 1 and 4) it took 1.019-1.044 of the time, except 57344x8192 fp16 without
+ * zeros (0.988); with t32 0.988-1.011. Those keep the load in the block: t8's consumer loop is
+ * as fast as it is by ptxas's schedule, which any change moves (dev/NOTES.md, session 29).
+ * Not in dev VARIANT 7 and 8 (DQ > 0): in 7 ptxas serialized t16_w3_k256's wgmmas (C7513). */
+template <int BT, int DQ> constexpr bool GS_PREFETCH = BT == 16 && DQ == 0;
+
+/* The words of block KB of stage s for the GS loop: loaded by the previous block (GS_PREFETCH),
+ * or here. */
+template <typename T, int BT, int BK, int STAGES, int NW, int DQ, int KB>
+__device__ __forceinline__ void take_words(const Smem<T, BT, BK, STAGES, NW> &sm, int s, int c_wg, int t,
+                                           uint32_t (&words)[4], const uint32_t (&wpre)[4])
+{
+    if constexpr (GS_PREFETCH<BT, DQ> && KB > 0) {
+#pragma unroll
+        for (int j = 0; j < 4; j++) words[j] = wpre[j];
+    } else {
+        block_words<T, BT, BK, STAGES, NW, DQ>(sm, s, KB, c_wg, t, words);
+    }
+}
+
 /* GS loop: 64-k block KB of stage i into F as q - z, and for a group's first block its scales
  * for this thread's two rows into sf (0 where the block holds nothing). A GS group (128 k or all
  * of K, aligned to the stage) spans blocks 2j and 2j + 1. With 256-k stages an even block reads
@@ -380,7 +408,7 @@ template <typename T, int BT, int BK, int STAGES, int NW, int DQ, int KB>
 __device__ __forceinline__ void dequant_block_gs(const Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, int i,
                                                  int it, uint32_t (&F)[4][4], int c_wg, int t, int row0,
                                                  bool wg_valid, int n0, float (&sf)[2], GroupConsts<T> &gc,
-                                                 GroupConsts<T> &gcn)
+                                                 GroupConsts<T> &gcn, uint32_t (&wpre)[4])
 {
     constexpr bool REUSE = BK == 256;
     const int s = i % STAGES;
@@ -390,13 +418,20 @@ __device__ __forceinline__ void dequant_block_gs(const Smem<T, BT, BK, STAGES, N
         block_words<T, BT, BK, STAGES, NW, DQ>(sm, s, KB, c_wg, t, words);
         if constexpr (KB % 2 == 0) sf[0] = sf[1] = 0.0f;
     } else if constexpr (REUSE && KB == 2) { /* the stage's second group: constants from block 1 */
-        block_words<T, BT, BK, STAGES, NW, DQ>(sm, s, KB, c_wg, t, words);
+        take_words<T, BT, BK, STAGES, NW, DQ, KB>(sm, s, c_wg, t, words, wpre);
         gc = gcn;
     } else if constexpr (KB % 2 == 0 || !REUSE) {
-        gc = load_block_dev<T, BT, BK, STAGES, NW, DQ, REUSE ? ZM_NONE_OR_INT : -1>(sm, p, s, KB, it * BK, c_wg, t,
-                                                                                   row0, wg_valid, n0, words);
+        if constexpr (GS_PREFETCH<BT, DQ> && KB > 0) {
+            take_words<T, BT, BK, STAGES, NW, DQ, KB>(sm, s, c_wg, t, words, wpre);
+            const int k0 = it * BK;
+            gc = group_consts<T, BT, BK, STAGES, NW, REUSE ? ZM_NONE_OR_INT : -1>(
+                sm, p, s, KB, k0, k0 >> p.gshift, row0, wg_valid && k0 + 64 * KB < p.k, n0);
+        } else {
+            gc = load_block_dev<T, BT, BK, STAGES, NW, DQ, REUSE ? ZM_NONE_OR_INT : -1>(sm, p, s, KB, it * BK, c_wg, t,
+                                                                                       row0, wg_valid, n0, words);
+        }
     } else {
-        block_words<T, BT, BK, STAGES, NW, DQ>(sm, s, KB, c_wg, t, words);
+        take_words<T, BT, BK, STAGES, NW, DQ, KB>(sm, s, c_wg, t, words, wpre);
         if constexpr (KB == 1) { /* the next group's constants, a block before they are needed */
             const int k0 = it * BK;
             gcn = group_consts<T, BT, BK, STAGES, NW, ZM_NONE_OR_INT>(sm, p, s, 2, k0, k0 >> p.gshift, row0,
@@ -407,6 +442,8 @@ __device__ __forceinline__ void dequant_block_gs(const Smem<T, BT, BK, STAGES, N
         sf[0] = __low2float(gc.s[0]);
         sf[1] = __low2float(gc.s[1]);
     }
+    if constexpr (GS_PREFETCH<BT, DQ> && KB + 1 < BK / 64) /* the next block's words, before this one's math */
+        block_words<T, BT, BK, STAGES, NW, DQ>(sm, s, KB + 1, c_wg, t, wpre);
 #pragma unroll
     for (int j = 0; j < 4; j++) fragment_words<T, DQ, true>(words[j], gc, F[j]);
 }
@@ -999,9 +1036,10 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                 uint32_t B0[4][4], B1[4][4];
                 float G[BT / 2], sfc[2], sfn[2];
                 GroupConsts<T> gcg, gcn; /* the constants of the group being dequantized, and of the next */
+                uint32_t wpre[4]; /* the next block's words (GS_PREFETCH) */
                 mbar_wait(&sm.full[i0 % STAGES], (i0 / STAGES) & 1);
                 dequant_block_gs<T, BT, BK, STAGES, NW, DQ, 0>(sm, p, i0, it_begin, B0, c_wg, t, row0, wg_valid, n0,
-                                                               sfn, gcg, gcn);
+                                                               sfn, gcg, gcn, wpre);
                 for (int i = i0; i < i0 + n_it; i++) {
                     const int it = it_begin + i - i0;
                     auto step = [&](auto kb_c) {
@@ -1015,11 +1053,11 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                         issue_stage<T, BT, BK, STAGES, NW, kb, 1, kb % 2 == 0>(sm, i, G, cur);
                         if constexpr (kb + 1 < KB) {
                             dequant_block_gs<T, BT, BK, STAGES, NW, DQ, kb + 1>(sm, p, i, it, nxt, c_wg, t, row0,
-                                                                                wg_valid, n0, sfn, gcg, gcn);
+                                                                                wg_valid, n0, sfn, gcg, gcn, wpre);
                         } else if (i + 1 < i0 + n_it) {
                             mbar_wait(&sm.full[(i + 1) % STAGES], ((i + 1) / STAGES) & 1);
                             dequant_block_gs<T, BT, BK, STAGES, NW, DQ, 0>(sm, p, i + 1, it + 1, nxt, c_wg, t, row0,
-                                                                           wg_valid, n0, sfn, gcg, gcn);
+                                                                           wg_valid, n0, sfn, gcg, gcn, wpre);
                         }
                         wgmma_wait<0>();
                         if constexpr (kb % 2 == 1) fold_group<BT>(acc, G, sfc); /* the group's two blocks */
