@@ -11,15 +11,20 @@
 # (a W4A16_CONFIGS list; CFG is the library's configuration index: 0 the SIMT reference, then
 # AB_CONFIGS in configs.def order; -1 the heuristic) and prints quick_check --time for
 # each case and tree, AB_ROUNDS (default 2) rounds of all trees.
-# AB_BENCH="w4a16-bench options" instead builds w4a16-bench and runs it AB_ROUNDS (default 3)
-# rounds, the trees alternating; it prints each row's medians (every round) per tree, the ratio
-# of each tree's summed time to the first tree's (rows pair by problem; each tree's configuration
-# is printed with its times), and
-# the geometric mean of those ratios. Use it to judge a change: the bench is what the targets
+# AB_BENCH="w4a16-bench options" instead builds w4a16-bench and runs it AB_ROUNDS (default 4)
+# rounds, the trees alternating (see below); it prints each row's medians (every round) per
+# tree, the ratio of each tree's summed time to the first tree's (rows pair by problem; each
+# tree's configuration is printed with its times), and the geometric mean of those ratios. Use it to judge a change: the bench is what the targets
 # are measured with, and single rows move by up to 3% between runs of one tree (session 8).
+# In the AB_BENCH and AB_TIME modes the trees run in reverse order in every other round: a tree
+# run later in a round ran 0.3-1% faster (session 29: unchanged kernels' rows 0.985-1.000 in the
+# later tree, the base tree run first and third 1.0027 over 64 rows), so give an even number of
+# rounds to put each tree in each position equally often.
 # ab-*/ is not part of the project: delete it afterwards.
 set -uo pipefail
 trees=${AB_TREES:-ab-base .}
+# the trees in round $1's order: as listed in odd rounds, reversed in even ones
+round_trees() { if (( $1 % 2 )); then echo $trees; else echo $trees | tr ' ' '\n' | tac | tr '\n' ' '; fi; }
 shapes=${1:-16 8192 8192,64 8192 8192,256 8192 8192,1024 8192 8192}
 target=pipe_probe
 extra=()
@@ -40,8 +45,8 @@ wait
 echo "builds: $(( $(date +%s) - t0 )) s"
 if [[ -n ${AB_BENCH:-} ]]; then
   rows=$(mktemp)
-  for round in $(seq "${AB_ROUNDS:-3}"); do
-    for t in $trees; do
+  for round in $(seq "${AB_ROUNDS:-4}"); do
+    for t in $(round_trees "$round"); do
       # shellcheck disable=SC2086 # AB_BENCH is a list of options
       ./$t/build-ab/bench/w4a16-bench $AB_BENCH 2>/dev/null |
         awk -v t="$t" -v r="$round" '$1 ~ /^[0-9]+$/ && NF >= 16 { print t, r, $1 "x" $2 "x" $3 "/g" $4 "/" $5 "/" $6, $8, $7 }' >> "$rows"
@@ -68,7 +73,7 @@ if [[ -n ${AB_TIME:-} ]]; then
   IFS=, read -ra cases <<< "$AB_TIME"
   for round in $(seq "${AB_ROUNDS:-2}"); do
     for c in "${cases[@]}"; do
-      for t in $trees; do
+      for t in $(round_trees "$round"); do
         printf '%-8s r%d ' "$t" "$round"
         ./$t/build-ab/dev/quick_check --time $c 2>&1 | tail -1
       done
