@@ -24,7 +24,7 @@
 set -uo pipefail
 trees=${AB_TREES:-ab-base .}
 # the trees in round $1's order: as listed in odd rounds, reversed in even ones
-round_trees() { if (( $1 % 2 )); then echo $trees; else echo $trees | tr ' ' '\n' | tac | tr '\n' ' '; fi; }
+round_trees() { if (( $1 % 2 )); then echo "$trees"; else echo "$trees" | tr ' ' '\n' | tac | tr '\n' ' '; fi; }
 shapes=${1:-16 8192 8192,64 8192 8192,256 8192 8192,1024 8192 8192}
 target=pipe_probe
 extra=()
