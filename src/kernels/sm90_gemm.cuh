@@ -266,6 +266,16 @@ __device__ __forceinline__ void fragment_words(uint32_t q, const GroupConsts<T> 
     }
 }
 
+/* The group constants of this thread's two weight rows for 64-k block kb of stage s (first k:
+ * k0); a block past K gets the zeroing constants (group_consts). */
+template <typename T, int BT, int BK, int STAGES, int NW, int ZM = -1>
+__device__ __forceinline__ GroupConsts<T> block_consts(const Smem<T, BT, BK, STAGES, NW> &sm, const Params &p, int s,
+                                                       int kb, int k0, int row0, bool wg_valid, int n0)
+{
+    return group_consts<T, BT, BK, STAGES, NW, ZM>(sm, p, s, kb, k0, k0 >> p.gshift, row0,
+                                                   wg_valid && k0 + 64 * kb < p.k, n0);
+}
+
 /* This thread's part of 64-k block kb of stage s (first k: k0): its four packed words (one
  * 16-byte load) and the group constants of its two weight rows. */
 template <typename T, int BT, int BK, int STAGES, int NW, int ZM = -1>
@@ -274,8 +284,7 @@ __device__ __forceinline__ GroupConsts<T> load_block(const Smem<T, BT, BK, STAGE
                                                      uint32_t (&words)[4])
 {
     block_words<T, BT, BK, STAGES, NW, 0>(sm, s, kb, c_wg, t, words);
-    return group_consts<T, BT, BK, STAGES, NW, ZM>(sm, p, s, kb, k0, k0 >> p.gshift, row0,
-                                                   wg_valid && k0 + 64 * kb < p.k, n0);
+    return block_consts<T, BT, BK, STAGES, NW, ZM>(sm, p, s, kb, k0, row0, wg_valid, n0);
 }
 
 /* load_block, or for dev VARIANT 8 (DQ = 2) words from the thread index and no loads. */
@@ -426,9 +435,8 @@ __device__ __forceinline__ void dequant_block_gs(const Smem<T, BT, BK, STAGES, N
     } else if constexpr (KB % 2 == 0 || !REUSE) {
         if constexpr (GS_PREFETCH<BT, DQ> && KB > 0) {
             take_words<T, BT, BK, STAGES, NW, DQ, KB>(sm, s, c_wg, t, words, wpre);
-            const int k0 = it * BK;
-            gc = group_consts<T, BT, BK, STAGES, NW, REUSE ? ZM_NONE_OR_INT : -1>(
-                sm, p, s, KB, k0, k0 >> p.gshift, row0, wg_valid && k0 + 64 * KB < p.k, n0);
+            gc = block_consts<T, BT, BK, STAGES, NW, REUSE ? ZM_NONE_OR_INT : -1>(sm, p, s, KB, it * BK, row0,
+                                                                                 wg_valid, n0);
         } else {
             gc = load_block_dev<T, BT, BK, STAGES, NW, DQ, REUSE ? ZM_NONE_OR_INT : -1>(sm, p, s, KB, it * BK, c_wg, t,
                                                                                        row0, wg_valid, n0, words);
