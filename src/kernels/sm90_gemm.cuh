@@ -379,9 +379,11 @@ __device__ __forceinline__ void dequant_stage(const Smem<T, BT, BK, STAGES, NW> 
  * (t8_w3_k256, M = 1 and 4) it took 1.019-1.044 of the time, except 57344x8192 fp16 without
  * zeros (0.988); with t32 0.988-1.011. Those keep the load in the block: t8's consumer loop is
  * as fast as it is by ptxas's schedule, which any change moves (dev/NOTES.md, session 29).
- * t16_w3_k128 and t16_w2_k256 take it too, untimed (quick_check passes them): the heuristic
- * chose neither in those runs (it does at M = 9-16 on 2560x4096 and 2560x5120, and on
- * 1024 x 14336+ and 10240 / 12288 x 1024). Not in dev VARIANT 7 and 8 (DQ > 0):
+ * t16_w3_k128 and t16_w2_k256 take it too: against t16_w3_k256 alone (session 30, M = 12 and
+ * 16 on 2560x4096 (t16_w3_k128) and 1024x14336, 1024x28672, 10240x1024 (t16_w2_k256), both
+ * dtypes and zeros none / int, four rounds in alternating order) 0.993 of the time over 32 rows
+ * (0.977-1.004; fp16 none 1.000, fp16 int 0.994, bf16 none 0.993, bf16 int 0.986). Not in dev
+ * VARIANT 7 and 8 (DQ > 0):
  * in 7 ptxas serialized t16_w3_k256's wgmmas (C7513). */
 template <int BT, int DQ> constexpr bool GS_PREFETCH = BT == 16 && DQ == 0;
 
