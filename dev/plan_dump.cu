@@ -5,9 +5,9 @@
  * plan_dump --decode: the wave rule's plans of the decode model's tiles (decode_cost), for
  * dev/fit_decode_model.py: M N K bw bt bk tiles_n tiles_m k_iters splits iters_per_split stream
  * ctas.
- * plan_dump --costs: the heuristic's view of each problem (fp16, group 128, zeros none): M N K,
- * the configuration w4a16_heuristic picks, then name=us for every valid configuration with a time
- * model (dev/fit_gemv_model.py). */
+ * plan_dump --costs: the heuristic's view of each problem (group 128; fp16 without zeros unless the
+ * line names them: "M N K [fp16|bf16] [none|int|float]"): M N K, the configuration w4a16_heuristic
+ * picks, then name=us for every valid configuration with a time model (dev/fit_gemv_model.py). */
 #include <stdio.h>
 #include <string.h>
 
@@ -25,9 +25,15 @@ int main(int argc, char **argv)
     info.l2_bytes = 50 << 20;
     const int tiles[][2] = {{64, 256}, {128, 128}, {192, 64}, {256, 64}};
     long long m, n, k;
-    while (scanf("%lld %lld %lld", &m, &n, &k) == 3) {
+    char line[256], dt[16] = "", zm[16] = "";
+    while (fgets(line, sizeof line, stdin)) {
+        dt[0] = zm[0] = 0;
+        if (sscanf(line, "%lld %lld %lld %15s %15s", &m, &n, &k, dt, zm) < 3) continue;
+        const w4a16_dtype dtype = strcmp(dt, "bf16") ? W4A16_DTYPE_FP16 : W4A16_DTYPE_BF16;
+        const w4a16_zero_mode zeros = !strcmp(zm, "int") ? W4A16_ZEROS_INT
+                                      : !strcmp(zm, "float") ? W4A16_ZEROS_FLOAT : W4A16_ZEROS_NONE;
         w4a16_problem p;
-        if (w4a16_problem_init(&p, m, n, k, W4A16_DTYPE_FP16, 128, W4A16_ZEROS_NONE)) return 1;
+        if (w4a16_problem_init(&p, m, n, k, dtype, 128, zeros)) return 1;
         if (costs) {
             printf("%lld %lld %lld %s", m, n, k, w4a16_config_name(w4a16_heuristic(&p, &info)));
             for (int i = 1; i < w4a16_config_count(); i++) {
