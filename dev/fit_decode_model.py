@@ -85,7 +85,7 @@ def table(text, upto8=False):
     table_upto8), or from the rows of a fit's output."""
     if "table_upto8[]" in text:
         text = text.split("table_upto8[]")[1 if upto8 else 0]
-    rows = re.findall(r"\{(\d+), (\d+), (\d+), ([0-9.]+), ([0-9.]+), ([0-9.]+), ([0-9.]+), ([0-9.]+)\}", text)
+    rows = re.findall(r"\{(\d+), (\d+), (\d+), ([0-9.]+), ([0-9.]+), ([0-9.]+), ([0-9.]+), ([0-9.]+)(?:, [0-9.]+)*\}", text)
     by = {tuple(map(int, r[:3])): tuple(map(float, r[3:])) for r in rows}
     return {name: by[t] for name, t in TILES.items() if t in by}
 

@@ -111,7 +111,8 @@ static void check_heuristic(w4a16_handle h)
         /* session 26: the decode model refitted without the cluster split's times (52feac1 ended it
          * below 64 tokens; docs/perf/h100-session26-decode-{fit,val}.txt) */
         {16, 5120, 4096, "sm90_t16_w3_k256_s6"},    /* 11.65, against gemv_t16 12.54 (held out) */
-        {16, 6144, 4096, "sm90_t16_w3_k256_s6"},    /* 12.00, against gemv_t16 12.54 */
+        {16, 6144, 4096, "sm90_t16_w3_k128_s10"},   /* session 30's refit: a miss, 12.46 against
+                                                       t16_w3_k256 12.26 (its A/B: 1.015-1.032x) */
         {16, 4608, 3584, "sm90_t16_w3_k128_s10"},   /* 10.90, against gemv_t16 11.46 */
         {12, 11008, 2048, "sm90_t16_w3_k256_s6"},   /* 11.87-11.90 against gemv_t16 12.43-12.88 (held
                                                        out: docs/perf/h100-session26-decode-ab.txt) */
@@ -121,7 +122,8 @@ static void check_heuristic(w4a16_handle h)
         {1, 8192, 4096, "gemv_t8"},                 /* session 22: 12.19 vs t8_w2_k256 14.27 (s18) */
         {32, 6144, 4096, "sm90_t32_w3_k256_s5"},    /* 13.06 vs t32_w2_k128 15.34 */
         {64, 5120, 5120, "sm90_t64_w2_k256_s4"},    /* 15.23 vs t64_w2_k128 15.98 */
-        {32, 14336, 4096, "sm90_t32_w2_k128_s10"},  /* 22.93 vs t32_w3_k256 24.18 */
+        {32, 14336, 4096, "sm90_t32_w3_k256_s5"},   /* session 30's refit: a miss, 24.42 against
+                                                       t32_w2_k128 23.46 (its A/B, 1.030-1.041x) */
         /* two token tiles of 32 against one of 64 (session 19: the model weighs tiles covering M
          * in one or two token tiles; before, only one) */
         {48, 1024, 4096, "sm90_t32_w2_k128_s10"},   /* 9.38 vs t64_w2_k128 13.73 */
@@ -159,11 +161,13 @@ static void check_heuristic(w4a16_handle h)
         {160, 4096, 14336, "sm90_t192_w2_k64_s7"},
     };
     check_cases(h, cases, (int)(sizeof cases / sizeof cases[0]), "heuristic");
-    /* bf16 with integer zeros: gemv_t16's modelled time x 1.03 (gemv.cu, gemv_cost), held-out shapes
+    /* bf16 with integer zeros: gemv_t16's modelled time x 1.072, the Hopper tiles' r x rzb (session 30;
+     * gemv.cu's gemv_cost, sm90_launch.cuh's decode model), shapes
      * (docs/perf/h100-session24-decode-val-bf16int.txt, session 26's h100-session26-decode-ab.txt, H100 us) */
     static const heuristic_case bf16_int[] = {
         {16, 4608, 3584, "sm90_t16_w3_k128_s10"}, /* 11.31 against gemv_t16 12.51 (zeros none: the same tile) */
-        {16, 13824, 5120, "gemv_t16"},            /* 24.21: a miss, t16_w3_k256 23.14 (session 26) */
+        {16, 13824, 5120, "sm90_t16_w3_k256_s6"}, /* a miss since session 30's refit: 26.05 against
+                                                     gemv_t16 24.36 (session 26: 23.14 / 24.21) */
         {16, 7392, 8192, "sm90_t16_w3_k256_s6"},  /* 20.08 against gemv_t16 20.90 (session 26) */
         {16, 8192, 8192, "sm90_t16_w3_k256_s6"},  /* 20.35 (session 26's sweep); gemv_t16 21.06 (25's) */
         {16, 4096, 11008, "gemv_t16"},            /* 16.35 against t16_w3_k256 16.91 */

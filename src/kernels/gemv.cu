@@ -813,7 +813,11 @@ template <typename T, int NT> int launch(const w4a16_gemm_args *g)
  * (4608x3584 1.106x -> the fastest; 13824x5120 1.039x -> 1.025x); on the 24 fp16 ones (zeros
  * none, unchanged) 1.0086x, worst 1.054x. gemv_t8 keeps 1.0 (at M = 1 it paid about what the Hopper
  * t8 tiles pay for integer zeros: 4096^2 1.06, 8192^2 1.04 against 1.04-1.05, session 23).
- * Off with the other models (W4A16_SM90_MODEL=0). */
+ * Since session 30 the Hopper tiles' decode model has zero-point factors of its own past M = 8
+ * (sm90_launch.cuh), and zint2 is gemv_t16's whole mean ratio, measured again on 28 shapes at
+ * M = 12 ... 32 (w4a16-bench --config all, docs/perf/h100-session30-decode-fit-*.txt): 1.067 in fp16,
+ * 1.072 in bf16 (integer zeros against fp16 without). Off with the other models
+ * (W4A16_SM90_MODEL=0). */
 static double gemv_cost(const w4a16_problem *p, const w4a16_device_info *info, int nt, double o, double r1,
                         double r2, double lat, double c, double zint2)
 {
@@ -847,7 +851,7 @@ extern "C" double w4a16_gemv_cost_t8(const w4a16_problem *p, const w4a16_device_
 
 extern "C" double w4a16_gemv_cost_t16(const w4a16_problem *p, const w4a16_device_info *info)
 {
-    return gemv_cost(p, info, 2, 4.488, 0.0175, 0.0205, 1.7, 0.35, 1.03);
+    return gemv_cost(p, info, 2, 4.488, 0.0175, 0.0205, 1.7, 0.35, p->dtype == W4A16_DTYPE_BF16 ? 1.072 : 1.067);
 }
 
 extern "C" int w4a16_launch_gemv_t8(const w4a16_gemm_args *g)

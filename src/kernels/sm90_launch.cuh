@@ -251,24 +251,66 @@ inline const TileCost *model_for(const w4a16_problem *p, int bw, int bt, int bk)
 struct DecodeCost {
     int bw, bt, bk;
     double r, b, o, s, sk;
+    double rz, rzb; /* r's factor with zero points (integer or float), fp16 / bf16 (session 30) */
 };
 /* The tiles the decode model knows (dev/plan_dump --decode lists their plans for the fit), fitted in
- * session 26; with upto8 = true, session 18's table (see above), which stays at M <= 8. */
+ * session 30 (below), but t16_w2_k256's line, session 26's, and t64's, session 18's; with upto8 =
+ * true, the table at M <= 8: the same, but session 18's lines for the 8-token tiles (see above).
+ * Session 30's refit: sessions 28 and 29 made t16_w3_k256 and t16_w2_k256 4-6% faster on
+ * 10240x8192 and 5120x13824 (the warp-wide producer, the words a block ahead), so the model took
+ * t8_w2_k256, gemv_t8 or t32_w3_k256 where a 16-token tile was faster (M = 8 10240x8192 t8_w2_k256
+ * 23.82 us against t16_w3_k256 22.64). Refitted (dev/fit_decode_model.py's form and fit) on
+ * w4a16-bench --config all of the current kernels (docs/perf/h100-session30-decode-fit-*.txt:
+ * session 26's 24 shapes and 8192x28672, 57344x8192, 28672x4096, 16384x8192; M = 1 ... 32, fp16,
+ * zeros none), rms error 1.4-2.4% per tile. Not kept from the refit: its 8-token lines at M <= 8
+ * (each shape left out of the fit in turn, the choice took 1.0121x the fastest configuration's time
+ * there against the old lines' 1.0068x), and its t16_w2_k256 line, which took that tile over
+ * t16_w3_k256 at M = 9-16 on 8192x28672 and 57344x8192, 1.2-1.5% slower there (M = 16 fp16:
+ * 48.48 / 47.92 us, 89.14 / 87.82), more in bf16 (M = 1: 50.32 / 48.62, 93.06 / 89.50) and with
+ * zeros. Zero points slow the tiles unequally, so past M = 8 a tile's per-CTA rate r is scaled by
+ * rz (fp16) or rzb (bf16) where the problem has zero points, fitted (least squares on relative
+ * error, the rest of the line fixed) to the same shapes with integer zeros (M = 1, 8, 16, 32) and
+ * in bf16 with integer zeros (M = 1, 8, 16); gemv_t16's factor is now its whole mean ratio (gemv.cu,
+ * zint2). At M <= 8 such factors made the choice worse (fp16 integer zeros 1.0060 -> 1.0126): none
+ * there. Float zeros take the integer zeros' factors, untimed. The heuristic's choice against the
+ * fastest configuration on those runs, before (the session-26 table, fitted on none of them) ->
+ * after: fp16 without zeros, M <= 8 1.0068 -> 1.0064, M = 12 ... 32 1.0059 -> 1.0026; fp16 integer
+ * zeros 1.0125 -> 1.0065, 1.0113 -> 1.0025; bf16 integer zeros 1.0133 -> 1.0074, 1.0191 -> 1.0030
+ * (fitted on these runs; the refit's lines with each shape left out of the fit in turn, t16_w2_k256
+ * and the factors as fitted: fp16 without zeros 1.0081 / 1.0039, fp16 integer zeros 1.0077 /
+ * 1.0036, bf16 integer zeros 1.0106 / 1.0072). On the GPU (scripts/gpu-ab.sh, w4a16-bench against
+ * the tree before, two rounds in alternating order, nine shapes not in the fit: 2560x8192, 9216x4096,
+ * 2048x14336, 5120x17408, 1024x28672, 10240x4096, 14336x4096, 13824x5120, 6144x4096; M = 1, 8, 16,
+ * 32; fp16 and bf16, zeros none and int; docs/perf/h100-session30.txt) the 78 of 144 rows whose
+ * choice changed took 0.9774x the time (M = 8 0.940, 24 rows: 10240x4096 t8_w2_k256 -> t16_w3_k256
+ * 0.903-0.926, 2560x8192 gemv_t8 -> t16_w3_k256 0.843-0.896; M = 16 0.975; M = 1 1.002; M = 32
+ * 1.006), the unchanged ones 1.0013x. Its losses: M = 1 without zeros where gemv_t8 was taken
+ * (2048x14336 1.085, 9216x4096 1.050-1.065), 14336x4096 M = 32 (t32_w3_k256 over t32_w2_k128,
+ * 1.030-1.041), 13824x5120 M = 16 with zeros (t16_w3_k256 over gemv_t16, 1.055-1.070) and 6144x4096
+ * M = 16 (t16_w3_k128 over t16_w3_k256, 1.015-1.032). The TARGETS.md rows keep their choices. */
 inline const DecodeCost *decode_table(int *count, bool upto8 = false)
 {
     static const DecodeCost table[] = {
-        {192, 8, 256, 32.75, 3.04, 7.11, 0.90, 3.88}, {128, 8, 256, 20.75, 2.74, 5.67, 1.32, 3.48},
-        {192, 16, 256, 23.50, 3.12, 5.97, 1.51, 5.91}, {192, 16, 128, 20.00, 2.64, 5.57, 1.65, 3.92},
-        {128, 16, 256, 20.00, 2.64, 5.82, 1.38, 3.80}, {192, 32, 256, 38.50, 2.94, 7.81, 1.42, 5.70},
-        {128, 32, 128, 17.00, 2.26, 6.15, 1.29, 4.06}, {128, 64, 256, 17.25, 2.08, 8.42, 0.96, 6.43},
-        {128, 64, 128, 16.00, 1.96, 7.65, 1.45, 7.02},
+        {192, 8, 256, 25.25, 2.94, 5.55, 1.82, 3.73, 0.92, 0.90},
+        {128, 8, 256, 20.75, 2.74, 6.22, 0.85, 3.00, 0.91, 0.90},
+        {192, 16, 256, 36.75, 2.94, 6.40, 1.91, 4.49, 0.88, 0.85},
+        {192, 16, 128, 19.50, 2.58, 5.34, 1.87, 3.47, 0.96, 0.94},
+        {128, 16, 256, 20.00, 2.64, 5.82, 1.38, 3.80, 1.00, 1.00},
+        {192, 32, 256, 38.25, 2.92, 7.56, 1.74, 5.82, 0.85, 0.84},
+        {128, 32, 128, 16.50, 2.18, 6.02, 1.43, 3.97, 0.96, 0.95},
+        {128, 64, 256, 17.25, 2.08, 8.42, 0.96, 6.43, 1.00, 1.00},
+        {128, 64, 128, 16.00, 1.96, 7.65, 1.45, 7.02, 1.00, 1.00},
     };
     static const DecodeCost table_upto8[] = {
-        {192, 8, 256, 25.50, 3.26, 7.10, 2.03, 5.08},  {128, 8, 256, 21.50, 2.76, 7.06, 1.14, 1.90},
-        {192, 16, 256, 25.00, 3.20, 7.29, 2.15, 5.14}, {192, 16, 128, 20.75, 2.66, 5.96, 2.31, 3.65},
-        {128, 16, 256, 20.75, 2.66, 7.34, 1.05, 2.04}, {192, 32, 256, 25.00, 3.08, 8.14, 1.83, 6.32},
-        {128, 32, 128, 17.25, 2.26, 6.63, 1.27, 3.44}, {128, 64, 256, 17.25, 2.08, 8.42, 0.96, 6.43},
-        {128, 64, 128, 16.00, 1.96, 7.65, 1.45, 7.02},
+        {192, 8, 256, 25.50, 3.26, 7.10, 2.03, 5.08, 1.00, 1.00},
+        {128, 8, 256, 21.50, 2.76, 7.06, 1.14, 1.90, 1.00, 1.00},
+        {192, 16, 256, 36.75, 2.94, 6.40, 1.91, 4.49, 1.00, 1.00},
+        {192, 16, 128, 19.50, 2.58, 5.34, 1.87, 3.47, 1.00, 1.00},
+        {128, 16, 256, 20.00, 2.64, 5.82, 1.38, 3.80, 1.00, 1.00},
+        {192, 32, 256, 38.25, 2.92, 7.56, 1.74, 5.82, 1.00, 1.00},
+        {128, 32, 128, 16.50, 2.18, 6.02, 1.43, 3.97, 1.00, 1.00},
+        {128, 64, 256, 17.25, 2.08, 8.42, 0.96, 6.43, 1.00, 1.00},
+        {128, 64, 128, 16.00, 1.96, 7.65, 1.45, 7.02, 1.00, 1.00},
     };
     static_assert(sizeof table == sizeof table_upto8, "the same tiles in both tables");
     *count = (int)(sizeof table / sizeof table[0]);
@@ -288,7 +330,8 @@ inline double decode_plan_cost(const DecodeCost &c, const w4a16_problem *p, cons
     const double tiles = (double)pl.tiles_n * pl.tiles_m;
     const double iters = pl.stream ? tiles * pl.k_iters / pl.ctas : (double)pl.iters_per_split * ceil((double)pl.ctas / sms);
     const double cta_kb = iters * c.bw * c.bk / 2.0 / 1e3, mb = (double)pl.tiles_m * p->n * p->k / 2.0 / 1e6;
-    return c.o + fmax(mb / c.b, cta_kb / c.r) + (pl.splits > 1 ? c.s : 0.0) + (pl.stream ? c.sk : 0.0);
+    const double r = p->zero_mode == W4A16_ZEROS_NONE ? c.r : c.r * (p->dtype == W4A16_DTYPE_BF16 ? c.rzb : c.rz);
+    return c.o + fmax(mb / c.b, cta_kb / r) + (pl.splits > 1 ? c.s : 0.0) + (pl.stream ? c.sk : 0.0);
 }
 
 /* force_stream: -1 lets the plan choose, 0 / 1 forces the split-K grid / stream-K (dev/pipe_probe
