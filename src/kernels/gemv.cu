@@ -815,8 +815,8 @@ template <typename T, int NT> int launch(const w4a16_gemm_args *g)
  * t8 tiles pay for integer zeros: 4096^2 1.06, 8192^2 1.04 against 1.04-1.05, session 23).
  * Since session 30 the Hopper tiles' decode model has zero-point factors of its own past M = 8
  * (sm90_launch.cuh), and zint2 is gemv_t16's whole mean ratio, measured again on 28 shapes at
- * M = 12 ... 32 (w4a16-bench --config all, docs/perf/h100-session30-decode-fit-*.txt): 1.067 in fp16,
- * 1.072 in bf16 (integer zeros against fp16 without). Off with the other models
+ * M = 1, 8 and 16 (w4a16-bench --config all, docs/perf/h100-session30-decode-fit-*.txt): 1.067 in
+ * fp16, 1.072 in bf16 (integer zeros against fp16 without). Off with the other models
  * (W4A16_SM90_MODEL=0). */
 static double gemv_cost(const w4a16_problem *p, const w4a16_device_info *info, int nt, double o, double r1,
                         double r2, double lat, double c, double zint2)
