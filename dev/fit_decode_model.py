@@ -13,7 +13,7 @@ least modelled time among the tiles of 8 to 64 tokens covering M in one or two t
 decode_cost has them since session 19; a tie within 1% to fewer tokens, as configs.c since session
 20) compares with the fastest of those measured tiles, fitted on all shapes and leaving each shape
 out of the fit in turn (one table at every M). --score fits nothing: it scores the tree's tables
-(table at M > 8, table_upto8 at M <= 8, as decode_cost takes them) or FILE's rows in the same form
+(table at M > 8, its 8-token lines from upto8_t8 at M <= 8, as decode_cost takes them) or FILE's rows in the same form
 (e.g. a fit's output; one table at every M) on the runs (e.g. another dtype or zero mode). Session
 26's fit (sessions 18-25's fp16 runs without zeros and docs/perf/h100-session26-decode-fit.txt) gave
 the tree's table for M > 8 but its t64 lines, which stay session 18's. Needs numpy.
@@ -81,12 +81,18 @@ def fit(rows):
 
 
 def table(text, upto8=False):
-    """{name: (r, B, o, s, sk)} from sm90_launch.cuh's decode_cost table (upto8: its table for M <= 8,
-    table_upto8), or from the rows of a fit's output."""
-    if "table_upto8[]" in text:
-        text = text.split("table_upto8[]")[1 if upto8 else 0]
-    rows = re.findall(r"\{(\d+), (\d+), (\d+), ([0-9.]+), ([0-9.]+), ([0-9.]+), ([0-9.]+), ([0-9.]+)(?:, [0-9.]+)*\}", text)
-    by = {tuple(map(int, r[:3])): tuple(map(float, r[3:])) for r in rows}
+    """{name: (r, B, o, s, sk)} from sm90_launch.cuh's decode_cost table (upto8: as at M <= 8, with the
+    8-token lines of upto8_t8), or from the rows of a fit's output."""
+    def lines(t):
+        rows = re.findall(r"\{(\d+), (\d+), (\d+), ([0-9.]+), ([0-9.]+), ([0-9.]+), ([0-9.]+), ([0-9.]+)(?:, [0-9.]+)*\}", t)
+        return {tuple(map(int, r[:3])): tuple(map(float, r[3:8])) for r in rows}
+    if "upto8_t8[]" in text:  # sm90_launch.cuh since session 30: the 8-token lines at M <= 8 apart
+        main, t8 = text.split("upto8_t8[]")
+        by = lines(main)
+        if upto8:
+            by.update(lines(t8.split("};")[0]))
+    else:
+        by = lines(text)
     return {name: by[t] for name, t in TILES.items() if t in by}
 
 

@@ -245,17 +245,18 @@ inline const TileCost *model_for(const w4a16_problem *p, int bw, int bt, int bk)
  * M <= 8 1.0067x over 80 (0.974-1.093): there the choice is mostly between gemv_t8 and the 8-token
  * tiles, and gemv_t8's model is 5-8% high on 7392x8192, 10240x8192 and 6144x4096 (10240x8192 M=1
  * gemv_t8 22.1 -> t8_w3_k256 23.5 us), which the old table's equally high tiles balanced. So M <= 8
- * keeps the old table (table_upto8). With gemv.cu's model, the heuristic's choice took 1.0032x the
+ * keeps the old table (table_upto8; since session 30 only its 8-token lines, upto8_t8). With
+ * gemv.cu's model, the heuristic's choice took 1.0032x the
  * fastest configuration's time on the fitted runs (the old table 1.0076x, the refit at every M
  * 1.0062x) and 1.0071x on 30 held-out problems (h100-session26-decode-val.txt; 1.0121x, 1.0011x). */
 struct DecodeCost {
     int bw, bt, bk;
     double r, b, o, s, sk;
-    double rz, rzb; /* r's factor with zero points (integer or float), fp16 / bf16 (session 30) */
+    double rz, rzb; /* r's factor past M = 8 with zero points (integer or float), fp16 / bf16 */
 };
 /* The tiles the decode model knows (dev/plan_dump --decode lists their plans for the fit), fitted in
  * session 30 (below), but t16_w2_k256's line, session 26's, and t64's, session 18's; with upto8 =
- * true, the table at M <= 8: the same, but session 18's lines for the 8-token tiles (see above).
+ * true, the lines that replace the 8-token tiles' at M <= 8, session 18's (see above).
  * Session 30's refit: sessions 28 and 29 made t16_w3_k256 and t16_w2_k256 4-6% faster on
  * 10240x8192 and 5120x13824 (the warp-wide producer, the words a block ahead), so the model took
  * t8_w2_k256, gemv_t8 or t32_w3_k256 where a 16-token tile was faster (M = 8 10240x8192 t8_w2_k256
@@ -301,28 +302,23 @@ inline const DecodeCost *decode_table(int *count, bool upto8 = false)
         {128, 64, 256, 17.25, 2.08, 8.42, 0.96, 6.43, 1.00, 1.00},
         {128, 64, 128, 16.00, 1.96, 7.65, 1.45, 7.02, 1.00, 1.00},
     };
-    static const DecodeCost table_upto8[] = {
+    /* at M <= 8, the 8-token tiles' lines (session 18's) */
+    static const DecodeCost upto8_t8[] = {
         {192, 8, 256, 25.50, 3.26, 7.10, 2.03, 5.08, 1.00, 1.00},
         {128, 8, 256, 21.50, 2.76, 7.06, 1.14, 1.90, 1.00, 1.00},
-        {192, 16, 256, 36.75, 2.94, 6.40, 1.91, 4.49, 1.00, 1.00},
-        {192, 16, 128, 19.50, 2.58, 5.34, 1.87, 3.47, 1.00, 1.00},
-        {128, 16, 256, 20.00, 2.64, 5.82, 1.38, 3.80, 1.00, 1.00},
-        {192, 32, 256, 38.25, 2.92, 7.56, 1.74, 5.82, 1.00, 1.00},
-        {128, 32, 128, 16.50, 2.18, 6.02, 1.43, 3.97, 1.00, 1.00},
-        {128, 64, 256, 17.25, 2.08, 8.42, 0.96, 6.43, 1.00, 1.00},
-        {128, 64, 128, 16.00, 1.96, 7.65, 1.45, 7.02, 1.00, 1.00},
     };
-    static_assert(sizeof table == sizeof table_upto8, "the same tiles in both tables");
-    *count = (int)(sizeof table / sizeof table[0]);
-    return upto8 ? table_upto8 : table;
+    *count = upto8 ? (int)(sizeof upto8_t8 / sizeof upto8_t8[0]) : (int)(sizeof table / sizeof table[0]);
+    return upto8 ? upto8_t8 : table;
 }
 inline const DecodeCost *decode_cost(const w4a16_problem *p, int bw, int bt, int bk)
 {
     if (p->m > 64 || p->m > 2 * bt || !model_env()) return nullptr;
     int count;
-    const DecodeCost *table = decode_table(&count, p->m <= 8);
-    for (int i = 0; i < count; i++)
-        if (table[i].bw == bw && table[i].bt == bt && table[i].bk == bk) return &table[i];
+    for (int pass = p->m <= 8 ? 0 : 1; pass < 2; pass++) { /* pass 0: the lines at M <= 8 */
+        const DecodeCost *table = decode_table(&count, pass == 0);
+        for (int i = 0; i < count; i++)
+            if (table[i].bw == bw && table[i].bt == bt && table[i].bk == bk) return &table[i];
+    }
     return nullptr;
 }
 inline double decode_plan_cost(const DecodeCost &c, const w4a16_problem *p, const Plan &pl, int sms)
@@ -330,7 +326,8 @@ inline double decode_plan_cost(const DecodeCost &c, const w4a16_problem *p, cons
     const double tiles = (double)pl.tiles_n * pl.tiles_m;
     const double iters = pl.stream ? tiles * pl.k_iters / pl.ctas : (double)pl.iters_per_split * ceil((double)pl.ctas / sms);
     const double cta_kb = iters * c.bw * c.bk / 2.0 / 1e3, mb = (double)pl.tiles_m * p->n * p->k / 2.0 / 1e6;
-    const double r = p->zero_mode == W4A16_ZEROS_NONE ? c.r : c.r * (p->dtype == W4A16_DTYPE_BF16 ? c.rzb : c.rz);
+    const double r = p->zero_mode == W4A16_ZEROS_NONE || p->m <= 8 ? c.r
+                                                                   : c.r * (p->dtype == W4A16_DTYPE_BF16 ? c.rzb : c.rz);
     return c.o + fmax(mb / c.b, cta_kb / r) + (pl.splits > 1 ? c.s : 0.0) + (pl.stream ? c.sk : 0.0);
 }
 
