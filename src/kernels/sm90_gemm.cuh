@@ -435,7 +435,7 @@ __device__ __forceinline__ void dequant_block_gs(const Smem<T, BT, BK, STAGES, N
         take_words<T, BT, BK, STAGES, NW, DQ, KB>(sm, s, c_wg, t, words, wpre);
         gc = gcn;
     } else if constexpr (KB % 2 == 0 || !REUSE) {
-        if constexpr (GS_PREFETCH<BT, DQ> && KB > 0) {
+        if constexpr (DQ == 0) { /* load_block, with the words perhaps loaded a block ahead */
             take_words<T, BT, BK, STAGES, NW, DQ, KB>(sm, s, c_wg, t, words, wpre);
             gc = block_consts<T, BT, BK, STAGES, NW, REUSE ? ZM_NONE_OR_INT : -1>(sm, p, s, KB, it * BK, row0,
                                                                                  wg_valid, n0);
