@@ -13,8 +13,9 @@ least modelled time among the tiles of 8 to 64 tokens covering M in one or two t
 decode_cost has them since session 19; a tie within 1% to fewer tokens, as configs.c since session
 20) compares with the fastest of those measured tiles, fitted on all shapes and leaving each shape
 out of the fit in turn (one table at every M). --score fits nothing: it scores the tree's tables
-(table at M > 8, its 8-token lines from upto8_t8 at M <= 8, as decode_cost takes them) or FILE's rows in the same form
-(e.g. a fit's output; one table at every M) on the runs (e.g. another dtype or zero mode). Session
+(table, with upto8_t8's 8-token lines at M <= 8, as decode_cost takes them) or FILE's rows in the
+same form (e.g. a fit's output; one table at every M) on the runs (e.g. another dtype or zero
+mode). Session
 26's fit (sessions 18-25's fp16 runs without zeros and docs/perf/h100-session26-decode-fit.txt) gave
 the tree's table for M > 8 but its t64 lines, which stay session 18's. Needs numpy.
 

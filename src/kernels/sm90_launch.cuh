@@ -246,9 +246,9 @@ inline const TileCost *model_for(const w4a16_problem *p, int bw, int bt, int bk)
  * tiles, and gemv_t8's model is 5-8% high on 7392x8192, 10240x8192 and 6144x4096 (10240x8192 M=1
  * gemv_t8 22.1 -> t8_w3_k256 23.5 us), which the old table's equally high tiles balanced. So M <= 8
  * keeps the old table (table_upto8; since session 30 only its 8-token lines, upto8_t8). With
- * gemv.cu's model, the heuristic's choice took 1.0032x the
- * fastest configuration's time on the fitted runs (the old table 1.0076x, the refit at every M
- * 1.0062x) and 1.0071x on 30 held-out problems (h100-session26-decode-val.txt; 1.0121x, 1.0011x). */
+ * gemv.cu's model, the heuristic's choice took 1.0032x the fastest configuration's time on the
+ * fitted runs (the old table 1.0076x, the refit at every M 1.0062x) and 1.0071x on 30 held-out
+ * problems (h100-session26-decode-val.txt; 1.0121x, 1.0011x). */
 struct DecodeCost {
     int bw, bt, bk;
     double r, b, o, s, sk;
@@ -326,8 +326,8 @@ inline double decode_plan_cost(const DecodeCost &c, const w4a16_problem *p, cons
     const double tiles = (double)pl.tiles_n * pl.tiles_m;
     const double iters = pl.stream ? tiles * pl.k_iters / pl.ctas : (double)pl.iters_per_split * ceil((double)pl.ctas / sms);
     const double cta_kb = iters * c.bw * c.bk / 2.0 / 1e3, mb = (double)pl.tiles_m * p->n * p->k / 2.0 / 1e6;
-    const double r = p->zero_mode == W4A16_ZEROS_NONE || p->m <= 8 ? c.r
-                                                                   : c.r * (p->dtype == W4A16_DTYPE_BF16 ? c.rzb : c.rz);
+    const double rzf = p->dtype == W4A16_DTYPE_BF16 ? c.rzb : c.rz; /* with zero points, past M = 8 */
+    const double r = p->zero_mode == W4A16_ZEROS_NONE || p->m <= 8 ? c.r : c.r * rzf;
     return c.o + fmax(mb / c.b, cta_kb / r) + (pl.splits > 1 ? c.s : 0.0) + (pl.stream ? c.sk : 0.0);
 }
 
