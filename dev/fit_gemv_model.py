@@ -272,8 +272,10 @@ def main():
     hc = hopper_costs(build, list(dict.fromkeys(r[:3] for r in runs)))
     global zint2
     src = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "kernels", "gemv.cu")).read()
-    t8, t16 = [tuple(map(float, c)) for c in re.findall(
-        r"gemv_cost\(p, info, \d, ([0-9.]+), ([0-9.]+), ([0-9.]+), ([0-9.]+), ([0-9.]+), ([0-9.]+)\)", src)]
+    # the last argument, zint2, is a number or (gemv_t16 since session 30) "dtype == BF16 ? bf16 : fp16":
+    # the fp16 value, the last number, is taken
+    t8, t16 = [tuple(map(float, c[:5])) + (float(re.findall(r"[0-9.]+", c[5])[-1]),) for c in re.findall(
+        r"gemv_cost\(p, info, \d, ([0-9.]+), ([0-9.]+), ([0-9.]+), ([0-9.]+), ([0-9.]+), ([^;]+)\);", src)]
     zint2 = {"gemv_t8": t8[5], "gemv_t16": t16[5]}
     t8, t16 = t8[:5], t16[:5]
     results = [("the tree's model (sm)", score(runs, hc, "sm", {"gemv_t8": t8, "gemv_t16": t16}))]
