@@ -722,7 +722,15 @@ __device__ __forceinline__ bool producer_begin(const CUtensorMap *a, const CUten
  * the one-thread form's YIELD in the wait loop it lost as much), and t256 at M = 256 on 8192^2
  * 1.003-1.028. So: tiles of 16 to 64 tokens. Their waits: with t16 the elected lane alone waiting
  * (a YIELD in its spin loop) beat all lanes waiting (0.930-0.984 against 0.939-1.001 over the
- * same eight rows), with t64 all lanes did better (0.936-1.010 against 0.957-1.014, 12 rows). */
+ * same eight rows), with t64 all lanes did better (0.936-1.010 against 0.957-1.014, 12 rows).
+ * Session 31 timed the one-thread form for the 16-token tiles again, with GS_PREFETCH (w4a16-bench
+ * --config all, M = 16, 10 shapes, fp16 / bf16, zeros none / int, four rounds; one thread over
+ * this form, geometric mean per mode): t16_w3_k256 1.011-1.035, t16_w2_k256 1.062-1.097,
+ * t16_w3_k128 0.999-1.012. t16_w3_k256 is faster with one thread only on stream-K plans of
+ * ~9-11 units per CTA that cross tiles (13824x5120 0.880-0.900, 14336x4096 0.908-0.950), and on
+ * 8192^2, 12288x4096 and 4096x14336 it runs 3-9% slower than session 26's kernel in either form
+ * (M = 16 fp16 8192^2: 19.45 us here, 19.87 with one thread, 18.9 before; the bisection and the
+ * stamps are in docs/perf/h100-session31.txt). */
 template <int BT> struct WarpProducer {
     static constexpr bool value = BT >= 16 && BT <= 64;
     static constexpr bool all_wait = BT > 32; /* every lane spins on the empty barrier */
