@@ -730,10 +730,21 @@ __device__ __forceinline__ bool producer_begin(const CUtensorMap *a, const CUten
  * ~9-11 units per CTA that cross tiles (13824x5120 0.880-0.900, 14336x4096 0.908-0.950), and on
  * 8192^2, 12288x4096 and 4096x14336 it runs 3-9% slower than session 26's kernel in either form
  * (M = 16 fp16 8192^2: 19.45 us here, 19.87 with one thread, 18.9 before; the bisection and the
- * stamps are in docs/perf/h100-session31.txt). */
-template <int BT> struct WarpProducer {
+ * stamps are in docs/perf/h100-session31.txt). Every lane waiting, over the elected lane alone
+ * (session 31, --config all, four rounds: fp16 none at M = 1 and 16 on 8192^2, 12288x4096,
+ * 4096x14336, 13824x5120 and 14336x4096; integer zeros, both dtypes, M = 16, 32, 64 on 13824x5120,
+ * 5120x13824, 8192x28672 and 57344x8192): t16_w3_k128 0.930-0.991 on every row (geometric mean
+ * per mode 0.947-0.962), t16_w3_k256 0.928-1.029 (fp16 none 1.000, with zeros 0.967-0.977,
+ * but 1.020-1.029 at M = 16 on 13824x5120 and 8192x28672 with zeros, where the heuristic takes
+ * it), t16_w2_k256 fp16 none 1.065 (up to 1.159), with zeros 0.935-0.947, t32_w3_k256
+ * 0.994-1.006. So t16_w3_k128 waits with every lane; w4a16-bench with the heuristic's choice
+ * (gpu-ab.sh, two rounds in alternating order, 56 rows where it takes t16_w3_k128: 1536x8960,
+ * 2560x4096, 4608x3584, 6144x4096, 12288x2048, 1536x14336, 3072x8192, 1024x11008, M = 1, 8, 16,
+ * both dtypes, zeros none and int): 0.9777 of the time (0.954-0.999), the 40 other rows 0.998. */
+template <int BT, int BK> struct WarpProducer {
     static constexpr bool value = BT >= 16 && BT <= 64;
-    static constexpr bool all_wait = BT > 32; /* every lane spins on the empty barrier */
+    /* every lane spins on the empty barrier (t64; t16_w3_k128 since session 31, above) */
+    static constexpr bool all_wait = BT > 32 || (BT == 16 && BK == 128);
 };
 
 /* w4a16_problem::pdl: while the stream's preceding grid finishes, one thread of the CTA asks L2
@@ -940,7 +951,7 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
     const int wg = threadIdx.x / 128;
     if (wg == 0) {
         /* ---------------- producer ---------------- */
-        constexpr bool WARP = WarpProducer<BT>::value;
+        constexpr bool WARP = WarpProducer<BT, BK>::value;
         if (producer_begin<WARP>(&tm_a, &tm_s, &tm_z)) {
             /* Walk the units incrementally: 64-bit divisions per stage (three of them) cost the
              * producer thread more than a stage's worth of time at t128 (M=256 went from 61 to
@@ -960,7 +971,7 @@ __global__ void __launch_bounds__(Shape<NW>::THREADS, 1)
                 ua = ub1;
                 for (int i = 0; i < n_units; i++) {
                     const int n0 = nt * BW, m0 = mt * BT;
-                    if (leader || WarpProducer<BT>::all_wait) mbar_wait(&sm.empty[s], ph ^ 1);
+                    if (leader || WarpProducer<BT, BK>::all_wait) mbar_wait(&sm.empty[s], ph ^ 1);
                     if constexpr (WARP) __syncwarp();
                     fill_stage<T, BT, BK, STAGES, NW, MC>(sm, p, &tm_a, &tm_s, &tm_z, &sm.full[s], s, it, n0, m0,
                                                           crank, leader);

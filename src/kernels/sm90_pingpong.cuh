@@ -93,7 +93,7 @@ __global__ void __launch_bounds__(Shape<2>::THREADS, 1)
     const int wg = threadIdx.x / 128;
     if (wg == 0) {
         /* ---------------- producer: the CTA's tiles in order, every k iteration ---------------- */
-        static_assert(!WarpProducer<BT>::value, "the ping-pong producer's loop runs in thread 0");
+        static_assert(!WarpProducer<BT, BK>::value, "the ping-pong producer's loop runs in thread 0");
         if (producer_begin<false>(&tm_a, &tm_s, &tm_z)) {
             grid_dep_wait(); /* as gemm_kernel */
             int s = 0, ph = 0, owner = 0; /* owner: the consumer warpgroup of this tile */
