@@ -10,9 +10,9 @@ model fastest-tile us"; only that kernel's time and the fastest Hopper tile's ar
 A file whose problems all have integer zeros (zeros=int) is scored with gemv_cost's factor for them
 and left out of the fits (the model is fitted without zeros). The
 decode kernel's times are kept only from files whose first line says "gemv kernel: session 22", "23",
-"24", "25", "26" or "31" (earlier runs timed a slower kernel); of session 22's, only where the tree still runs
-one fragment per stripe, and of session 23's gemv_t8 only (its gemv_t16 ran two, with spills). The
-Hopper tiles' times of plans that split K in clusters before session 26 are not used (they ran slower:
+"24", "25", "26" or "31" (earlier runs timed a slower kernel); of session 22's, only where the tree
+still runs one fragment per stripe, and of session 23's gemv_t8 only (its gemv_t16 ran two, with
+spills). The Hopper tiles' times of plans that split K in clusters before session 26 are not used (they ran slower:
 dev/fit_decode_model.py, CLUSTERS); where such a tile is the choice, the problem is not scored.
 BUILD/dev/plan_dump --costs gives the tree's modelled times
 of the Hopper tiles. Three forms of the model, each fitted per kernel (t8 over its rows at M <= 8,
@@ -43,8 +43,8 @@ def parse(path):
     """[(M, N, K, {config: us})] at M <= 16; the decode kernel's times are kept only from runs of
     session 22's to 26's kernel (the file's first line says "gemv kernel: session 22" / "23" / "24" /
     "25" / "26" / "31"; 25, 26 and 31 run 24's decode kernel, 31 with session 27's pdl wait, which
-    timed within 1.1% of session 26's: gemv_t8 1.011x on 66 common problems, gemv_t16 1.002-1.003x on 105):
-    the earlier ones ran a kernel ~10-15% slower.
+    timed within 1.1% of session 26's: gemv_t8 1.011x on 66 common problems, gemv_t16 1.002-1.003x
+    on 105): the earlier ones ran a kernel ~10-15% slower.
     Session 22 ran one fragment per stripe everywhere, so its times count only where the tree still
     does; session 23's gemv_t16 ran two with spills (not kept), so only its gemv_t8 times count."""
     lines = open(path).read().split("\n")
