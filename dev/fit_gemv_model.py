@@ -12,8 +12,9 @@ and left out of the fits (the model is fitted without zeros). The
 decode kernel's times are kept only from files whose first line says "gemv kernel: session 22", "23",
 "24", "25", "26" or "31" (earlier runs timed a slower kernel); of session 22's, only where the tree
 still runs one fragment per stripe, and of session 23's gemv_t8 only (its gemv_t16 ran two, with
-spills). The Hopper tiles' times of plans that split K in clusters before session 26 are not used (they ran slower:
-dev/fit_decode_model.py, CLUSTERS); where such a tile is the choice, the problem is not scored.
+spills). The Hopper tiles' times of plans that split K in clusters before session 26 are not used
+(they ran slower: dev/fit_decode_model.py, CLUSTERS); where such a tile is the choice, the problem
+is not scored.
 BUILD/dev/plan_dump --costs gives the tree's modelled times
 of the Hopper tiles. Three forms of the model, each fitted per kernel (t8 over its rows at M <= 8,
 t16 over all of its rows) by least squares on relative error (o closed form, the rest by grid
