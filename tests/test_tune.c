@@ -167,7 +167,8 @@ static void check_heuristic(w4a16_handle h)
     static const heuristic_case bf16_int[] = {
         {16, 4608, 3584, "sm90_t16_w3_k128_s10"}, /* 11.31 against gemv_t16 12.51 (zeros none: the same tile) */
         {16, 13824, 5120, "sm90_t16_w3_k256_s6"}, /* a miss since session 30's refit: 26.05 against
-                                                     gemv_t16 24.36 (session 26: 23.14 / 24.21) */
+                                                     gemv_t16 24.36 (session 26: 23.14 / 24.21; the
+                                                     warp-wide producer slowed this tile here, session 31) */
         {16, 7392, 8192, "sm90_t16_w3_k256_s6"},  /* 20.08 against gemv_t16 20.90 (session 26) */
         {16, 8192, 8192, "sm90_t16_w3_k256_s6"},  /* 20.35 (session 26's sweep); gemv_t16 21.06 (25's) */
         {16, 4096, 11008, "gemv_t16"},            /* 16.35 against t16_w3_k256 16.91 */
