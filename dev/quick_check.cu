@@ -4,6 +4,7 @@
  * shapes against cuBLAS fp16 with rotated weights. Not a test (tests/ has those) and not the
  * benchmark (bench/): a fast sanity pass to run after each kernel change.
  *   quick_check [--no-time] [--time-only]
+ *   quick_check --time CONFIG M N K [fp16|bf16 none|int|float]   (one timed case, for ncu)
  */
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -219,9 +220,25 @@ int main(int argc, char **argv)
         printf("one case: %lld bad\n", (long long)bad);
         return bad != 0;
     }
-    if (argc == 6 && !strcmp(argv[1], "--time")) { /* --time CONFIG M N K: one timed fp16 case (for ncu) */
+    if ((argc == 6 || argc == 8) && !strcmp(argv[1], "--time")) {
+        /* --time CONFIG M N K [fp16|bf16 none|int|float]: one timed case (for ncu), fp16 without
+         * zeros unless told */
+        const w4a16_dtype dt = argc == 8 && !strcmp(argv[6], "bf16") ? W4A16_DTYPE_BF16 : W4A16_DTYPE_FP16;
+        const w4a16_zero_mode zm = argc < 8                     ? W4A16_ZEROS_NONE
+                                   : !strcmp(argv[7], "int")   ? W4A16_ZEROS_INT
+                                   : !strcmp(argv[7], "float") ? W4A16_ZEROS_FLOAT
+                                                               : W4A16_ZEROS_NONE;
+        if (argc == 8 && ((dt == W4A16_DTYPE_FP16 && strcmp(argv[6], "fp16")) ||
+                          (zm == W4A16_ZEROS_NONE && strcmp(argv[7], "none")))) {
+            fprintf(stderr, "quick_check --time: dtype fp16|bf16 and zeros none|int|float, not '%s %s'\n", argv[6],
+                    argv[7]);
+            return 2;
+        }
         CW(w4a16_create(&H, 0));
-        time_case(atoll(argv[3]), atoll(argv[4]), atoll(argv[5]), W4A16_DTYPE_FP16, W4A16_ZEROS_NONE, atoi(argv[2]));
+        int config = atoi(argv[2]); /* an index, or a name as for --one */
+        for (int c = 0; c < w4a16_config_count(); c++)
+            if (!strcmp(argv[2], w4a16_config_name(c))) config = c;
+        time_case(atoll(argv[3]), atoll(argv[4]), atoll(argv[5]), dt, zm, config);
         return 0;
     }
     for (int i = 1; i < argc; i++) {

@@ -30,6 +30,8 @@ target=pipe_probe
 extra=()
 if [[ -n ${AB_BENCH:-} ]]; then
   target=w4a16-bench
+  # AB_CONFIGS, if given, restricts the build here too (faster; --config all then times only these)
+  [[ -n ${AB_CONFIGS:-} ]] && extra=(-DW4A16_CONFIGS="$AB_CONFIGS")
 elif [[ -n ${AB_TIME:-} ]]; then
   target=quick_check
   extra=(-DW4A16_CONFIGS="${AB_CONFIGS:-t16_w3_k128_s10;t128_w2_k128_s5;t256_w2_k64_s6}")
