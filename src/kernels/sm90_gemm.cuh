@@ -740,11 +740,18 @@ __device__ __forceinline__ bool producer_begin(const CUtensorMap *a, const CUten
  * 0.994-1.006. So t16_w3_k128 waits with every lane; w4a16-bench with the heuristic's choice
  * (gpu-ab.sh, two rounds in alternating order, 56 rows where it takes t16_w3_k128: 1536x8960,
  * 2560x4096, 4608x3584, 6144x4096, 12288x2048, 1536x14336, 3072x8192, 1024x11008, M = 1, 8, 16,
- * both dtypes, zeros none and int): 0.9777 of the time (0.954-0.999), the 40 other rows 0.998. */
+ * both dtypes, zeros none and int): 0.9777 of the time (0.954-0.999), the 40 other rows 0.998.
+ * t32_w2_k128 with every lane waiting (session 32, gpu-ab.sh, w4a16-bench with the heuristic's
+ * choice, two rounds in alternating order, 48 rows where it takes t32_w2_k128: 2048x4096,
+ * 2560x4096, 3584x3584, 4096x4096, 2048x8192, 8192x2048, M = 24 and 32, both dtypes, zeros none
+ * and int): 0.9924 of the time (fp16 none 0.966-1.012, e.g. 4096^2 M=32 11.89 -> 11.48 us; with
+ * zeros 0.980-1.019; docs/perf/h100-session32.txt). So the 128-k tiles of 16 and 32 tokens wait
+ * with every lane, t16_w3_k256 and t32_w3_k256 with the elected lane. */
 template <int BT, int BK> struct WarpProducer {
     static constexpr bool value = BT >= 16 && BT <= 64;
-    /* every lane spins on the empty barrier (t64; t16_w3_k128 since session 31, above) */
-    static constexpr bool all_wait = BT > 32 || (BT == 16 && BK == 128);
+    /* every lane spins on the empty barrier (t64; t16_w3_k128 since session 31, t32_w2_k128 since
+     * session 32, above) */
+    static constexpr bool all_wait = BT > 32 || (BK == 128 && (BT == 16 || BT == 32));
 };
 
 /* w4a16_problem::pdl: while the stream's preceding grid finishes, one thread of the CTA asks L2
