@@ -122,8 +122,8 @@ static void check_heuristic(w4a16_handle h)
         {1, 8192, 4096, "gemv_t8"},                 /* session 22: 12.19 vs t8_w2_k256 14.27 (s18) */
         {32, 6144, 4096, "sm90_t32_w3_k256_s5"},    /* 13.06 vs t32_w2_k128 15.34 */
         {64, 5120, 5120, "sm90_t64_w2_k256_s4"},    /* 15.23 vs t64_w2_k128 15.98 */
-        {32, 14336, 4096, "sm90_t32_w3_k256_s5"},   /* session 30's refit: a miss, 24.42 against
-                                                       t32_w2_k128 23.46 (its A/B, 1.030-1.041x) */
+        {32, 14336, 4096, "sm90_t32_w2_k128_s10"},  /* session 32 (its line scaled by its every-lane
+                                                       wait): 22.51 against t32_w3_k256 24.50 */
         /* two token tiles of 32 against one of 64 (session 19: the model weighs tiles covering M
          * in one or two token tiles; before, only one) */
         {48, 1024, 4096, "sm90_t32_w2_k128_s10"},   /* 9.38 vs t64_w2_k128 13.73 */
@@ -166,9 +166,9 @@ static void check_heuristic(w4a16_handle h)
      * (docs/perf/h100-session24-decode-val-bf16int.txt, session 26's h100-session26-decode-ab.txt, H100 us) */
     static const heuristic_case bf16_int[] = {
         {16, 4608, 3584, "sm90_t16_w3_k128_s10"}, /* 11.31 against gemv_t16 12.51 (zeros none: the same tile) */
-        {16, 13824, 5120, "sm90_t16_w3_k256_s6"}, /* a miss since session 30's refit: 26.05 against
-                                                     gemv_t16 24.36 (session 26: 23.14 / 24.21; the
-                                                     warp-wide producer slowed this tile here, session 31) */
+        {16, 13824, 5120, "sm90_t16_w3_k128_s10"}, /* session 32 (rz, rzb 0.98): 23.28 against
+                                                      t16_w3_k256 25.80 (the warp-wide producer slowed
+                                                      that tile here, session 31) and gemv_t16 24.36 */
         {16, 7392, 8192, "sm90_t16_w3_k256_s6"},  /* 20.08 against gemv_t16 20.90 (session 26) */
         {16, 8192, 8192, "sm90_t16_w3_k256_s6"},  /* 20.35 (session 26's sweep); gemv_t16 21.06 (25's) */
         {16, 4096, 11008, "gemv_t16"},            /* 16.35 against t16_w3_k256 16.91 */

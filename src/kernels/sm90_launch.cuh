@@ -289,18 +289,29 @@ struct DecodeCost {
  * (2048x14336 1.085, 9216x4096 1.050-1.065), 14336x4096 M = 32 (t32_w3_k256 over t32_w2_k128,
  * 1.030-1.041), 13824x5120 M = 16 with zeros (t16_w3_k256 over gemv_t16, 1.055-1.070) and 6144x4096
  * M = 16 (t16_w3_k128 over t16_w3_k256, 1.015-1.032). The TARGETS.md rows keep their choices.
- * t16_w3_k128's line predates its every-lane wait (session 31, WarpProducer: 0.978 of the time
- * where the heuristic takes it), so it rates that tile ~2% high; not refitted. */
+ * Session 32: t32_w2_k128's line is session 30's scaled by the speed-up its every-lane wait
+ * measured (WarpProducer: 0.9924; r and B divided by it, o, s and sk multiplied), and
+ * t16_w3_k128's zero factors rz and rzb are 0.98 (were 0.96 / 0.94), not refitted. Scaling
+ * t16_w3_k128's whole line by its own speed-up (0.978, session 31) took it where it loses:
+ * 13824x5120 without zeros over gemv_t16 1.011-1.018x the time, 11008x2048 M = 8-16 over
+ * t16_w3_k256 1.005-1.021x (w4a16-bench, gpu-ab.sh, two rounds). With these lines the choice moved
+ * on 36 of 2212 problems (dev/plan_dump --costs: 49 shapes, M = 1 ... 64, both dtypes, zeros none
+ * and int); against the tree before (docs/perf/h100-session32.txt): t32_w3_k256 -> t32_w2_k128 at
+ * M = 20-32 on 14336x4096, 1024x28672, 5120x4096, 2560x8192 (M = 24 and 32) and 1536x14336 (with
+ * integer zeros, M = 24 and 32), timed at M = 20 and 32 (1536x14336: 24 and 32), 0.919-0.988x on
+ * 16 rows (14336x4096 M=32 fp16 24.50 -> 22.51 us); t16_w3_k256 -> t16_w3_k128 at M = 9-16 on
+ * 13824x5120 with integer zeros 0.890-0.909x (6 rows; bf16 M=16 25.80 -> 23.28); t16_w2_k256 ->
+ * t16_w3_k128 on 2560x5120 with integer zeros 0.992-1.007x (6 rows). */
 inline const DecodeCost *decode_table(int *count, bool upto8 = false)
 {
     static const DecodeCost table[] = {
         {192, 8, 256, 25.25, 2.94, 5.55, 1.82, 3.73, 0.92, 0.90},
         {128, 8, 256, 20.75, 2.74, 6.22, 0.85, 3.00, 0.91, 0.90},
         {192, 16, 256, 36.75, 2.94, 6.40, 1.91, 4.49, 0.88, 0.85},
-        {192, 16, 128, 19.50, 2.58, 5.34, 1.87, 3.47, 0.96, 0.94},
+        {192, 16, 128, 19.50, 2.58, 5.34, 1.87, 3.47, 0.98, 0.98},
         {128, 16, 256, 20.00, 2.64, 5.82, 1.38, 3.80, 1.00, 1.00},
         {192, 32, 256, 38.25, 2.92, 7.56, 1.74, 5.82, 0.85, 0.84},
-        {128, 32, 128, 16.50, 2.18, 6.02, 1.43, 3.97, 0.96, 0.95},
+        {128, 32, 128, 16.63, 2.20, 5.97, 1.42, 3.94, 0.96, 0.95},
         {128, 64, 256, 17.25, 2.08, 8.42, 0.96, 6.43, 1.00, 1.00},
         {128, 64, 128, 16.00, 1.96, 7.65, 1.45, 7.02, 1.00, 1.00},
     };
