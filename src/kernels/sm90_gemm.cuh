@@ -745,8 +745,9 @@ __device__ __forceinline__ bool producer_begin(const CUtensorMap *a, const CUten
  * choice, two rounds in alternating order, 48 rows where it takes t32_w2_k128: 2048x4096,
  * 2560x4096, 3584x3584, 4096x4096, 2048x8192, 8192x2048, M = 24 and 32, both dtypes, zeros none
  * and int): 0.9924 of the time (fp16 none 0.966-1.012, e.g. 4096^2 M=32 11.89 -> 11.48 us; with
- * zeros 0.980-1.019; docs/perf/h100-session32.txt). So the 128-k tiles of 16 and 32 tokens wait
- * with every lane, t16_w3_k256 and t32_w3_k256 with the elected lane. */
+ * zeros 0.980-1.019; docs/perf/h100-session32.txt). So the 128-k tiles of 16 and 32 tokens and
+ * t64 wait with every lane; the 256-k tiles of 16 and 32 tokens (t16_w3_k256, t16_w2_k256,
+ * t32_w3_k256) with the elected lane. */
 template <int BT, int BK> struct WarpProducer {
     static constexpr bool value = BT >= 16 && BT <= 64;
     /* every lane spins on the empty barrier (t64; t16_w3_k128 since session 31, t32_w2_k128 since

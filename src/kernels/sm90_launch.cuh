@@ -299,8 +299,9 @@ struct DecodeCost {
  * and int); against the tree before (docs/perf/h100-session32.txt): t32_w3_k256 -> t32_w2_k128 at
  * M = 20-32 on 14336x4096, 1024x28672, 5120x4096, 2560x8192 (M = 24 and 32) and 1536x14336 (with
  * integer zeros, M = 24 and 32), timed at M = 20 and 32 (1536x14336: 24 and 32), 0.919-0.988x on
- * 16 rows (14336x4096 M=32 fp16 24.50 -> 22.51 us); t16_w3_k256 -> t16_w3_k128 at M = 9-16 on
- * 13824x5120 with integer zeros 0.890-0.909x (6 rows; bf16 M=16 25.80 -> 23.28); t16_w2_k256 ->
+ * 16 rows (14336x4096 M=32 fp16 24.50 -> 22.51 us: one of the refit's losses above, gone);
+ * t16_w3_k256 -> t16_w3_k128 at M = 9-16 on 13824x5120 with integer zeros 0.890-0.909x (6 rows;
+ * bf16 M=16 25.80 -> 23.28, where the refit's choice lost to gemv_t16's 24.36); t16_w2_k256 ->
  * t16_w3_k128 on 2560x5120 with integer zeros 0.992-1.007x (6 rows). */
 inline const DecodeCost *decode_table(int *count, bool upto8 = false)
 {
