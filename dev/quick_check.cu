@@ -207,38 +207,51 @@ static void time_case(int64_t M, int64_t N, int64_t K, w4a16_dtype dt, w4a16_zer
     CK(cudaGetLastError());
 }
 
+/* A configuration argument: an index, or a name such as sm90_t128_p2_k128_s5. */
+static int config_arg(const char *arg)
+{
+    for (int c = 0; c < w4a16_config_count(); c++)
+        if (!strcmp(arg, w4a16_config_name(c))) return c;
+    return atoi(arg);
+}
+
+/* "fp16|bf16" and "none|int|float" into dt and zm; 0 when both are words of those lists. */
+static int mode_args(const char *d, const char *z, w4a16_dtype *dt, w4a16_zero_mode *zm)
+{
+    static const char *const zeros[] = {"none", "int", "float"};
+    static const w4a16_zero_mode zmodes[] = {W4A16_ZEROS_NONE, W4A16_ZEROS_INT, W4A16_ZEROS_FLOAT};
+    if (strcmp(d, "fp16") && strcmp(d, "bf16")) return -1;
+    *dt = strcmp(d, "bf16") ? W4A16_DTYPE_FP16 : W4A16_DTYPE_BF16;
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(z, zeros[i])) {
+            *zm = zmodes[i];
+            return 0;
+        }
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     int do_check = 1, do_time = 1;
     if (argc == 6 && !strcmp(argv[1], "--one")) { /* --one CONFIG M N K: one fp16 symmetric case */
         CW(w4a16_create(&H, 0));
-        int config = atoi(argv[2]); /* an index, or a name such as sm90_t128_p2_k128_s5 */
-        for (int c = 0; c < w4a16_config_count(); c++)
-            if (!strcmp(argv[2], w4a16_config_name(c))) config = c;
         const int64_t bad = check_case(atoll(argv[3]), atoll(argv[4]), atoll(argv[5]), 128, W4A16_DTYPE_FP16,
-                                       W4A16_ZEROS_NONE, config, 0, 1.0f, 0, 1);
+                                       W4A16_ZEROS_NONE, config_arg(argv[2]), 0, 1.0f, 0, 1);
         printf("one case: %lld bad\n", (long long)bad);
         return bad != 0;
     }
     if ((argc == 6 || argc == 8) && !strcmp(argv[1], "--time")) {
         /* --time CONFIG M N K [fp16|bf16 none|int|float]: one timed case (for ncu), fp16 without
          * zeros unless told */
-        const w4a16_dtype dt = argc == 8 && !strcmp(argv[6], "bf16") ? W4A16_DTYPE_BF16 : W4A16_DTYPE_FP16;
-        const w4a16_zero_mode zm = argc < 8                     ? W4A16_ZEROS_NONE
-                                   : !strcmp(argv[7], "int")   ? W4A16_ZEROS_INT
-                                   : !strcmp(argv[7], "float") ? W4A16_ZEROS_FLOAT
-                                                               : W4A16_ZEROS_NONE;
-        if (argc == 8 && ((dt == W4A16_DTYPE_FP16 && strcmp(argv[6], "fp16")) ||
-                          (zm == W4A16_ZEROS_NONE && strcmp(argv[7], "none")))) {
+        w4a16_dtype dt = W4A16_DTYPE_FP16;
+        w4a16_zero_mode zm = W4A16_ZEROS_NONE;
+        if (argc == 8 && mode_args(argv[6], argv[7], &dt, &zm)) {
             fprintf(stderr, "quick_check --time: dtype fp16|bf16 and zeros none|int|float, not '%s %s'\n", argv[6],
                     argv[7]);
             return 2;
         }
         CW(w4a16_create(&H, 0));
-        int config = atoi(argv[2]); /* an index, or a name as for --one */
-        for (int c = 0; c < w4a16_config_count(); c++)
-            if (!strcmp(argv[2], w4a16_config_name(c))) config = c;
-        time_case(atoll(argv[3]), atoll(argv[4]), atoll(argv[5]), dt, zm, config);
+        time_case(atoll(argv[3]), atoll(argv[4]), atoll(argv[5]), dt, zm, config_arg(argv[2]));
         return 0;
     }
     for (int i = 1; i < argc; i++) {
